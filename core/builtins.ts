@@ -1,0 +1,28 @@
+/**
+ * The built-in plugins, in the order they are registered. Third-party plugins come after them
+ * (and may move with `enforce: "pre"`).
+ *
+ * @module
+ */
+
+import type { Plugin } from "./plugin.ts";
+import { native } from "../plugins/native.ts";
+import { ramfs } from "../plugins/ramfs.ts";
+import { raw } from "../formats/raw.ts";
+import { qemu } from "../hypervisors/qemu.ts";
+import { qemuMicrovm } from "../hypervisors/qemu_microvm.ts";
+
+/**
+ * Every built-in plugin: runtimes, filesystems, formats, hypervisors.
+ *
+ * @returns fresh plugin objects
+ */
+export function builtinPlugins(): Plugin[] {
+  return [
+    native(),
+    ramfs(),
+    raw(),
+    qemu(),
+    qemuMicrovm(),
+  ];
+}

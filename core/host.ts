@@ -1,0 +1,109 @@
+/**
+ * What the host offers for running guests: whether /dev/kvm is usable, whether it is the software-nested
+ * `kvm_pvm`, and the accelerator chosen from that.
+ *
+ * @module
+ */
+
+import type { Accel } from "./providers.ts";
+
+/**
+ * Accelerator used by default on a kvm_pvm host. kvm_pvm emulates guest kernel-mode code instruction by
+ * instruction (design.md §5); whether that beats TCG for real workloads is decided by `deno task bench`.
+ */
+export const PVM_HOST_DEFAULT_ACCEL: Accel = "tcg";
+
+/** Kernel option the toolchain adds when running with KVM on a kvm_pvm host. */
+export const PVM_SAFE_OPTION = "--pvm-safe";
+
+/** The host's KVM. */
+export interface KvmStatus {
+  /** /dev/kvm can be opened read-write. */
+  usable: boolean;
+  /** Why not, when not usable. */
+  reason: string | null;
+  /** The KVM is the software-nested kvm_pvm module. */
+  pvm: boolean;
+}
+
+/**
+ * Probes /dev/kvm and /sys/module/kvm_pvm.
+ *
+ * @returns the host's KVM status
+ */
+export function probeKvm(): KvmStatus {
+  const device = Deno.env.get("OSV_KVM_DEVICE") ?? "/dev/kvm";
+  const pvm = exists("/sys/module/kvm_pvm");
+  try {
+    Deno.openSync(device, { read: true, write: true }).close();
+    return { usable: true, reason: null, pvm };
+  } catch (err) {
+    const reason = err instanceof Deno.errors.NotFound
+      ? `${device} does not exist`
+      : err instanceof Deno.errors.PermissionDenied
+      ? `no permission to open ${device} (add yourself to the kvm group)`
+      : `cannot open ${device} (${err instanceof Error ? err.message : String(err)})`;
+    return { usable: false, reason, pvm };
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The accelerator to use, and a one-line warning when falling back to TCG. */
+export interface AccelChoice {
+  accel: Accel;
+  warning: string | null;
+}
+
+/**
+ * Picks the accelerator: the requested one, else KVM when usable and hardware-backed, else TCG.
+ *
+ * @param requested `--accel`, if given
+ * @param kvm the host's KVM status
+ * @returns the choice
+ * @throws Error when KVM was requested but is not usable
+ */
+export function chooseAccel(requested: Accel | undefined, kvm: KvmStatus): AccelChoice {
+  if (requested === "kvm" && !kvm.usable) {
+    throw new Error(`Cannot use KVM: ${kvm.reason ?? "not usable"}; try --accel tcg`);
+  }
+  if (requested !== undefined) return { accel: requested, warning: null };
+  if (!kvm.usable) {
+    return { accel: "tcg", warning: `osv: warning: KVM is not usable (${kvm.reason}); using TCG, which is slower` };
+  }
+  return { accel: kvm.pvm ? PVM_HOST_DEFAULT_ACCEL : "kvm", warning: null };
+}
+
+/**
+ * Kernel options the run adds before the program path.
+ *
+ * @param options accelerator, host and `osv run` flags
+ * @returns options in the order they go on the command line
+ */
+export function runKernelOptions(
+  options: { accel: Accel; pvm: boolean; bootchart?: boolean; verbose?: boolean },
+): string[] {
+  const out: string[] = [];
+  if (options.accel === "kvm" && options.pvm) out.push(PVM_SAFE_OPTION);
+  if (options.bootchart) out.push("--bootchart");
+  if (options.verbose) out.push("--verbose");
+  return out;
+}
+
+/**
+ * Puts kernel options in front of a command line (kernel options come before the program path).
+ *
+ * @param options kernel options
+ * @param cmdline the image's or `-e`'s command line
+ * @returns the combined command line
+ */
+export function withKernelOptions(options: readonly string[], cmdline: string): string {
+  return [...options, cmdline.trim()].filter((s) => s !== "").join(" ");
+}

@@ -1,0 +1,154 @@
+/**
+ * `osv build` as typed stages (design.md §3):
+ * config -> runtime.collect -> hooks.manifest -> kernel -> filesystem.write -> image assemble -> format.write.
+ *
+ * @module
+ */
+
+import { basename, dirname } from "node:path";
+import { buildKernel as buildKernelFromSources } from "../kernel/build.ts";
+import { builtinPlugins } from "./builtins.ts";
+import { PluginDriver } from "./driver.ts";
+import type { BuildConfig, BuildResult, KernelArtifact, KernelRequest } from "./hooks.ts";
+import { assembleImage, planImage } from "./image.ts";
+import { sortedEntries } from "./manifest.ts";
+import type { Plugin } from "./plugin.ts";
+import { formatBytes, type Progress, silentProgress } from "./progress.ts";
+import type { RuntimeProvider } from "./providers.ts";
+import { PluginRegistry, type Registered } from "./registry.ts";
+
+/** Builds (or finds) the kernel for a set of features; `kernel/build.ts`'s `buildKernel` by default. */
+export type KernelBuilder = (options: { features: readonly string[]; log: (line: string) => void }) => Promise<
+  KernelArtifact
+>;
+
+/** What to build. */
+export interface BuildRequest {
+  /** Host path of the app. */
+  app: string;
+  /** Output image path (default `build/<name>.<format extension>`). */
+  output?: string;
+  /** Filesystem name (default `ramfs`). */
+  fs?: string;
+  /** Image format name (default `raw`). */
+  format?: string;
+  /** Runtime name (default: the first runtime whose `detect` accepts the app). */
+  runtime?: string;
+  /** Command line replacing the runtime's default (`-e`). */
+  cmdline?: string;
+  /** Third-party plugins, registered after the built-ins. */
+  plugins?: readonly Plugin[];
+  /** Progress reporter (default silent). */
+  progress?: Progress;
+  /** Kernel builder (default: compile `kernel/` with `kernel/build.ts`). */
+  buildKernel?: KernelBuilder;
+  /** Where plugin warnings go (default stderr). */
+  warn?: (line: string) => void;
+}
+
+async function pickRuntime(registry: PluginRegistry, config: BuildConfig): Promise<Registered<RuntimeProvider>> {
+  if (config.runtime !== undefined) return registry.get("runtime", config.runtime);
+  for (const candidate of registry.all("runtime")) {
+    if (candidate.provider.detect && await candidate.provider.detect(config.app, candidate.ctx)) return candidate;
+  }
+  // Nothing recognised the app: the first runtime's collect() explains what is wrong with it.
+  const fallback = registry.all("runtime")[0];
+  if (fallback) return fallback;
+  throw new Error(`Cannot build "${config.app}": no runtime is registered`);
+}
+
+function countingStream(total: number, progress: Progress): TransformStream<Uint8Array, Uint8Array> {
+  let done = 0;
+  return new TransformStream({
+    transform(chunk, controller) {
+      done += chunk.length;
+      progress.update(`${Math.floor((done / Math.max(total, 1)) * 100)}% of ${formatBytes(total)}`);
+      controller.enqueue(chunk);
+    },
+  });
+}
+
+/**
+ * Builds an image from an app.
+ *
+ * @param request what to build
+ * @returns what was produced
+ * @throws Error with a message naming what could not be built and why
+ */
+export async function build(request: BuildRequest): Promise<BuildResult> {
+  const progress = request.progress ?? silentProgress;
+  const registryOptions = request.warn ? { warn: request.warn } : {};
+  const registry = new PluginRegistry([...builtinPlugins(), ...request.plugins ?? []], registryOptions)
+    .forCommand("build");
+  const driver = new PluginDriver(registry);
+
+  const config = await driver.hookSeq("config", {
+    app: request.app,
+    output: request.output,
+    fs: request.fs ?? "ramfs",
+    format: request.format ?? "raw",
+    runtime: request.runtime,
+    cmdline: request.cmdline,
+  });
+  const fs = registry.get("filesystem", config.fs);
+  const format = registry.get("format", config.format);
+  const runtime = await pickRuntime(registry, config);
+
+  const collected = await runtime.provider.collect(config.app, runtime.ctx);
+  const manifest = await driver.hookSeq("manifest", collected.manifest);
+  const cmdline = config.cmdline ?? collected.cmdline;
+
+  const features = await driver.hookSeq("kernelFeatures", [
+    ...fs.provider.kernelFeatures ?? [],
+    ...runtime.provider.kernelFeatures ?? [],
+    ...registry.plugins.flatMap((p) => p.kernelFeatures ?? []),
+  ]);
+  const kernelRequest: KernelRequest = {
+    features: [...new Set(features)].sort(),
+    log: (line) => progress.update(line),
+  };
+  progress.step("Building kernel");
+  const kernel = await driver.hookFirst("kernel", kernelRequest) ??
+    await (request.buildKernel ?? buildKernelFromSources)(kernelRequest);
+  progress.done(`${kernel.version}${kernel.cached ? " (cached)" : ""}, ${formatBytes(kernel.size)}`);
+
+  const fsImage = await fs.provider.write(manifest, fs.ctx);
+  const plan = planImage({
+    kernelSize: kernel.size,
+    fsSize: fsImage.size,
+    fsType: fs.provider.name,
+    kernelHash: kernel.hash,
+    cmdline,
+  });
+  const output = config.output ?? `build/${collected.name}.${format.provider.extensions[0] ?? format.provider.name}`;
+  await Deno.mkdir(dirname(output) || ".", { recursive: true });
+
+  progress.step(`Writing ${output}`);
+  const kernelFile = await Deno.open(kernel.path, { read: true });
+  const disk = assembleImage(plan, { kernel: kernelFile.readable, fs: fsImage.stream })
+    .pipeThrough(countingStream(plan.totalSize, progress));
+  const temporary = `${dirname(output)}/.${basename(output)}.tmp-${Deno.pid}`;
+  try {
+    const out = await Deno.open(temporary, { write: true, create: true, truncate: true });
+    await format.provider.write(disk, plan.totalSize, format.ctx).pipeTo(out.writable);
+    await Deno.rename(temporary, output);
+  } catch (err) {
+    await Deno.remove(temporary).catch(() => {});
+    throw err;
+  }
+  const size = (await Deno.stat(output)).size;
+  progress.done(formatBytes(size));
+
+  const result: BuildResult = {
+    output,
+    format: format.provider.name,
+    size,
+    fs: fs.provider.name,
+    fsSize: fsImage.size,
+    files: sortedEntries(manifest).length,
+    cmdline,
+    kernel: { hash: kernel.hash, version: kernel.version, size: kernel.size, cached: kernel.cached },
+  };
+  await driver.hookParallel("image", result);
+  return result;
+}

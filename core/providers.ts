@@ -1,0 +1,133 @@
+/**
+ * The contracts of the four provider families: filesystems, hypervisors, image formats and runtimes.
+ *
+ * A plugin lists the providers it brings; the registry looks them up by `name` (e.g. `--fs ramfs`).
+ *
+ * @module
+ */
+
+import type { Manifest } from "./manifest.ts";
+
+/** Plugin-agnostic services a provider may use (logging with the plugin's name). */
+export interface ProviderContext {
+  /** Name of the plugin that registered the provider. */
+  readonly plugin: string;
+  /** A warning line on stderr, prefixed with the plugin's name. */
+  warn(message: string): void;
+}
+
+/** A filesystem image with its size known before its bytes are produced (the header needs it first). */
+export interface FilesystemImage {
+  /** Exact number of bytes `stream` yields. */
+  size: number;
+  /** The bytes, produced lazily. */
+  stream: ReadableStream<Uint8Array>;
+}
+
+/** Serialises a manifest into a filesystem the kernel can mount. */
+export interface FilesystemProvider {
+  /** Short name used on the command line and in the image header (at most 15 bytes), e.g. `ramfs`. */
+  name: string;
+  /** Kernel features the filesystem needs, e.g. `fs/ramfs`. */
+  kernelFeatures?: readonly string[];
+  /** Builds the filesystem image from the manifest. */
+  write(manifest: Manifest, ctx: ProviderContext): Promise<FilesystemImage>;
+}
+
+/** Random access to the bytes of a disk, whatever its container format. */
+export interface DiskReader {
+  /** Virtual disk size in bytes. */
+  readonly size: number;
+  /** Reads `length` bytes at `offset`; fewer only at the end of the disk. */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  /** Releases the file. */
+  close(): void;
+}
+
+/** A disk image container: raw, later qcow2, vmdk, vdi. */
+export interface ImageFormatProvider {
+  /** Short name, e.g. `raw`. */
+  name: string;
+  /** File name extensions without the dot, first one is the default, e.g. `["img", "raw"]`. */
+  extensions: readonly string[];
+  /** Whether the first bytes of a file (at least 4096, fewer if the file is shorter) are this format. */
+  probe?(head: Uint8Array): boolean;
+  /** Wraps a raw disk stream of `size` bytes into this format. */
+  write(disk: ReadableStream<Uint8Array>, size: number, ctx: ProviderContext): ReadableStream<Uint8Array>;
+  /** Opens a file of this format for reading its virtual disk. */
+  open(path: string, ctx: ProviderContext): Promise<DiskReader>;
+}
+
+/** What a runtime produces from an app. */
+export interface CollectedApp {
+  /** Files of the app. */
+  manifest: Manifest;
+  /** Default command line (program path and arguments, OSv syntax). */
+  cmdline: string;
+  /** Name used for the default output file, e.g. `hello`. */
+  name: string;
+}
+
+/** Turns an app (a host binary, a script, a directory) into files and a command line. */
+export interface RuntimeProvider {
+  /** Short name, e.g. `native`. */
+  name: string;
+  /** Kernel features the runtime needs. */
+  kernelFeatures?: readonly string[];
+  /** Whether this runtime recognises the app (used when `--runtime` is not given). */
+  detect?(app: string, ctx: ProviderContext): Promise<boolean>;
+  /** Collects the app's files. Throws a clear error when the app cannot be used. */
+  collect(app: string, ctx: ProviderContext): Promise<CollectedApp>;
+}
+
+/** Accelerators a hypervisor may run a guest with. */
+export type Accel = "kvm" | "tcg";
+
+/** Everything needed to boot one guest. */
+export interface VmSpec {
+  /** Kernel ELF path on the host. */
+  kernelPath: string;
+  /** Initial ramdisk (the ramfs cpio) path on the host. */
+  initrdPath: string;
+  /** Full kernel command line: kernel options, then the program path and arguments. */
+  cmdline: string;
+  /** Guest memory in MiB. */
+  memMiB: number;
+  /** Number of vCPUs. */
+  cpus: number;
+  /** Accelerator. */
+  accel: Accel;
+  /** File the guest's control channel (COM2) is written to; the kernel reports `exit N` there. */
+  controlPath: string;
+  /** Image name, for messages. */
+  imageName: string;
+}
+
+/** Why a hypervisor cannot run here, or that it can. */
+export type Availability = { ok: true } | { ok: false; reason: string };
+
+/** Where the guest's console goes. */
+export interface ConsoleIO {
+  stdout: WritableStream<Uint8Array>;
+  stderr: WritableStream<Uint8Array>;
+}
+
+/** A program invocation, for `--dry-run` and for spawning. */
+export interface HostCommand {
+  command: string;
+  args: string[];
+}
+
+/** Boots guests. */
+export interface HypervisorProvider {
+  /** Short name, e.g. `qemu`. */
+  name: string;
+  /** Accelerators it supports, preferred first. */
+  accels: readonly Accel[];
+  /** Whether it can run with `accel` here, and if not why. */
+  available(accel: Accel): Promise<Availability>;
+  /** The host command that would boot `spec`. */
+  command(spec: VmSpec): HostCommand;
+  /** Boots `spec` and resolves to the guest program's exit status. */
+  launch(spec: VmSpec, io: ConsoleIO, ctx: ProviderContext): Promise<number>;
+}

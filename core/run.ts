@@ -1,0 +1,171 @@
+/**
+ * `osv run`: open the image (format.open), read its header, extract kernel and filesystem to a temp dir,
+ * compose the command line, pick hypervisor and accelerator, boot, return the guest's exit status.
+ *
+ * @module
+ */
+
+import { basename } from "node:path";
+import { builtinPlugins } from "./builtins.ts";
+import { PluginDriver } from "./driver.ts";
+import { extractRange, readImageHeader } from "./image.ts";
+import { chooseAccel, type KvmStatus, probeKvm, runKernelOptions, withKernelOptions } from "./host.ts";
+import type { Plugin } from "./plugin.ts";
+import type { Accel, ConsoleIO, DiskReader, HostCommand, ImageFormatProvider, VmSpec } from "./providers.ts";
+import { PluginRegistry, type Registered } from "./registry.ts";
+
+/** What to run. */
+export interface RunRequest {
+  /** Image path. */
+  image: string;
+  /** Command line replacing the image's for this run (`-e`). */
+  cmdline?: string;
+  /** Guest memory in MiB (default 64). */
+  memMiB?: number;
+  /** vCPUs (default 1). */
+  cpus?: number;
+  /** Hypervisor name (default `qemu`). */
+  hypervisor?: string;
+  /** Accelerator (default: chosen from the host). */
+  accel?: Accel;
+  /** Add `--bootchart` to the kernel options. */
+  bootchart?: boolean;
+  /** Add `--verbose` to the kernel options. */
+  verbose?: boolean;
+  /** Only compute the hypervisor command; the extracted files are kept so it can be run by hand. */
+  dryRun?: boolean;
+  /** Third-party plugins. */
+  plugins?: readonly Plugin[];
+  /** Console (default: this process's stdout/stderr). */
+  io?: ConsoleIO;
+  /** Warning lines (default stderr). */
+  warn?: (line: string) => void;
+  /** The host's KVM (default: probed). */
+  kvm?: KvmStatus;
+}
+
+/** How the run ended. */
+export interface RunResult {
+  /** The guest's exit status (0 for a dry run). */
+  exitCode: number;
+  /** The hypervisor command. */
+  command: HostCommand;
+}
+
+/** Default guest memory in MiB. */
+export const DEFAULT_MEM_MIB = 64;
+
+async function openImage(registry: PluginRegistry, path: string): Promise<Registered<ImageFormatProvider>> {
+  const formats = registry.all("format");
+  let head: Uint8Array;
+  try {
+    const file = await Deno.open(path, { read: true });
+    try {
+      head = new Uint8Array(4096);
+      let got = 0;
+      while (got < head.length) {
+        const n = await file.read(head.subarray(got));
+        if (n === null) break;
+        got += n;
+      }
+      head = head.subarray(0, got);
+    } finally {
+      file.close();
+    }
+  } catch (err) {
+    const why = err instanceof Deno.errors.NotFound ? "no such file" : err instanceof Error ? err.message : String(err);
+    throw new Error(`Cannot boot image "${path}": ${why}`, { cause: err });
+  }
+  const probed = formats.find((f) => f.provider.probe?.(head));
+  if (probed) return probed;
+  const extension = path.includes(".") ? path.slice(path.lastIndexOf(".") + 1) : "";
+  const byExtension = formats.find((f) => f.provider.extensions.includes(extension));
+  // Unknown content: let the raw reader explain what is wrong with the header.
+  return byExtension ?? registry.get("format", "raw");
+}
+
+/**
+ * Boots an image and waits for the guest to stop.
+ *
+ * @param request what to run
+ * @returns the guest's exit status and the hypervisor command
+ * @throws Error when the image is invalid, the hypervisor is unavailable or the guest gave no status
+ */
+export async function runImage(request: RunRequest): Promise<RunResult> {
+  const warn = request.warn ?? ((line: string) => console.error(line));
+  const registry = new PluginRegistry([...builtinPlugins(), ...request.plugins ?? []], { warn }).forCommand("run");
+  const driver = new PluginDriver(registry);
+  const hypervisor = registry.get("hypervisor", request.hypervisor ?? "qemu");
+  const format = await openImage(registry, request.image);
+
+  const kvm = request.kvm ?? probeKvm();
+  const choice = chooseAccel(request.accel, kvm);
+  if (!hypervisor.provider.accels.includes(choice.accel)) {
+    throw new Error(
+      `Cannot run "${request.image}": hypervisor "${hypervisor.provider.name}" does not support ${choice.accel}`,
+    );
+  }
+  if (choice.warning) warn(choice.warning);
+  const availability = await hypervisor.provider.available(choice.accel);
+  if (!availability.ok) {
+    throw new Error(`Cannot run "${request.image}" with ${hypervisor.provider.name}: ${availability.reason}`);
+  }
+
+  const workDir = await Deno.makeTempDir({ prefix: "osv-run-" });
+  let keep = false;
+  let disk: DiskReader | undefined;
+  try {
+    disk = await format.provider.open(request.image, format.ctx);
+    const header = await readImageHeader(disk, request.image);
+    const kernelPath = `${workDir}/kernel.elf`;
+    const initrdPath = `${workDir}/fs.${header.fsType}`;
+    await extractRange(disk, { offset: header.kernelOffset, size: header.kernelSize }, kernelPath);
+    await extractRange(disk, { offset: header.fsOffset, size: header.fsSize }, initrdPath);
+    disk.close();
+    disk = undefined;
+
+    const options = runKernelOptions({
+      accel: choice.accel,
+      pvm: kvm.pvm,
+      bootchart: request.bootchart ?? false,
+      verbose: request.verbose ?? false,
+    });
+    const spec = await driver.hookSeq(
+      "beforeRun",
+      {
+        kernelPath,
+        initrdPath,
+        cmdline: withKernelOptions(options, request.cmdline ?? header.cmdline),
+        memMiB: request.memMiB ?? DEFAULT_MEM_MIB,
+        cpus: request.cpus ?? 1,
+        accel: choice.accel,
+        controlPath: `${workDir}/control`,
+        imageName: basename(request.image),
+      } satisfies VmSpec,
+    );
+    const command = hypervisor.provider.command(spec);
+    if (request.dryRun) {
+      keep = true;
+      return { exitCode: 0, command };
+    }
+    const io = request.io ?? { stdout: Deno.stdout.writable, stderr: Deno.stderr.writable };
+    const exitCode = await hypervisor.provider.launch(spec, io, hypervisor.ctx);
+    await driver.hookParallel("afterRun", { image: request.image, exitCode });
+    return { exitCode, command };
+  } finally {
+    disk?.close();
+    if (!keep) await Deno.remove(workDir, { recursive: true }).catch(() => {});
+  }
+}
+
+/**
+ * Quotes a command for a POSIX shell (for `--dry-run`).
+ *
+ * @param command program and arguments
+ * @returns one line
+ */
+export function shellQuote(command: HostCommand): string {
+  return [command.command, ...command.args]
+    .map((a) => /^[A-Za-z0-9_\/.,:=@%+-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)
+    .join(" ");
+}

@@ -1,0 +1,237 @@
+/**
+ * What the QEMU-based hypervisors share: the argv, availability checks, launching with the console
+ * streamed through, KVM internal error detection and decoding the guest's exit status.
+ *
+ * @module
+ */
+
+import { type Accel, type Availability, type ConsoleIO, type HostCommand, RunError, type VmSpec } from "../mod.ts";
+import { probeKvm } from "../core/host.ts";
+
+/** Environment variable naming the QEMU binary (tests point it at a fake). */
+export const QEMU_ENV = "OSV_QEMU";
+
+/** The QEMU binary: `$OSV_QEMU` or `qemu-system-x86_64` from PATH. */
+export function qemuBinary(): string {
+  return Deno.env.get(QEMU_ENV) || "qemu-system-x86_64";
+}
+
+/** I/O port of `isa-debug-exit`; the kernel writes `status & 0x7f` there to stop QEMU. */
+export const DEBUG_EXIT_PORT = "0xf4";
+
+/**
+ * CPU model under KVM. kvm_pvm hosts refuse QEMU's write of IA32_ARCH_CAPABILITIES (MSR 0x10a) and QEMU
+ * aborts, so the feature is masked; the kernel does not read that MSR, so real KVM loses nothing.
+ */
+export const KVM_CPU = "host,-arch-capabilities";
+
+/** CPU model under TCG: every feature TCG can emulate. */
+export const TCG_CPU = "max";
+
+/** Arguments every machine type gets (after `-machine`). */
+export function commonQemuArgs(spec: VmSpec): string[] {
+  return [
+    "-cpu",
+    spec.accel === "kvm" ? KVM_CPU : TCG_CPU,
+    "-nodefaults",
+    "-no-user-config",
+    // Not -nographic: with it QEMU turns on SeaBIOS's serial console, whose banner lands on COM1.
+    "-display",
+    "none",
+    "-no-reboot",
+    "-m",
+    String(spec.memMiB),
+    "-smp",
+    String(spec.cpus),
+    "-kernel",
+    spec.kernelPath,
+    "-initrd",
+    spec.initrdPath,
+    "-append",
+    spec.cmdline,
+    // COM1 (0x3f8): the console.
+    "-serial",
+    "stdio",
+    // COM2 (0x2f8): the control channel, where the kernel reports `exit N`. index=1 pins it to 0x2f8
+    // on both pc and microvm (checked with `info qtree`).
+    "-chardev",
+    `file,id=osvctl,path=${spec.controlPath}`,
+    "-device",
+    "isa-serial,chardev=osvctl,index=1",
+    "-device",
+    `isa-debug-exit,iobase=${DEBUG_EXIT_PORT},iosize=0x04`,
+  ];
+}
+
+/**
+ * Whether QEMU can run with `accel` here.
+ *
+ * @param accel accelerator
+ * @returns availability with the reason when not
+ */
+export async function qemuAvailable(accel: Accel): Promise<Availability> {
+  const binary = qemuBinary();
+  if (!(await findExecutable(binary))) {
+    return { ok: false, reason: `${binary} is not installed (apt-get install qemu-system-x86)` };
+  }
+  if (accel === "kvm") {
+    const kvm = probeKvm();
+    if (!kvm.usable) return { ok: false, reason: kvm.reason ?? "KVM is not usable" };
+  }
+  return { ok: true };
+}
+
+/** Finds a program by path or in PATH. */
+export async function findExecutable(name: string): Promise<string | null> {
+  const candidates = name.includes("/")
+    ? [name]
+    : (Deno.env.get("PATH") ?? "").split(":").filter((d) => d !== "").map((d) => `${d}/${name}`);
+  for (const candidate of candidates) {
+    try {
+      const stat = await Deno.stat(candidate);
+      if (stat.isFile && ((stat.mode ?? 0o111) & 0o111) !== 0) return candidate;
+    } catch {
+      // Not there: try the next directory.
+    }
+  }
+  return null;
+}
+
+/** QEMU stderr messages meaning KVM gave up on the guest; QEMU then stays paused, so it must be killed. */
+export const KVM_FAILURE_PATTERNS: readonly string[] = ["KVM internal error", "emulation failure"];
+
+/**
+ * The last `exit N` line of the control channel.
+ *
+ * @param text the control file's content
+ * @returns N, or `null` when there is none
+ */
+export function parseControlExit(text: string): number | null {
+  let status: number | null = null;
+  for (const line of text.split(/\r?\n/)) {
+    const match = /^exit (\d+)\s*$/.exec(line);
+    if (match) status = Number(match[1]);
+  }
+  return status;
+}
+
+/** How QEMU ended. */
+export interface QemuEnd {
+  /** QEMU's exit code (`null` when killed by a signal). */
+  code: number | null;
+  /** The signal that killed QEMU, if any. */
+  signal: string | null;
+  /** Content of the control file. */
+  control: string;
+  /** A KVM failure message was seen on stderr. */
+  kvmFailure: boolean;
+  /** The user pressed Ctrl-C. */
+  interrupted: boolean;
+  /** The last lines QEMU printed on stderr. */
+  stderrTail: string;
+}
+
+/**
+ * Turns how QEMU ended into the guest program's exit status.
+ *
+ * Prefers the control channel's `exit N`; else isa-debug-exit's `(v << 1) | 1`. QEMU's own exit status 1
+ * without an exit line is a QEMU failure, not `exit 0`: the kernel always writes the line first.
+ *
+ * @param end how QEMU ended
+ * @param imageName for messages
+ * @returns the guest's exit status
+ * @throws RunError when there is no exit status to report
+ */
+export function decodeGuestExit(end: QemuEnd, imageName: string): number {
+  if (end.kvmFailure) {
+    throw new RunError(
+      `Cannot run "${imageName}" with KVM: the host's KVM could not emulate an instruction in the guest kernel ` +
+        "(KVM internal error); try --accel tcg",
+    );
+  }
+  if (end.interrupted) return 130;
+  const reported = parseControlExit(end.control);
+  if (reported !== null) return reported;
+  if (end.code === null) {
+    throw new RunError(`Cannot run "${imageName}": QEMU was killed by ${end.signal ?? "a signal"}`);
+  }
+  if (end.code === 0) throw new RunError(`Cannot run "${imageName}": guest stopped without reporting an exit status`);
+  if (end.code === 1) {
+    const tail = end.stderrTail.trim();
+    throw new RunError(`Cannot run "${imageName}": QEMU failed (exit status 1)${tail ? `: ${tail}` : ""}`);
+  }
+  if (end.code % 2 === 1) return (end.code - 1) / 2;
+  throw new RunError(`Cannot run "${imageName}": QEMU exited with status ${end.code}`);
+}
+
+/**
+ * Runs QEMU with stdin inherited and its stdout/stderr streamed to `io`; kills it on Ctrl-C or on a
+ * KVM internal error.
+ *
+ * @param command the QEMU command
+ * @param spec the VM (for the control file and messages)
+ * @param io where the console goes
+ * @returns the guest's exit status
+ * @throws RunError when the guest's status cannot be determined or KVM failed
+ */
+export async function launchQemu(command: HostCommand, spec: VmSpec, io: ConsoleIO): Promise<number> {
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(command.command, {
+      args: command.args,
+      stdin: "inherit",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new RunError(
+        `Cannot run "${spec.imageName}": ${command.command} is not installed (apt-get install qemu-system-x86)`,
+      );
+    }
+    throw err;
+  }
+  let interrupted = false;
+  let kvmFailure = false;
+  const kill = (signal: Deno.Signal) => {
+    try {
+      child.kill(signal);
+    } catch {
+      // Already gone.
+    }
+  };
+  const onInterrupt = () => {
+    interrupted = true;
+    kill("SIGTERM");
+  };
+  Deno.addSignalListener("SIGINT", onInterrupt);
+  let stderrTail = "";
+  try {
+    const stdoutDone = child.stdout.pipeTo(io.stdout, { preventClose: true });
+    const stderrDone = (async () => {
+      const writer = io.stderr.getWriter();
+      const decoder = new TextDecoder();
+      try {
+        for await (const chunk of child.stderr) {
+          await writer.write(chunk);
+          stderrTail = (stderrTail + decoder.decode(chunk, { stream: true })).slice(-2048);
+          if (!kvmFailure && KVM_FAILURE_PATTERNS.some((p) => stderrTail.includes(p))) {
+            kvmFailure = true;
+            kill("SIGKILL");
+          }
+        }
+      } finally {
+        writer.releaseLock();
+      }
+    })();
+    const status = await child.status;
+    await Promise.all([stdoutDone, stderrDone]);
+    const control = await Deno.readTextFile(spec.controlPath).catch(() => "");
+    return decodeGuestExit(
+      { code: status.signal ? null : status.code, signal: status.signal, control, kvmFailure, interrupted, stderrTail },
+      spec.imageName,
+    );
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInterrupt);
+  }
+}

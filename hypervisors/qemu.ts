@@ -1,0 +1,37 @@
+/**
+ * `hv:qemu`: QEMU's `pc` machine, booting the kernel directly (PVH) with `-kernel`.
+ *
+ * @module
+ */
+
+import { definePlugin, type HostCommand, type Plugin, type VmSpec } from "../mod.ts";
+import { commonQemuArgs, launchQemu, qemuAvailable, qemuBinary } from "./_qemu_common.ts";
+
+/**
+ * The QEMU command for the `pc` machine.
+ *
+ * @param spec the VM
+ * @returns program and arguments
+ */
+export function qemuPcCommand(spec: VmSpec): HostCommand {
+  return { command: qemuBinary(), args: ["-machine", `pc,accel=${spec.accel}`, ...commonQemuArgs(spec)] };
+}
+
+/**
+ * The QEMU `pc` hypervisor plugin.
+ *
+ * @returns the `hv:qemu` plugin
+ */
+export function qemu(): Plugin {
+  return definePlugin({
+    name: "hv:qemu",
+    description: "QEMU, machine pc",
+    hypervisors: [{
+      name: "qemu",
+      accels: ["kvm", "tcg"],
+      available: qemuAvailable,
+      command: qemuPcCommand,
+      launch: (spec, io) => launchQemu(qemuPcCommand(spec), spec, io),
+    }],
+  });
+}

@@ -1,0 +1,191 @@
+/* CPU setup for the boot CPU: feature detection, GDT with user segments and a TSS (double faults on
+ * their own IST stack), IDT, `syscall` MSRs, control registers (NX, SMEP, SMAP, FPU/SSE/AVX state).
+ * Called once from kmain; enter_user() in entry.S is how the app starts.
+ *
+ * PVM-safe mode (--pvm-safe): kvm_pvm emulates our kernel-mode instructions and lacks xsave, stac/clac
+ * and sysretq, so then CR4.OSXSAVE and SMAP stay off and returns to user mode use iretq. */
+#include "arch/x86_64/cpu.h"
+#include "arch/x86_64/percpu.h"
+#include "lib.h"
+#include "param.h"
+
+struct cpu_features cpu;
+bool use_sysret; /* read by entry.S */
+
+struct tss {
+	uint32_t reserved0;
+	uint64_t rsp[3];
+	uint64_t reserved1;
+	uint64_t ist[7];
+	uint64_t reserved2;
+	uint16_t reserved3;
+	uint16_t iomap_base;
+} PACKED;
+
+struct idt_entry {
+	uint16_t offset_low, selector;
+	uint8_t ist, type;
+	uint16_t offset_mid;
+	uint32_t offset_high, reserved;
+} PACKED;
+
+struct descriptor_pointer {
+	uint16_t limit;
+	uint64_t base;
+} PACKED;
+
+static uint64_t gdt[8] __attribute__((aligned(16)));
+static struct tss tss __attribute__((aligned(16)));
+static struct idt_entry idt[256] __attribute__((aligned(16)));
+static struct percpu boot_cpu;
+static uint8_t syscall_stack[KERNEL_STACK_SIZE] __attribute__((aligned(16)));
+static uint8_t double_fault_stack[IST_STACK_SIZE] __attribute__((aligned(16)));
+static uint8_t fpu_initial_state[512] __attribute__((aligned(64)));
+
+extern char trap_stubs[];
+extern char syscall_entry[];
+
+static void detect_features(void)
+{
+	uint32_t a, b, c, d;
+	cpuid(1, 0, &a, &b, &c, &d);
+	cpu.xsave = c & (1u << 26);
+	cpu.avx = c & (1u << 28);
+	cpu.x2apic = c & (1u << 21);
+	cpu.tsc_deadline = c & (1u << 24);
+	cpu.rdrand = c & (1u << 30);
+	cpuid(7, 0, &a, &b, &c, &d);
+	cpu.smep = b & (1u << 7);
+	cpu.smap = b & (1u << 20);
+	cpu.fsgsbase = b & (1u << 0);
+	cpuid(0x80000001, 0, &a, &b, &c, &d);
+	cpu.nx = d & (1u << 20);
+	cpu.pdpe1gb = d & (1u << 26);
+	cpuid(0x40000000, 0, &a, &b, &c, &d);
+	if (b == 0x4b4d564b && c == 0x564b4d56 && d == 0x4d) { /* "KVMKVMKVM" */
+		uint32_t features;
+		cpuid(0x40000001, 0, &features, &b, &c, &d);
+		cpu.kvm_clock = features & (1u << 3);
+	}
+}
+
+static void gdt_init(void)
+{
+	gdt[1] = 0x00af9a000000ffffUL; /* 0x08 kernel code */
+	gdt[2] = 0x00cf92000000ffffUL; /* 0x10 kernel data */
+	gdt[3] = 0x00cffa000000ffffUL; /* 0x18 user code 32 (unused; sysret layout) */
+	gdt[4] = 0x00cff2000000ffffUL; /* 0x20 user data */
+	gdt[5] = 0x00affa000000ffffUL; /* 0x28 user code 64 */
+	uint64_t base = (uint64_t)&tss, limit = sizeof(tss) - 1;
+	gdt[6] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89UL << 40) | (((limit >> 16) & 0xf) << 48) |
+		 (((base >> 24) & 0xff) << 56);
+	gdt[7] = base >> 32;
+	tss.rsp[0] = (uint64_t)(syscall_stack + sizeof(syscall_stack));
+	tss.ist[0] = (uint64_t)(double_fault_stack + sizeof(double_fault_stack));
+	tss.iomap_base = sizeof(tss);
+
+	struct descriptor_pointer ptr = {sizeof(gdt) - 1, (uint64_t)gdt};
+	__asm__ volatile("lgdt %0\n"
+			 "mov %1, %%ds\n mov %1, %%es\n mov %1, %%ss\n"
+			 "pushq $0x08\n lea 1f(%%rip), %%rax\n pushq %%rax\n lretq\n1:\n"
+			 "ltr %w2\n" ::"m"(ptr),
+			 "r"((uint64_t)KERNEL_DS), "r"((uint64_t)TSS_SEL)
+			 : "rax", "memory");
+}
+
+static void idt_init(void)
+{
+	for (int v = 0; v < 256; v++) {
+		uint64_t handler = (uint64_t)trap_stubs + 16 * v;
+		idt[v] = (struct idt_entry){
+			.offset_low = handler & 0xffff,
+			.selector = KERNEL_CS,
+			.ist = v == 8 ? 1 : 0, /* double fault runs on its own stack */
+			.type = 0x8e,          /* present, ring 0, interrupt gate */
+			.offset_mid = (handler >> 16) & 0xffff,
+			.offset_high = handler >> 32,
+		};
+	}
+	struct descriptor_pointer ptr = {sizeof(idt) - 1, (uint64_t)idt};
+	__asm__ volatile("lidt %0" ::"m"(ptr));
+	/* The firmware left the 8259 PICs delivering IRQ 0-7 on vectors 8-15, where exceptions live:
+	 * mask them all; the LAPIC is our only interrupt source. */
+	outb(0x21, 0xff);
+	outb(0xa1, 0xff);
+}
+
+static void percpu_init(void)
+{
+	boot_cpu.self = &boot_cpu;
+	boot_cpu.kernel_rsp = (uint64_t)(syscall_stack + sizeof(syscall_stack));
+	wrmsr(MSR_GS_BASE, (uint64_t)&boot_cpu);
+	wrmsr(MSR_KERNEL_GS_BASE, 0);
+}
+
+static void syscall_init(void)
+{
+	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
+	wrmsr(MSR_STAR, ((uint64_t)(0x18 | 3) << 48) | ((uint64_t)KERNEL_CS << 32));
+	wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
+	/* Masked on entry: IF (we enable it once on the kernel stack), TF, DF, AC. */
+	wrmsr(MSR_SFMASK, RFLAGS_IF | (1UL << 8) | (1UL << 10) | RFLAGS_AC);
+	use_sysret = !cpu.pvm_safe;
+}
+
+/* FPU/SSE for user code. The kernel itself never touches these registers (-mgeneral-regs-only). */
+static void fpu_init(void)
+{
+	write_cr0((read_cr0() & ~(CR0_EM | CR0_TS)) | CR0_MP);
+	uint64_t cr4 = read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT;
+	if (cpu.xsave && !cpu.pvm_safe) {
+		cr4 |= CR4_OSXSAVE;
+		write_cr4(cr4);
+		uint64_t xcr0 = 0x3 | (cpu.avx ? 0x4 : 0); /* x87, SSE, AVX */
+		__asm__ volatile("xsetbv" ::"c"(0), "a"((uint32_t)xcr0), "d"((uint32_t)(xcr0 >> 32)));
+		uint32_t a, b, c, d;
+		cpuid(0xd, 0, &a, &b, &c, &d);
+		cpu.xsave_size = b;
+	} else {
+		write_cr4(cr4);
+		cpu.xsave_size = 512;
+	}
+	/* The state Linux gives a new process: FCW 0x37f (all exceptions masked, 64-bit precision),
+	 * MXCSR 0x1f80; loaded with fxrstor, which every mode (including kvm_pvm) can emulate. */
+	*(uint16_t *)(fpu_initial_state + 0) = 0x37f;
+	*(uint32_t *)(fpu_initial_state + 24) = 0x1f80;
+	*(uint32_t *)(fpu_initial_state + 28) = 0xffff; /* MXCSR_MASK */
+}
+
+void fpu_init_user_state(void)
+{
+	/* AVX upper halves are still zero from reset: no user code has run yet. */
+	__asm__ volatile("fxrstor64 %0" ::"m"(*(uint8_t(*)[512])fpu_initial_state));
+}
+
+static void protection_init(void)
+{
+	uint64_t cr4 = read_cr4();
+	if (cpu.smep)
+		cr4 |= CR4_SMEP;
+	if (cpu.smap && !cpu.pvm_safe) {
+		cr4 |= CR4_SMAP;
+		cpu.smap_on = true;
+	}
+	if (cpu.fsgsbase)
+		cr4 |= CR4_FSGSBASE;
+	write_cr4(cr4);
+	write_cr0(read_cr0() | CR0_WP);
+}
+
+void cpu_set_fs_base(uint64_t base) { wrmsr(MSR_FS_BASE, base); }
+
+void cpu_init(void)
+{
+	detect_features();
+	gdt_init();
+	idt_init();
+	percpu_init();
+	syscall_init();
+	fpu_init();
+	protection_init();
+}

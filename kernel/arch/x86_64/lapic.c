@@ -1,0 +1,75 @@
+/* Local APIC timer in one-shot mode, used to wake a halted CPU at a deadline. The LAPIC's counting
+ * rate is measured against the TSC on first use. */
+#include "arch/x86_64/clock.h"
+#include "arch/x86_64/cpu.h"
+#include "lib.h"
+#include "mm/mm.h"
+
+#define REG_EOI 0x0b0
+#define REG_SPURIOUS 0x0f0
+#define REG_LVT_TIMER 0x320
+#define REG_TIMER_INITIAL 0x380
+#define REG_TIMER_CURRENT 0x390
+#define REG_TIMER_DIVIDE 0x3e0
+#define LVT_MASKED (1u << 16)
+
+static volatile uint32_t *lapic;
+static uint64_t lapic_hz;
+
+static uint32_t lapic_read(uint32_t reg) { return lapic[reg / 4]; }
+static void lapic_write(uint32_t reg, uint32_t v) { lapic[reg / 4] = v; }
+
+static void lapic_init(void)
+{
+	uint64_t base = rdmsr(MSR_APIC_BASE);
+	wrmsr(MSR_APIC_BASE, base | (1UL << 11)); /* global enable */
+	lapic = vm_map_mmio(base & 0xfffff000UL, PAGE_SIZE);
+	if (!lapic)
+		panic("cannot map the local APIC");
+	lapic_write(REG_SPURIOUS, 0x100 | SPURIOUS_VECTOR);
+	lapic_write(REG_TIMER_DIVIDE, 0xb); /* divide by 1 */
+	lapic_write(REG_LVT_TIMER, LVT_MASKED | TIMER_VECTOR);
+	/* Rate: let the counter run for ~1 ms of TSC time. */
+	uint64_t tsc_hz = clock_tsc_hz();
+	lapic_write(REG_TIMER_INITIAL, 0xffffffff);
+	uint64_t start = rdtsc();
+	while (rdtsc() - start < tsc_hz / 1000)
+		cpu_relax();
+	uint32_t counted = 0xffffffff - lapic_read(REG_TIMER_CURRENT);
+	uint64_t elapsed = rdtsc() - start;
+	lapic_write(REG_TIMER_INITIAL, 0);
+	lapic_hz = elapsed ? counted * tsc_hz / elapsed : 1000000000UL;
+	if (!lapic_hz)
+		lapic_hz = 1000000000UL;
+}
+
+void lapic_timer_interrupt(void) { lapic_write(REG_EOI, 0); }
+
+static void arm_oneshot(uint64_t ns)
+{
+	if (ns > 4000000000UL) /* callers loop until the deadline; this also keeps the product in 64 bits */
+		ns = 4000000000UL;
+	uint64_t count = ns * lapic_hz / 1000000000UL;
+	if (count == 0)
+		count = 1;
+	if (count > 0xffffffffUL)
+		count = 0xffffffffUL;
+	lapic_write(REG_LVT_TIMER, TIMER_VECTOR);
+	lapic_write(REG_TIMER_INITIAL, (uint32_t)count);
+}
+
+void sleep_until_ns(uint64_t deadline)
+{
+	if (!lapic)
+		lapic_init();
+	for (;;) {
+		cli();
+		uint64_t now = clock_monotonic_ns();
+		if (now >= deadline)
+			break;
+		arm_oneshot(deadline - now);
+		sti_hlt();
+	}
+	lapic_write(REG_TIMER_INITIAL, 0);
+	sti();
+}

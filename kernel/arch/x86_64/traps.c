@@ -1,0 +1,104 @@
+/* Exceptions and interrupts, entered from the stubs in entry.S. User faults become demand paging or a
+ * fatal signal for the app (linux/exit.c); kernel faults on user memory are turned into -EFAULT through
+ * the exception table; anything else is a kernel panic with a full register dump and symbol. */
+#include "arch/x86_64/clock.h"
+#include "arch/x86_64/cpu.h"
+#include "linux/linux.h"
+#include "lib.h"
+#include "mm/mm.h"
+
+struct extable_entry {
+	uint64_t fault_ip, fixup_ip;
+};
+extern const struct extable_entry _extable[], _eextable[];
+
+static const char *const exception_names[32] = {
+    "divide error", "debug", "NMI", "breakpoint", "overflow", "bound range", "invalid opcode",
+    "device not available", "double fault", "coprocessor overrun", "invalid TSS", "segment not present",
+    "stack fault", "general protection fault", "page fault", "reserved", "x87 floating point",
+    "alignment check", "machine check", "SIMD floating point", "virtualization", "control protection",
+};
+
+const char *exception_name(uint64_t vector)
+{
+	if (vector < 32 && exception_names[vector])
+		return exception_names[vector];
+	return "interrupt";
+}
+
+void dump_registers(const struct trap_frame *f)
+{
+	kprintf("  RIP %016lx  RSP %016lx  RFLAGS %016lx  CS %lx SS %lx\n", f->rip, f->rsp, f->rflags, f->cs,
+		f->ss);
+	kprintf("  RAX %016lx  RBX %016lx  RCX %016lx  RDX %016lx\n", f->rax, f->rbx, f->rcx, f->rdx);
+	kprintf("  RSI %016lx  RDI %016lx  RBP %016lx  R8  %016lx\n", f->rsi, f->rdi, f->rbp, f->r8);
+	kprintf("  R9  %016lx  R10 %016lx  R11 %016lx  R12 %016lx\n", f->r9, f->r10, f->r11, f->r12);
+	kprintf("  R13 %016lx  R14 %016lx  R15 %016lx\n", f->r13, f->r14, f->r15);
+	kprintf("  CR2 %016lx  CR3 %016lx  error %lx\n", read_cr2(), read_cr3(), f->error);
+}
+
+static NORETURN void kernel_fault(struct trap_frame *f)
+{
+	uint64_t offset = 0;
+	const char *sym = ksym_lookup(f->rip, &offset);
+	kprintf("\nosv: kernel panic: %s (vector %lu, error %lx) at RIP %lx <%s+0x%lx>\n", exception_name(f->vector),
+		f->vector, f->error, f->rip, sym ? sym : "?", offset);
+	dump_registers(f);
+	panic("unhandled exception in the kernel");
+}
+
+static bool fixup_user_access(struct trap_frame *f)
+{
+	for (const struct extable_entry *e = _extable; e < _eextable; e++) {
+		if (e->fault_ip == f->rip) {
+			f->rip = e->fixup_ip;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int signal_of_exception(uint64_t vector)
+{
+	switch (vector) {
+	case 0:
+	case 16:
+	case 19:
+		return SIGFPE;
+	case 1:
+	case 3:
+		return SIGTRAP;
+	case 6:
+		return SIGILL;
+	case 17:
+		return SIGBUS;
+	default:
+		return SIGSEGV;
+	}
+}
+
+void trap_dispatch(struct trap_frame *f)
+{
+	bool from_user = f->cs & 3;
+	if (f->vector == TIMER_VECTOR) {
+		lapic_timer_interrupt();
+		return;
+	}
+	if (f->vector == SPURIOUS_VECTOR || (f->vector >= 32 && f->vector < 48))
+		return; /* spurious, or a stray legacy PIC interrupt */
+	if (f->vector == 14) {
+		uint64_t addr = read_cr2();
+		/* Kernel touching user memory (copy_*_user) may also need a page brought in. */
+		if (as_handle_fault(current_as, addr, f->error) == 0)
+			return;
+		if (!from_user && fixup_user_access(f))
+			return;
+		if (from_user)
+			app_fatal_fault(f, SIGSEGV, addr);
+	} else if (from_user && f->vector < 32) {
+		app_fatal_fault(f, signal_of_exception(f->vector), f->vector == 13 ? 0 : f->rip);
+	} else if (!from_user && f->vector == 13 && fixup_user_access(f)) {
+		return; /* non-canonical user pointer */
+	}
+	kernel_fault(f);
+}

@@ -1,0 +1,19 @@
+/* What the kernel was asked to do at boot: the parsed command line (lib/cmdline.c). */
+#pragma once
+#include "param.h"
+#include "types.h"
+
+struct boot_options {
+	bool bootchart, verbose, pvm_safe;
+	const char *cwd;
+	int envc, argc;
+	char *env[MAX_ENV];
+	char *argv[MAX_ARGS];
+};
+
+/* Parses an OSv-style command line; 0, or -1 after printing what is wrong. */
+int cmdline_parse(const char *cmdline, struct boot_options *opts);
+
+/* --bootchart: phases with absolute and delta milliseconds since kernel entry. */
+void bootchart_mark(const char *phase);
+void bootchart_print(void);

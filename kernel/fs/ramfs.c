@@ -1,0 +1,209 @@
+/* ramfs: the cpio "newc" unpacker and path lookup. The archive is checked as it is read (magic, field
+ * syntax, sizes inside the archive), so a corrupt one gives a clear error instead of a fault. */
+#include "fs/ramfs.h"
+#include "errno.h"
+#include "lib.h"
+#include "mm/mm.h"
+
+#define CPIO_HEADER 110
+#define MAX_SYMLINKS 40
+
+static struct ramfs_node root_node = {.name = "", .mode = S_IFDIR | 0755, .ino = 1};
+static uint32_t file_count, next_ino = 2;
+
+static bool parse_hex(const uint8_t *p, uint32_t *out)
+{
+	uint32_t v = 0;
+	for (int i = 0; i < 8; i++) {
+		uint8_t c = p[i];
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= c - '0';
+		else if (c >= 'a' && c <= 'f')
+			v |= c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			v |= c - 'A' + 10;
+		else
+			return false;
+	}
+	*out = v;
+	return true;
+}
+
+static struct ramfs_node *find_child(struct ramfs_node *dir, const char *name, size_t len)
+{
+	for (struct ramfs_node *c = dir->children; c; c = c->next)
+		if (strlen(c->name) == len && memcmp(c->name, name, len) == 0)
+			return c;
+	return NULL;
+}
+
+static struct ramfs_node *add_child(struct ramfs_node *dir, const char *name, size_t len, uint32_t mode)
+{
+	struct ramfs_node *n = kzalloc(sizeof(*n) + len + 1);
+	if (!n)
+		return NULL;
+	char *copy = (char *)(n + 1);
+	memcpy(copy, name, len);
+	n->name = copy;
+	n->mode = mode;
+	n->ino = next_ino++;
+	n->parent = dir;
+	n->next = dir->children;
+	dir->children = n;
+	return n;
+}
+
+/* Creates (or finds) the node for an archive path, making missing parent directories. */
+static struct ramfs_node *insert_path(const char *path, uint32_t mode)
+{
+	struct ramfs_node *dir = &root_node;
+	while (*path == '/' || (path[0] == '.' && path[1] == '/'))
+		path += *path == '/' ? 1 : 2;
+	if (!*path || strcmp(path, ".") == 0)
+		return &root_node;
+	for (;;) {
+		const char *slash = strchr(path, '/');
+		size_t len = slash ? (size_t)(slash - path) : strlen(path);
+		struct ramfs_node *child = find_child(dir, path, len);
+		if (!slash) {
+			if (child) {
+				child->mode = mode; /* a later entry for the same path wins */
+				return child;
+			}
+			return add_child(dir, path, len, mode);
+		}
+		if (!child)
+			child = add_child(dir, path, len, S_IFDIR | 0755);
+		if (!child || (child->mode & S_IFMT) != S_IFDIR)
+			return NULL;
+		dir = child;
+		path = slash + 1;
+		while (*path == '/')
+			path++;
+		if (!*path)
+			return dir;
+	}
+}
+
+int ramfs_unpack(const uint8_t *archive, size_t size)
+{
+	size_t at = 0;
+	for (;;) {
+		if (size - at < CPIO_HEADER) {
+			kprintf("osv: ramfs: archive truncated at byte %lu (no TRAILER!!! entry)\n", at);
+			return -1;
+		}
+		const uint8_t *h = archive + at;
+		if (memcmp(h, "070701", 6) != 0) {
+			kprintf("osv: ramfs: bad cpio magic at byte %lu (expected newc \"070701\")\n", at);
+			return -1;
+		}
+		uint32_t f[13];
+		for (int i = 0; i < 13; i++) {
+			if (!parse_hex(h + 6 + 8 * i, &f[i])) {
+				kprintf("osv: ramfs: malformed cpio header at byte %lu\n", at);
+				return -1;
+			}
+		}
+		uint32_t mode = f[1], mtime = f[5], filesize = f[6], namesize = f[11];
+		size_t name_at = at + CPIO_HEADER;
+		size_t data_at = ALIGN_UP(name_at + namesize, 4);
+		if (namesize == 0 || namesize > 4096 || data_at > size || filesize > size - data_at) {
+			kprintf("osv: ramfs: cpio entry at byte %lu runs past the end of the archive\n", at);
+			return -1;
+		}
+		const char *name = (const char *)archive + name_at;
+		if (name[namesize - 1] != 0) {
+			kprintf("osv: ramfs: cpio entry name at byte %lu is not terminated\n", at);
+			return -1;
+		}
+		if (strcmp(name, "TRAILER!!!") == 0)
+			return 0;
+		uint32_t type = mode & S_IFMT;
+		if (type == S_IFDIR || type == S_IFREG || type == S_IFLNK) {
+			struct ramfs_node *n = insert_path(name, mode);
+			if (!n) {
+				kprintf("osv: ramfs: cannot add \"%s\" (a parent is not a directory, or out of memory)\n",
+					name);
+				return -1;
+			}
+			n->mtime = mtime;
+			if (type != S_IFDIR) {
+				n->data = archive + data_at;
+				n->size = filesize;
+				file_count++;
+			}
+		}
+		at = ALIGN_UP(data_at + filesize, 4);
+		if (at > size) {
+			kprintf("osv: ramfs: archive truncated after \"%s\"\n", name);
+			return -1;
+		}
+	}
+}
+
+uint32_t ramfs_file_count(void) { return file_count; }
+
+static struct ramfs_node *lookup(const char *path, struct ramfs_node *start, bool follow_last, int depth,
+				 int *error)
+{
+	struct ramfs_node *node = *path == '/' ? &root_node : start;
+	while (*path) {
+		while (*path == '/')
+			path++;
+		if (!*path)
+			break;
+		const char *slash = strchr(path, '/');
+		size_t len = slash ? (size_t)(slash - path) : strlen(path);
+		if ((node->mode & S_IFMT) != S_IFDIR) {
+			*error = -ENOTDIR;
+			return NULL;
+		}
+		struct ramfs_node *next;
+		if (len == 1 && path[0] == '.')
+			next = node;
+		else if (len == 2 && path[0] == '.' && path[1] == '.')
+			next = node->parent ? node->parent : node;
+		else
+			next = find_child(node, path, len);
+		if (!next) {
+			*error = -ENOENT;
+			return NULL;
+		}
+		path += len;
+		const char *rest = path;
+		while (*rest == '/')
+			rest++;
+		bool last = !*rest;
+		if ((next->mode & S_IFMT) == S_IFLNK && (!last || follow_last)) {
+			if (depth >= MAX_SYMLINKS) {
+				*error = -ELOOP;
+				return NULL;
+			}
+			char target[4096];
+			if (next->size >= sizeof(target)) {
+				*error = -ENAMETOOLONG;
+				return NULL;
+			}
+			memcpy(target, next->data, next->size);
+			target[next->size] = 0;
+			next = lookup(target, node, true, depth + 1, error);
+			if (!next)
+				return NULL;
+		}
+		node = next;
+	}
+	return node;
+}
+
+struct ramfs_node *ramfs_lookup(const char *path, const char *cwd, bool follow_last, int *error)
+{
+	struct ramfs_node *start = &root_node;
+	if (*path != '/' && cwd) {
+		start = lookup(cwd, &root_node, true, 0, error);
+		if (!start)
+			return NULL;
+	}
+	return lookup(path, start, follow_last, 0, error);
+}

@@ -1,0 +1,27 @@
+/* In-memory filesystem unpacked from the cpio (newc) archive the toolchain passes as the PVH module.
+ * File contents are not copied: nodes point into the archive, which stays reserved in memory. */
+#pragma once
+#include "types.h"
+
+#define S_IFMT 0170000
+#define S_IFDIR 0040000
+#define S_IFREG 0100000
+#define S_IFLNK 0120000
+#define S_IFCHR 0020000
+
+struct ramfs_node {
+	const char *name;
+	uint32_t mode;
+	uint32_t ino;
+	uint64_t mtime;
+	const uint8_t *data; /* file contents or symlink target */
+	uint64_t size;
+	struct ramfs_node *parent, *children, *next;
+};
+
+/* Unpacks the archive; 0, or -1 after printing what is wrong with it. */
+int ramfs_unpack(const uint8_t *archive, size_t size);
+/* Looks up an absolute path (relative paths start at cwd), following symlinks (at most 40).
+ * NULL with *error = -ENOENT, -ENOTDIR or -ELOOP. */
+struct ramfs_node *ramfs_lookup(const char *path, const char *cwd, bool follow_last, int *error);
+uint32_t ramfs_file_count(void);

@@ -1,0 +1,141 @@
+/* Starting the app: find the program in the filesystem, load it (linux/elf.c), build the initial
+ * stack Linux programs expect (argc, argv, envp, auxv, strings, AT_RANDOM bytes) and enter ring 3. */
+#include "arch/x86_64/cpu.h"
+#include "boot.h"
+#include "errno.h"
+#include "fs/ramfs.h"
+#include "lib.h"
+#include "linux/elf.h"
+#include "linux/linux.h"
+
+#define AT_NULL 0
+#define AT_PHDR 3
+#define AT_PHENT 4
+#define AT_PHNUM 5
+#define AT_PAGESZ 6
+#define AT_BASE 7
+#define AT_FLAGS 8
+#define AT_ENTRY 9
+#define AT_UID 11
+#define AT_EUID 12
+#define AT_GID 13
+#define AT_EGID 14
+#define AT_PLATFORM 15
+#define AT_HWCAP 16
+#define AT_CLKTCK 17
+#define AT_SECURE 23
+#define AT_RANDOM 25
+#define AT_HWCAP2 26
+#define AT_EXECFN 31
+
+static struct process the_process;
+struct process *current;
+
+/* Builds the stack downwards from the top of the stack region. */
+struct stack_builder {
+	uint64_t sp;
+	bool failed;
+};
+
+static uint64_t push_bytes(struct stack_builder *sb, const void *data, size_t n)
+{
+	sb->sp -= n;
+	if (copy_to_user(sb->sp, data, n) < 0)
+		sb->failed = true;
+	return sb->sp;
+}
+
+static uint64_t push_string(struct stack_builder *sb, const char *s) { return push_bytes(sb, s, strlen(s) + 1); }
+
+static uint64_t build_stack(const struct boot_options *opts, const struct elf_image *img, const char *execfn)
+{
+	struct stack_builder sb = {USER_STACK_TOP, false};
+	uint64_t argv[MAX_ARGS], envp[MAX_ENV + 1];
+	int envc = 0;
+	uint64_t execfn_addr = push_string(&sb, execfn);
+	for (int i = opts->argc - 1; i >= 0; i--)
+		argv[i] = push_string(&sb, opts->argv[i]);
+	for (int i = opts->envc - 1; i >= 0; i--)
+		envp[envc++] = push_string(&sb, opts->env[i]);
+	uint64_t platform = push_string(&sb, "x86_64");
+	uint8_t random[16];
+	random_bytes(random, sizeof(random));
+	uint64_t random_addr = push_bytes(&sb, random, sizeof(random));
+
+	uint32_t a, b, c, hwcap;
+	cpuid(1, 0, &a, &b, &c, &hwcap);
+	uint64_t auxv[][2] = {
+	    {AT_PHDR, img->phdr_addr}, {AT_PHENT, img->phent},   {AT_PHNUM, img->phnum},
+	    {AT_PAGESZ, PAGE_SIZE},    {AT_BASE, 0},             {AT_FLAGS, 0},
+	    {AT_ENTRY, img->entry},    {AT_UID, 0},              {AT_EUID, 0},
+	    {AT_GID, 0},               {AT_EGID, 0},             {AT_SECURE, 0},
+	    {AT_RANDOM, random_addr},  {AT_HWCAP, hwcap},        {AT_HWCAP2, cpu.fsgsbase ? 2 : 0},
+	    {AT_CLKTCK, 100},          {AT_PLATFORM, platform},  {AT_EXECFN, execfn_addr},
+	    {AT_NULL, 0},
+	};
+	/* argc, argv[], NULL, envp[], NULL, auxv: the final RSP must be 16-byte aligned. */
+	size_t words = 1 + opts->argc + 1 + envc + 1 + ARRAY_SIZE(auxv) * 2;
+	sb.sp = ALIGN_DOWN(sb.sp - words * 8, 16) + words * 8;
+	push_bytes(&sb, auxv, sizeof(auxv));
+	uint64_t zero = 0;
+	push_bytes(&sb, &zero, 8);
+	for (int i = 0; i < envc; i++) /* envp was collected backwards */
+		push_bytes(&sb, &envp[i], 8);
+	push_bytes(&sb, &zero, 8);
+	push_bytes(&sb, argv, opts->argc * 8);
+	uint64_t argc = opts->argc;
+	push_bytes(&sb, &argc, 8);
+	return sb.failed ? 0 : sb.sp;
+}
+
+NORETURN void exec_app(const struct boot_options *opts)
+{
+	const char *path = opts->argv[0];
+	int error = 0;
+	struct ramfs_node *node = ramfs_lookup(path, opts->cwd ? opts->cwd : "/", true, &error);
+	if (!node) {
+		kprintf("osv: cannot run %s: %s\n", path,
+			error == -ENOTDIR ? "a path component is not a directory"
+			: error == -ELOOP ? "too many levels of symbolic links"
+					  : "no such file in the image");
+		vm_exit(EXIT_CANNOT_START);
+	}
+	if ((node->mode & S_IFMT) != S_IFREG) {
+		kprintf("osv: cannot run %s: not a regular file\n", path);
+		vm_exit(EXIT_CANNOT_START);
+	}
+	struct process *p = &the_process;
+	p->as = as_create();
+	if (!p->as)
+		panic("out of memory creating the address space");
+	as_activate(p->as);
+	current = p;
+	p->exe_path = path;
+	p->exe = node;
+	p->cwd = opts->cwd ? opts->cwd : "/";
+	memcpy(p->hostname, "osv", 4);
+	struct elf_image img;
+	if (elf_load(p->as, path, node->data, node->size, &img) < 0)
+		vm_exit(EXIT_CANNOT_START);
+	p->load_bias = img.load_bias;
+	p->as->brk_start = p->as->brk = img.end;
+	if (as_add_vma(p->as, USER_STACK_TOP - USER_STACK_SIZE, USER_STACK_TOP, PROT_READ | PROT_WRITE, "[stack]") < 0)
+		panic("cannot map the stack");
+	uint64_t sp = build_stack(opts, &img, path);
+	if (!sp) {
+		kprintf("osv: cannot run %s: arguments and environment do not fit on the stack\n", path);
+		vm_exit(EXIT_CANNOT_START);
+	}
+	bootchart_mark("app loaded");
+	if (opts->bootchart)
+		bootchart_print();
+	fpu_init_user_state();
+	struct trap_frame frame = {
+	    .rip = img.entry,
+	    .cs = USER_CS,
+	    .rflags = RFLAGS_IF | 0x2,
+	    .rsp = sp,
+	    .ss = USER_DS,
+	};
+	enter_user(&frame);
+}

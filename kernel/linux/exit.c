@@ -1,0 +1,45 @@
+/* How the app ends: exit/exit_group, and fatal faults (a report naming the fault, address, RIP and
+ * the app's symbol, then exit status 128 + signal, as a shell reports a killed process). */
+#include "arch/x86_64/cpu.h"
+#include "lib.h"
+#include "linux/linux.h"
+
+static const char *signal_name(int signo)
+{
+	switch (signo) {
+	case SIGILL:
+		return "SIGILL";
+	case SIGTRAP:
+		return "SIGTRAP";
+	case SIGBUS:
+		return "SIGBUS";
+	case SIGFPE:
+		return "SIGFPE";
+	case SIGSEGV:
+		return "SIGSEGV";
+	default:
+		return "signal";
+	}
+}
+
+NORETURN void app_fatal_fault(struct trap_frame *f, int signo, uint64_t addr)
+{
+	uint64_t offset = 0;
+	const char *sym = app_symbol(f->rip, &offset);
+	kprintf("\nosv: %s terminated by %s: %s", current ? current->exe_path : "app", signal_name(signo),
+		exception_name(f->vector));
+	if (f->vector == 14)
+		kprintf(" at address %lx (%s, %s)", addr, f->error & 2 ? "write" : (f->error & 16 ? "execute" : "read"),
+			f->error & 1 ? "protection violation" : "not mapped");
+	kprintf("\n  at RIP %lx", f->rip);
+	if (sym)
+		kprintf(" <%s+0x%lx>", sym, offset);
+	kprintf("\n");
+	dump_registers(f);
+	vm_exit(128 + signo);
+}
+
+SYSCALL_DEFINE(exit_group) { vm_exit((int)(a0 & 0xff)); }
+
+/* One thread for now: the thread's exit is the process's. */
+SYSCALL_DEFINE(exit) { vm_exit((int)(a0 & 0xff)); }

@@ -1,0 +1,68 @@
+/* The Linux personality: the app's process state, syscall dispatch, signals numbers, program loading
+ * and exit. */
+#pragma once
+#include "arch/x86_64/cpu.h"
+#include "mm/mm.h"
+#include "types.h"
+
+#define SIGHUP 1
+#define SIGINT 2
+#define SIGQUIT 3
+#define SIGILL 4
+#define SIGTRAP 5
+#define SIGABRT 6
+#define SIGBUS 7
+#define SIGFPE 8
+#define SIGKILL 9
+#define SIGSEGV 11
+#define SIGPIPE 13
+#define SIGTERM 15
+#define NSIG 64
+
+/* Exit statuses of the VM besides the app's own (see kernel/README.md). */
+#define EXIT_BAD_CMDLINE 2
+#define EXIT_CANNOT_START 127
+#define EXIT_PANIC 125
+
+struct k_sigaction {
+	uint64_t handler, flags, restorer, mask;
+};
+
+struct ramfs_node;
+
+/* The one process: its address space, program and Linux-visible state. */
+struct process {
+	struct address_space *as;
+	const char *exe_path;
+	const struct ramfs_node *exe;
+	uint64_t load_bias;
+	struct k_sigaction actions[NSIG + 1];
+	uint64_t signal_mask;
+	uint64_t clear_child_tid, robust_list, robust_list_len;
+	uint64_t altstack_sp, altstack_size;
+	int altstack_flags;
+	uint64_t fs_base;
+	const char *cwd;
+	char hostname[65];
+};
+extern struct process *current;
+
+struct boot_options;
+/* Loads the program named by the boot options and runs it in ring 3 (does not return). */
+NORETURN void exec_app(const struct boot_options *opts);
+
+long syscall_dispatch(struct trap_frame *f);
+NORETURN void app_fatal_fault(struct trap_frame *f, int signo, uint64_t addr);
+/* Ends the VM with the app's exit status (arch/x86_64/power.c). */
+NORETURN void vm_exit(int status);
+const char *exception_name(uint64_t vector);
+void dump_registers(const struct trap_frame *f);
+/* Name of the app's function containing addr (its ELF symbol table), NULL if unknown. */
+const char *app_symbol(uint64_t addr, uint64_t *offset);
+void random_bytes(void *buf, size_t n);
+
+/* The signature every syscall handler has: six raw argument registers in, result or -errno out. */
+typedef long (*syscall_fn)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t);
+#define SYSCALL_DEFINE(name)                                                                         \
+	long sys_##name(uint64_t a0 UNUSED, uint64_t a1 UNUSED, uint64_t a2 UNUSED, uint64_t a3 UNUSED,  \
+			uint64_t a4 UNUSED, uint64_t a5 UNUSED)

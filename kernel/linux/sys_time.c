@@ -1,0 +1,142 @@
+/* Time syscalls: clock_gettime/getres for every Linux clock id, gettimeofday, time, nanosleep and
+ * clock_nanosleep. CPU-time clocks count time not spent sleeping (one thread, nothing else runs). */
+#include "arch/x86_64/clock.h"
+#include "errno.h"
+#include "lib.h"
+#include "linux/linux.h"
+
+#define CLOCK_REALTIME 0
+#define CLOCK_MONOTONIC 1
+#define CLOCK_PROCESS_CPUTIME_ID 2
+#define CLOCK_THREAD_CPUTIME_ID 3
+#define CLOCK_MONOTONIC_RAW 4
+#define CLOCK_REALTIME_COARSE 5
+#define CLOCK_MONOTONIC_COARSE 6
+#define CLOCK_BOOTTIME 7
+#define CLOCK_REALTIME_ALARM 8
+#define CLOCK_BOOTTIME_ALARM 9
+#define CLOCK_TAI 11
+#define TIMER_ABSTIME 1
+#define NSEC_PER_SEC 1000000000UL
+#define MAX_SLEEP_SECONDS (1L << 32) /* keeps nanoseconds inside 64 bits */
+
+struct timespec {
+	int64_t sec, nsec;
+};
+
+static uint64_t slept_ns;
+
+/* Nanoseconds on the given clock; -EINVAL for an unknown id. */
+static int64_t clock_now(uint64_t id)
+{
+	switch (id) {
+	case CLOCK_REALTIME:
+	case CLOCK_REALTIME_COARSE:
+	case CLOCK_REALTIME_ALARM:
+	case CLOCK_TAI:
+		return (int64_t)clock_realtime_ns();
+	case CLOCK_MONOTONIC:
+	case CLOCK_MONOTONIC_RAW:
+	case CLOCK_MONOTONIC_COARSE:
+	case CLOCK_BOOTTIME:
+	case CLOCK_BOOTTIME_ALARM:
+		return (int64_t)clock_monotonic_ns();
+	case CLOCK_PROCESS_CPUTIME_ID:
+	case CLOCK_THREAD_CPUTIME_ID:
+		return (int64_t)(clock_monotonic_ns() - slept_ns);
+	default:
+		return -EINVAL;
+	}
+}
+
+static long put_timespec(uint64_t user, int64_t ns)
+{
+	struct timespec ts = {ns / (int64_t)NSEC_PER_SEC, ns % (int64_t)NSEC_PER_SEC};
+	return copy_to_user(user, &ts, sizeof(ts));
+}
+
+SYSCALL_DEFINE(clock_gettime)
+{
+	int64_t ns = clock_now(a0);
+	return ns < 0 ? ns : put_timespec(a1, ns);
+}
+
+SYSCALL_DEFINE(clock_getres)
+{
+	if (clock_now(a0) < 0)
+		return -EINVAL;
+	bool coarse = a0 == CLOCK_REALTIME_COARSE || a0 == CLOCK_MONOTONIC_COARSE;
+	return a1 ? put_timespec(a1, coarse ? 4000000 : 1) : 0;
+}
+
+SYSCALL_DEFINE(gettimeofday)
+{
+	uint64_t ns = clock_realtime_ns();
+	if (a0) {
+		struct {
+			int64_t sec, usec;
+		} tv = {(int64_t)(ns / NSEC_PER_SEC), (int64_t)(ns % NSEC_PER_SEC / 1000)};
+		if (copy_to_user(a0, &tv, sizeof(tv)) < 0)
+			return -EFAULT;
+	}
+	if (a1) {
+		int32_t tz[2] = {0, 0}; /* UTC, no DST */
+		if (copy_to_user(a1, tz, sizeof(tz)) < 0)
+			return -EFAULT;
+	}
+	return 0;
+}
+
+SYSCALL_DEFINE(time)
+{
+	int64_t sec = (int64_t)(clock_realtime_ns() / NSEC_PER_SEC);
+	if (a0 && copy_to_user(a0, &sec, sizeof(sec)) < 0)
+		return -EFAULT;
+	return sec;
+}
+
+static long read_timespec(uint64_t user, int64_t *ns)
+{
+	struct timespec ts;
+	if (copy_from_user(&ts, user, sizeof(ts)) < 0)
+		return -EFAULT;
+	if (ts.sec < 0 || ts.nsec < 0 || ts.nsec >= (int64_t)NSEC_PER_SEC)
+		return -EINVAL;
+	if (ts.sec > MAX_SLEEP_SECONDS)
+		ts.sec = MAX_SLEEP_SECONDS;
+	*ns = ts.sec * (int64_t)NSEC_PER_SEC + ts.nsec;
+	return 0;
+}
+
+static void sleep_ns(uint64_t monotonic_deadline)
+{
+	uint64_t start = clock_monotonic_ns();
+	if (monotonic_deadline > start) {
+		sleep_until_ns(monotonic_deadline);
+		slept_ns += clock_monotonic_ns() - start;
+	}
+}
+
+SYSCALL_DEFINE(nanosleep)
+{
+	int64_t ns;
+	long r = read_timespec(a0, &ns);
+	if (r < 0)
+		return r;
+	sleep_ns(clock_monotonic_ns() + ns);
+	return 0;
+}
+
+SYSCALL_DEFINE(clock_nanosleep)
+{
+	int64_t ns, now = clock_now(a0);
+	if (now < 0 || a0 == CLOCK_PROCESS_CPUTIME_ID || a0 == CLOCK_THREAD_CPUTIME_ID)
+		return now < 0 ? -EINVAL : -ENOTSUP;
+	long r = read_timespec(a2, &ns);
+	if (r < 0)
+		return r;
+	int64_t wait = (a1 & TIMER_ABSTIME) ? ns - now : ns;
+	if (wait > 0)
+		sleep_ns(clock_monotonic_ns() + wait);
+	return 0;
+}

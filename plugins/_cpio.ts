@@ -1,0 +1,122 @@
+/**
+ * A streaming writer of cpio "newc" archives (the format Linux initramfs uses), deterministic:
+ * inode numbers by position, mtime 0, uid/gid 0, entries in manifest sort order (directories first).
+ *
+ * Names are stored relative to the root (`etc/motd`), as `cpio -i` expects.
+ *
+ * @module
+ */
+
+import type { FilesystemImage, Manifest, ManifestEntry } from "../mod.ts";
+import { sortedEntries } from "../mod.ts";
+
+const S_IFDIR = 0o040000;
+const S_IFREG = 0o100000;
+const S_IFLNK = 0o120000;
+const TRAILER = "TRAILER!!!";
+const HEADER_SIZE = 110;
+const encoder = new TextEncoder();
+
+interface PlannedEntry {
+  name: string;
+  mode: number;
+  nlink: number;
+  size: number;
+  entry: ManifestEntry;
+}
+
+function pad4(n: number): number {
+  return (4 - (n % 4)) % 4;
+}
+
+function hex8(n: number): string {
+  return n.toString(16).padStart(8, "0");
+}
+
+function header(ino: number, e: { name: string; mode: number; nlink: number; size: number }): Uint8Array {
+  const name = encoder.encode(e.name + "\0");
+  const fields = [ino, e.mode, 0, 0, e.nlink, 0, e.size, 0, 0, 0, 0, name.length, 0];
+  const head = encoder.encode("070701" + fields.map(hex8).join(""));
+  const out = new Uint8Array(HEADER_SIZE + name.length + pad4(HEADER_SIZE + name.length));
+  out.set(head, 0);
+  out.set(name, HEADER_SIZE);
+  return out;
+}
+
+async function plan(manifest: Manifest): Promise<PlannedEntry[]> {
+  const planned: PlannedEntry[] = [];
+  for (const [path, entry] of sortedEntries(manifest)) {
+    const name = path.slice(1);
+    switch (entry.kind) {
+      case "dir":
+        planned.push({ name, mode: S_IFDIR | (entry.mode & 0o7777), nlink: 2, size: 0, entry });
+        break;
+      case "symlink":
+        planned.push({ name, mode: S_IFLNK | 0o777, nlink: 1, size: encoder.encode(entry.target).length, entry });
+        break;
+      case "file": {
+        const size = entry.bytes !== undefined ? entry.bytes.length : await hostFileSize(entry.hostPath, path);
+        planned.push({ name, mode: S_IFREG | (entry.mode & 0o7777), nlink: 1, size, entry });
+      }
+    }
+  }
+  return planned;
+}
+
+async function hostFileSize(hostPath: string, guestPath: string): Promise<number> {
+  const stat = await Deno.stat(hostPath).catch((err: unknown) => {
+    throw new Error(`Cannot add "${guestPath}" to the filesystem: cannot read "${hostPath}"`, { cause: err });
+  });
+  if (!stat.isFile) throw new Error(`Cannot add "${guestPath}" to the filesystem: "${hostPath}" is not a file`);
+  return stat.size;
+}
+
+async function* body(planned: PlannedEntry[]): AsyncGenerator<Uint8Array> {
+  let ino = 0;
+  for (const p of planned) {
+    yield header(++ino, p);
+    const entry = p.entry;
+    if (entry.kind === "symlink") yield encoder.encode(entry.target);
+    if (entry.kind === "file") {
+      if (entry.bytes !== undefined) yield entry.bytes;
+      else yield* hostFile(entry.hostPath, p.size);
+    }
+    if (pad4(p.size) > 0) yield new Uint8Array(pad4(p.size));
+  }
+  yield header(0, { name: TRAILER, mode: 0, nlink: 1, size: 0 });
+}
+
+async function* hostFile(path: string, expected: number): AsyncGenerator<Uint8Array> {
+  const file = await Deno.open(path);
+  try {
+    let total = 0;
+    while (true) {
+      const buf = new Uint8Array(1 << 16);
+      const n = await file.read(buf);
+      if (n === null) break;
+      total += n;
+      if (total > expected) break;
+      yield buf.subarray(0, n);
+    }
+    if (total !== expected) throw new Error(`Cannot add "${path}" to the filesystem: it changed while being read`);
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * Plans a newc archive of the manifest (stats host files) and returns its exact size and a lazy stream.
+ *
+ * @param manifest files to pack
+ * @returns size and stream of the archive
+ * @throws Error when a host file is missing or not a regular file
+ */
+export async function cpioArchive(manifest: Manifest): Promise<FilesystemImage> {
+  const planned = await plan(manifest);
+  let size = 0;
+  for (const p of planned) {
+    size += header(0, p).length + p.size + pad4(p.size);
+  }
+  size += header(0, { name: TRAILER, mode: 0, nlink: 1, size: 0 }).length;
+  return { size, stream: ReadableStream.from(body(planned)) };
+}

@@ -1,0 +1,26 @@
+/**
+ * `fs:ramfs`: the guest filesystem as a cpio "newc" archive, passed to the kernel as its initrd and
+ * unpacked into an in-memory filesystem at boot.
+ *
+ * @module
+ */
+
+import { definePlugin, type Plugin } from "../mod.ts";
+import { cpioArchive } from "./_cpio.ts";
+
+/**
+ * The ramfs filesystem plugin.
+ *
+ * @returns the `fs:ramfs` plugin
+ */
+export function ramfs(): Plugin {
+  return definePlugin({
+    name: "fs:ramfs",
+    description: "in-memory filesystem loaded from a cpio newc initrd",
+    filesystems: [{
+      name: "ramfs",
+      kernelFeatures: ["fs/ramfs"],
+      write: (manifest) => cpioArchive(manifest),
+    }],
+  });
+}

@@ -1,0 +1,160 @@
+import { assertEquals, assertStringIncludes } from "./_assert.ts";
+import { main, VERSION } from "../../core/cli.ts";
+import { ensureHostTools } from "../../core/setup.ts";
+import { extractRange, readImageHeader } from "../../core/image.ts";
+import { openRawDisk } from "../../formats/raw.ts";
+import { captureIO, ROOT, sh, staticHello, stubKernel, withEnv } from "./_helpers.ts";
+
+const EXAMPLE_PLUGIN = `${ROOT}tests/plugins/example_plugin.ts`;
+const FAKE_KERNEL = `${ROOT}tests/plugins/fake_kernel.ts`;
+
+Deno.test("osv --version prints the version from deno.json", async () => {
+  const io = captureIO();
+  assertEquals(await main(["--version"], io), 0);
+  assertEquals(io.out, `${VERSION}\n`);
+  assertEquals(VERSION, "0.1.0");
+});
+
+Deno.test("osv --help lists the commands", async () => {
+  const io = captureIO();
+  assertEquals(await main(["--help"], io), 0);
+  assertEquals(
+    io.out,
+    `Usage: osv [options] [command]
+
+Build and run unikernel images of Linux programs
+
+Options:
+  -V, --version           print the version
+  -h, --help              show help
+
+Commands:
+  build [options] <path>  build an image from a host executable
+  run [options] <image>   boot an image; exits with the guest program's exit status
+  plugins [options]       list the plugins and what each provides
+`,
+  );
+});
+
+Deno.test("osv run --help shows OSv's run.py flag names", async () => {
+  const io = captureIO();
+  assertEquals(await main(["run", "--help"], io), 0);
+  for (const flag of ["-e, --cmdline", "-m, --memory", "-c, --vcpus", "--hypervisor", "--accel", "--dry-run"]) {
+    assertStringIncludes(io.out, flag);
+  }
+});
+
+Deno.test("an unknown flag exits with status 2 and prints the usage", async () => {
+  const io = captureIO();
+  assertEquals(await main(["build", "--bogus", "x"], io), 2);
+  assertStringIncludes(io.err, "osv: error: unknown option '--bogus'");
+  assertStringIncludes(io.err, "Usage: osv build [options] <path>");
+});
+
+Deno.test("a missing argument exits with status 2", async () => {
+  const io = captureIO();
+  assertEquals(await main(["run"], io), 2);
+  assertStringIncludes(io.err, "missing required argument 'image'");
+});
+
+Deno.test("a bad -m value exits with status 2 and says what is accepted", async () => {
+  const io = captureIO();
+  assertEquals(await main(["run", "-m", "12X", "a.img"], io), 2);
+  assertStringIncludes(io.err, `"12X" is not a memory size (examples: 64, 16M, 1G)`);
+});
+
+Deno.test("no command at all exits with status 2 and prints the usage", async () => {
+  const io = captureIO();
+  assertEquals(await main([], io), 2);
+  assertStringIncludes(io.err, "Usage: osv");
+});
+
+Deno.test("a pipeline error prints one osv: error line without a stack, status 1", async () => {
+  const io = captureIO();
+  assertEquals(await main(["build", "/nonexistent/app"], io), 1);
+  assertEquals(io.err, `osv: error: Cannot build "/nonexistent/app": no such file\n`);
+});
+
+Deno.test("osv plugins lists every built-in and --json describes what each provides", async () => {
+  const io = captureIO();
+  assertEquals(await main(["plugins"], io), 0);
+  assertStringIncludes(io.out, "fs:ramfs           filesystem ramfs");
+  const json = captureIO();
+  assertEquals(await main(["plugins", "--json", "--plugin", EXAMPLE_PLUGIN], json), 0);
+  const described = JSON.parse(json.out) as { name: string; hooks: string[]; provides: { hypervisor: string[] } }[];
+  assertEquals(described.map((d) => d.name), [
+    "rt:native",
+    "fs:ramfs",
+    "fmt:raw",
+    "hv:qemu",
+    "hv:qemu-microvm",
+    "example:motd",
+  ]);
+  assertEquals(described.find((d) => d.name === "example:motd")?.hooks, ["manifest"]);
+  assertEquals(described.find((d) => d.name === "hv:qemu")?.provides.hypervisor, ["qemu"]);
+});
+
+Deno.test("a plugin loaded with --plugin adds /etc/motd to the image's cpio", async () => {
+  await ensureHostTools(["cpio"]);
+  const dir = await Deno.makeTempDir();
+  const io = captureIO();
+  const app = await staticHello();
+  const status = await main(
+    ["build", app, "-o", `${dir}/m.img`, "--plugin", EXAMPLE_PLUGIN, "--plugin", FAKE_KERNEL, "--json"],
+    io,
+  );
+  assertEquals(status, 0, io.err);
+  const result = JSON.parse(io.out);
+  assertEquals(result.output, `${dir}/m.img`);
+  assertEquals(result.cmdline, "/hello");
+  assertEquals(result.files, 3); // /hello, /etc, /etc/motd
+  const disk = await openRawDisk(`${dir}/m.img`);
+  const header = await readImageHeader(disk, "m.img");
+  await extractRange(disk, { offset: header.fsOffset, size: header.fsSize }, `${dir}/fs.cpio`);
+  disk.close();
+  await sh("cpio", ["-i", "-d", "--quiet", "-F", `${dir}/fs.cpio`], { cwd: dir });
+  assertEquals(await Deno.readTextFile(`${dir}/etc/motd`), "Welcome to osv\n");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("plugins listed in osv.json are loaded relative to the config file", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/osv.json`, JSON.stringify({ plugins: [EXAMPLE_PLUGIN] }));
+  const app = `${dir}/hello`;
+  await Deno.copyFile(await staticHello(), app);
+  const io = captureIO();
+  assertEquals(await main(["build", app, "-o", `${dir}/x.img`, "--plugin", FAKE_KERNEL, "--json"], io), 0, io.err);
+  assertEquals(JSON.parse(io.out).files, 3);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a plugin path that does not exist gives a clear error", async () => {
+  const io = captureIO();
+  assertEquals(await main(["plugins", "--plugin", "./nope/plugin.ts"], io), 1);
+  assertStringIncludes(io.err, `osv: error: Cannot load plugin "./nope/plugin.ts": `);
+});
+
+Deno.test("osv run --dry-run prints the QEMU command with the kernel options first", async () => {
+  const dir = await Deno.makeTempDir();
+  const built = captureIO();
+  const status = await withEnv(
+    { OSV_FAKE_KERNEL: await stubKernel() },
+    async () => main(["build", await staticHello(), "-o", `${dir}/d.img`, "--plugin", FAKE_KERNEL], built),
+  );
+  assertEquals(status, 0, built.err);
+  const io = captureIO();
+  assertEquals(
+    await main(
+      ["run", `${dir}/d.img`, "--dry-run", "--accel", "tcg", "-m", "1G", "-c", "2", "--bootchart", "-e", "/hello x"],
+      io,
+    ),
+    0,
+    io.err,
+  );
+  assertStringIncludes(io.out, "-machine pc,accel=tcg -cpu max");
+  assertStringIncludes(io.out, "-m 1024 -smp 2");
+  assertStringIncludes(io.out, "-append '--bootchart /hello x'");
+  const kernel = /-kernel (\S+)/.exec(io.out)?.[1];
+  if (kernel) await Deno.remove(kernel.slice(0, kernel.lastIndexOf("/")), { recursive: true });
+  await Deno.remove(dir, { recursive: true });
+});
