@@ -11,7 +11,7 @@ import { commonQemuArgs, launchQemu, qemuAvailable, qemuBinary } from "./_qemu_c
  * microvm machine options. The kernel uses the LAPIC (no PIC needed) but may calibrate the TSC with the
  * PIT when kvmclock/CPUID give no frequency, so the PIT stays on. isa-serial=on keeps COM1 and COM2.
  */
-export const MICROVM_OPTIONS = "x-option-roms=off,pit=on,pic=off,rtc=off,isa-serial=on";
+export const MICROVM_OPTIONS = "x-option-roms=off,pit=on,pic=off,rtc=on,isa-serial=on";
 
 /**
  * The QEMU command for the `microvm` machine.

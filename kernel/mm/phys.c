@@ -1,5 +1,7 @@
-/* Physical page allocator: a sorted array of free extents, first fit, coalescing on free. Fed from the
- * boot memory map by kmain; used by page_alloc/kmalloc and the page tables. */
+/* Physical page allocator: a sorted array of free extents (first fit, coalescing on free) for
+ * contiguous runs, and a LIFO list of single free pages threaded through the direct map, so that the
+ * page-at-a-time churn of user memory never fragments the extent array. Fed from the boot memory map
+ * by kmain; used by page_alloc/kmalloc and the page tables. */
 #include "lib.h"
 #include "mm/mm.h"
 
@@ -10,11 +12,21 @@ struct extent {
 static struct extent extents[MAX_MEM_EXTENTS];
 static size_t extent_count;
 static uint64_t total_bytes, free_bytes, max_address;
+static uint64_t free_page_list; /* physical address of the first free single page, 0 when empty */
+
+static void push_free_page(uint64_t pa)
+{
+	*(uint64_t *)phys_to_virt(pa) = free_page_list;
+	free_page_list = pa;
+}
 
 static void insert_extent(size_t at, uint64_t start, uint64_t end)
 {
-	if (extent_count == MAX_MEM_EXTENTS)
-		panic("physical memory map has more than %d pieces", MAX_MEM_EXTENTS);
+	if (extent_count == MAX_MEM_EXTENTS) { /* keep the pages, one by one */
+		for (uint64_t pa = start; pa < end; pa += PAGE_SIZE)
+			push_free_page(pa);
+		return;
+	}
 	memmove(&extents[at + 1], &extents[at], (extent_count - at) * sizeof(extents[0]));
 	extents[at] = (struct extent){start, end};
 	extent_count++;
@@ -87,6 +99,12 @@ void phys_reserve_range(uint64_t start, uint64_t end)
 uint64_t phys_alloc(size_t pages)
 {
 	uint64_t bytes = pages * PAGE_SIZE;
+	if (pages == 1 && free_page_list) {
+		uint64_t pa = free_page_list;
+		free_page_list = *(uint64_t *)phys_to_virt(pa);
+		free_bytes -= PAGE_SIZE;
+		return pa;
+	}
 	for (size_t i = 0; i < extent_count; i++) {
 		if (extents[i].end - extents[i].start < bytes)
 			continue;
@@ -100,7 +118,15 @@ uint64_t phys_alloc(size_t pages)
 	return 0;
 }
 
-void phys_free(uint64_t pa, size_t pages) { free_range(pa, pa + pages * PAGE_SIZE); }
+void phys_free(uint64_t pa, size_t pages)
+{
+	if (pages == 1) {
+		push_free_page(pa);
+		free_bytes += PAGE_SIZE;
+		return;
+	}
+	free_range(pa, pa + pages * PAGE_SIZE);
+}
 
 uint64_t phys_total_bytes(void) { return total_bytes; }
 uint64_t phys_free_bytes(void) { return free_bytes; }

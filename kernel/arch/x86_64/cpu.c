@@ -34,7 +34,7 @@ struct descriptor_pointer {
 	uint64_t base;
 } PACKED;
 
-static uint64_t gdt[8] __attribute__((aligned(16)));
+static uint64_t gdt[10] __attribute__((aligned(16)));
 static struct tss tss __attribute__((aligned(16)));
 static struct idt_entry idt[256] __attribute__((aligned(16)));
 static struct percpu boot_cpu;
@@ -71,15 +71,16 @@ static void detect_features(void)
 
 static void gdt_init(void)
 {
-	gdt[1] = 0x00af9a000000ffffUL; /* 0x08 kernel code */
-	gdt[2] = 0x00cf92000000ffffUL; /* 0x10 kernel data */
-	gdt[3] = 0x00cffa000000ffffUL; /* 0x18 user code 32 (unused; sysret layout) */
-	gdt[4] = 0x00cff2000000ffffUL; /* 0x20 user data */
-	gdt[5] = 0x00affa000000ffffUL; /* 0x28 user code 64 */
+	gdt[1] = 0x00cf9a000000ffffUL; /* 0x08 kernel code 32 (unused) */
+	gdt[2] = 0x00af9a000000ffffUL; /* 0x10 kernel code */
+	gdt[3] = 0x00cf92000000ffffUL; /* 0x18 kernel data */
+	gdt[4] = 0x00cffa000000ffffUL; /* 0x23 user code 32 (unused; sysret layout) */
+	gdt[5] = 0x00cff2000000ffffUL; /* 0x2b user data */
+	gdt[6] = 0x00affa000000ffffUL; /* 0x33 user code 64 */
 	uint64_t base = (uint64_t)&tss, limit = sizeof(tss) - 1;
-	gdt[6] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89UL << 40) | (((limit >> 16) & 0xf) << 48) |
+	gdt[8] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89UL << 40) | (((limit >> 16) & 0xf) << 48) |
 		 (((base >> 24) & 0xff) << 56);
-	gdt[7] = base >> 32;
+	gdt[9] = base >> 32;
 	tss.rsp[0] = (uint64_t)(syscall_stack + sizeof(syscall_stack));
 	tss.ist[0] = (uint64_t)(double_fault_stack + sizeof(double_fault_stack));
 	tss.iomap_base = sizeof(tss);
@@ -87,9 +88,9 @@ static void gdt_init(void)
 	struct descriptor_pointer ptr = {sizeof(gdt) - 1, (uint64_t)gdt};
 	__asm__ volatile("lgdt %0\n"
 			 "mov %1, %%ds\n mov %1, %%es\n mov %1, %%ss\n"
-			 "pushq $0x08\n lea 1f(%%rip), %%rax\n pushq %%rax\n lretq\n1:\n"
+			 "pushq %3\n lea 1f(%%rip), %%rax\n pushq %%rax\n lretq\n1:\n"
 			 "ltr %w2\n" ::"m"(ptr),
-			 "r"((uint64_t)KERNEL_DS), "r"((uint64_t)TSS_SEL)
+			 "r"((uint64_t)KERNEL_DS), "r"((uint64_t)TSS_SEL), "i"(KERNEL_CS)
 			 : "rax", "memory");
 }
 
@@ -125,7 +126,7 @@ static void percpu_init(void)
 static void syscall_init(void)
 {
 	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
-	wrmsr(MSR_STAR, ((uint64_t)(0x18 | 3) << 48) | ((uint64_t)KERNEL_CS << 32));
+	wrmsr(MSR_STAR, ((uint64_t)USER32_CS << 48) | ((uint64_t)KERNEL_CS << 32));
 	wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
 	/* Masked on entry: IF (we enable it once on the kernel stack), TF, DF, AC. */
 	wrmsr(MSR_SFMASK, RFLAGS_IF | (1UL << 8) | (1UL << 10) | RFLAGS_AC);

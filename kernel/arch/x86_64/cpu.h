@@ -28,11 +28,13 @@
 #define CR4_SMEP (1UL << 20)
 #define CR4_SMAP (1UL << 21)
 
-#define KERNEL_CS 0x08
-#define KERNEL_DS 0x10
-#define USER_DS 0x23
-#define USER_CS 0x2b
-#define TSS_SEL 0x30
+/* Linux's GDT layout. kvm_pvm runs user code with the host's own selectors and insists on them. */
+#define KERNEL_CS 0x10
+#define KERNEL_DS 0x18
+#define USER32_CS 0x23
+#define USER_DS 0x2b
+#define USER_CS 0x33
+#define TSS_SEL 0x40
 
 #define RFLAGS_IF (1UL << 9)
 #define RFLAGS_AC (1UL << 18)

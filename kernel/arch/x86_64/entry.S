@@ -89,10 +89,10 @@ syscall_entry:
 	swapgs
 	mov %rsp, %gs:PERCPU_USER_RSP
 	mov %gs:PERCPU_KERNEL_RSP, %rsp
-	pushq $0x23                     /* SS */
+	pushq $0x2b                     /* SS (USER_DS in cpu.h) */
 	pushq %gs:PERCPU_USER_RSP       /* RSP */
 	push %r11                       /* RFLAGS */
-	pushq $0x2b                     /* CS */
+	pushq $0x33                     /* CS (USER_CS in cpu.h) */
 	push %rcx                       /* RIP */
 	pushq $0                        /* error */
 	pushq $-1                       /* vector: -1 marks a syscall */

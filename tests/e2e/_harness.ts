@@ -1,0 +1,105 @@
+/**
+ * End-to-end test harness: compiles the C programs of tests/guest for the host (glibc or musl, static),
+ * runs the `osv` CLI as a user would (`deno run -A main.ts ...`), and runs the same program on the host
+ * so that Linux can serve as the oracle.
+ *
+ * @module
+ */
+
+import { ensureHostTools } from "../../core/setup.ts";
+import { probeKvm } from "../../core/host.ts";
+
+/** The repository root, with a trailing slash. */
+export const ROOT = new URL("../../", import.meta.url).pathname;
+
+/** What a finished process left. */
+export interface Outcome {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The C library a guest program is linked with. */
+export type Libc = "glibc" | "musl";
+
+/** The accelerators every end-to-end test runs under: TCG always, KVM when /dev/kvm is usable. */
+export function accelerators(): ("tcg" | "kvm")[] {
+  const forced = Deno.env.get("OSV_E2E_ACCELS");
+  if (forced) return forced.split(",").filter((a): a is "tcg" | "kvm" => a === "tcg" || a === "kvm");
+  return probeKvm().usable ? ["tcg", "kvm"] : ["tcg"];
+}
+
+let workDir: Promise<string> | undefined;
+
+/** A directory for this test process's binaries and images. */
+export function work(): Promise<string> {
+  workDir ??= Deno.makeTempDir({ prefix: "osv-e2e-" });
+  return workDir;
+}
+
+const compiled = new Map<string, Promise<string>>();
+
+/** Compiles tests/guest/NAME.c statically with the given libc; the binary's path (named NAME). */
+export function guestProgram(name: string, libc: Libc = "glibc"): Promise<string> {
+  const key = `${name}:${libc}`;
+  let found = compiled.get(key);
+  if (!found) {
+    found = (async () => {
+      await ensureHostTools(libc === "musl" ? ["gcc", "musl-tools"] : ["gcc"]);
+      const dir = `${await work()}/${libc}`;
+      await Deno.mkdir(dir, { recursive: true });
+      const out = `${dir}/${name}`;
+      const compiler = libc === "musl" ? "musl-gcc" : "gcc";
+      const result = await run(compiler, ["-static", "-O2", "-g", "-o", out, `${ROOT}tests/guest/${name}.c`]);
+      if (result.code !== 0) throw new Error(`${compiler} ${name}.c failed:\n${result.stderr}`);
+      return out;
+    })();
+    compiled.set(key, found);
+  }
+  return found;
+}
+
+/** Runs a command to completion, capturing its output. */
+export async function run(cmd: string, args: string[], env?: Record<string, string>): Promise<Outcome> {
+  const options: Deno.CommandOptions = { args, stdout: "piped", stderr: "piped", stdin: "null" };
+  if (env) options.env = env;
+  const out = await new Deno.Command(cmd, options).output();
+  const text = new TextDecoder();
+  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+}
+
+/** Runs the osv CLI from the sources. */
+export function osv(...args: string[]): Promise<Outcome> {
+  return run(Deno.execPath(), ["run", "-A", "--quiet", `${ROOT}main.ts`, ...args]);
+}
+
+/** Builds an image of one program with `osv build` (ramfs, raw); its path. */
+export async function buildImage(program: string, extra: string[] = []): Promise<string> {
+  const image = `${program}-${crypto.randomUUID().slice(0, 8)}.img`;
+  const result = await osv("build", program, "-o", image, ...extra);
+  if (result.code !== 0) throw new Error(`osv build ${program} failed (${result.code}):\n${result.stderr}`);
+  return image;
+}
+
+/** Options of {@linkcode boot}. */
+export interface BootOptions {
+  accel: "tcg" | "kvm";
+  hypervisor?: "qemu" | "qemu-microvm";
+  cmdline?: string;
+  mem?: string;
+}
+
+/** Boots an image with `osv run`. */
+export function boot(image: string, options: BootOptions): Promise<Outcome> {
+  const args = ["run", image, "--accel", options.accel, "--hypervisor", options.hypervisor ?? "qemu-microvm"];
+  if (options.cmdline !== undefined) args.push("-e", options.cmdline);
+  if (options.mem) args.push("-m", options.mem);
+  return osv(...args);
+}
+
+/** Runs a program on the host with the given arguments and environment only. */
+export async function onHost(program: string, args: string[] = [], env: Record<string, string> = {}): Promise<Outcome> {
+  const out = await new Deno.Command(program, { args, env, clearEnv: true, stdout: "piped", stderr: "piped" }).output();
+  const text = new TextDecoder();
+  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+}
