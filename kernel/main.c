@@ -44,6 +44,7 @@ static void memory_init(const struct hvm_start_info *si)
 	phys_reserve_range(0x100000, (uint64_t)_kernel_end - KERNEL_VMA);
 	if (module_size)
 		phys_reserve_range(module_pa, module_pa + module_size);
+	phys_track_used_pages();
 	vm_init();
 }
 

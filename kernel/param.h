@@ -14,3 +14,4 @@
 #define MAX_ENV 256
 #define MAX_MEM_EXTENTS 128
 #define MAX_FDS 1024
+#define FAULT_AROUND_PAGES 16 /* pages mapped per anonymous page fault */

@@ -1,10 +1,14 @@
-/* Memory and string functions for the kernel (gcc may also emit calls to memcpy/memset itself). */
+/* Memory and string functions for the kernel (gcc may also emit calls to memcpy/memset itself).
+ * memcpy/memset move 8 bytes per iteration: under kvm_pvm every iteration of a rep string instruction
+ * is emulated, so this is 8 times fewer steps than rep movsb/stosb. */
 #include "lib.h"
 
 void *memcpy(void *dst, const void *src, size_t n)
 {
 	void *ret = dst;
-	__asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n)::"memory");
+	size_t words = n / 8, bytes = n % 8;
+	__asm__ volatile("rep movsq" : "+D"(dst), "+S"(src), "+c"(words)::"memory");
+	__asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(bytes)::"memory");
 	return ret;
 }
 
@@ -22,7 +26,10 @@ void *memmove(void *dst, const void *src, size_t n)
 void *memset(void *dst, int c, size_t n)
 {
 	void *ret = dst;
-	__asm__ volatile("rep stosb" : "+D"(dst), "+c"(n) : "a"(c) : "memory");
+	size_t words = n / 8, bytes = n % 8;
+	uint64_t pattern = 0x0101010101010101UL * (uint8_t)c;
+	__asm__ volatile("rep stosq" : "+D"(dst), "+c"(words) : "a"(pattern) : "memory");
+	__asm__ volatile("rep stosb" : "+D"(dst), "+c"(bytes) : "a"(pattern) : "memory");
 	return ret;
 }
 

@@ -19,6 +19,8 @@ void phys_free(uint64_t pa, size_t pages);
 uint64_t phys_total_bytes(void);
 uint64_t phys_free_bytes(void);
 uint64_t phys_max_address(void);
+/* Starts tracking which pages were ever handed out (so fresh ones need no clearing). */
+void phys_track_used_pages(void);
 
 /* Whole zeroed pages in the direct map; NULL when out of memory. */
 void *page_alloc(size_t pages);

@@ -13,6 +13,10 @@ static struct extent extents[MAX_MEM_EXTENTS];
 static size_t extent_count;
 static uint64_t total_bytes, free_bytes, max_address;
 static uint64_t free_page_list; /* physical address of the first free single page, 0 when empty */
+/* One bit per page: set once the page has been handed out. RAM the hypervisor gives us is zero, so a
+ * page never handed out needs no clearing, and clearing is costly where kernel code is emulated
+ * (kvm_pvm: ~1 ms a page). Memory the loader wrote (kernel, ramfs) is reserved, never handed out. */
+static uint8_t *used_bitmap;
 
 static void push_free_page(uint64_t pa)
 {
@@ -96,7 +100,10 @@ void phys_reserve_range(uint64_t start, uint64_t end)
 	}
 }
 
-uint64_t phys_alloc(size_t pages)
+static bool take_page(uint64_t pa);
+
+/* Free pages, not yet marked used. */
+static uint64_t take_free_pages(size_t pages)
 {
 	uint64_t bytes = pages * PAGE_SIZE;
 	if (pages == 1 && free_page_list) {
@@ -118,6 +125,14 @@ uint64_t phys_alloc(size_t pages)
 	return 0;
 }
 
+uint64_t phys_alloc(size_t pages)
+{
+	uint64_t pa = take_free_pages(pages);
+	for (size_t i = 0; pa && i < pages; i++)
+		take_page(pa + i * PAGE_SIZE);
+	return pa;
+}
+
 void phys_free(uint64_t pa, size_t pages)
 {
 	if (pages == 1) {
@@ -132,13 +147,39 @@ uint64_t phys_total_bytes(void) { return total_bytes; }
 uint64_t phys_free_bytes(void) { return free_bytes; }
 uint64_t phys_max_address(void) { return max_address; }
 
+void phys_track_used_pages(void)
+{
+	size_t bytes = ALIGN_UP(max_address / PAGE_SIZE, 8) / 8;
+	uint64_t pa = phys_alloc(ALIGN_UP(bytes, PAGE_SIZE) / PAGE_SIZE);
+	if (!pa)
+		panic("out of memory for the page bitmap");
+	used_bitmap = phys_to_virt(pa);
+	memset(used_bitmap, 0, bytes);
+	for (uint64_t p = pa; p < pa + bytes; p += PAGE_SIZE)
+		used_bitmap[p / PAGE_SIZE / 8] |= 1 << (p / PAGE_SIZE % 8);
+}
+
+/* Marks the page used; whether it may hold old data. */
+static bool take_page(uint64_t pa)
+{
+	if (!used_bitmap)
+		return true;
+	uint64_t page = pa / PAGE_SIZE;
+	uint8_t bit = 1 << (page % 8);
+	bool used = used_bitmap[page / 8] & bit;
+	used_bitmap[page / 8] |= bit;
+	return used;
+}
+
 void *page_alloc(size_t pages)
 {
-	uint64_t pa = phys_alloc(pages);
+	uint64_t pa = take_free_pages(pages);
 	if (!pa)
 		return NULL;
-	void *va = phys_to_virt(pa);
-	memset(va, 0, pages * PAGE_SIZE);
+	uint8_t *va = phys_to_virt(pa);
+	for (size_t i = 0; i < pages; i++)
+		if (take_page(pa + i * PAGE_SIZE))
+			memset(va + i * PAGE_SIZE, 0, PAGE_SIZE);
 	return va;
 }
 

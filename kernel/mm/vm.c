@@ -50,6 +50,24 @@ static uint64_t *pte_of(uint64_t *pml4, uint64_t va, bool create)
 	return &pt[PT_INDEX(va)];
 }
 
+/* The level-1 entry of va without creating tables. When a level is missing, NULL, and *span is the
+ * size of the aligned block around va known to have no mappings (so range walks can skip it). */
+static uint64_t *pte_lookup(uint64_t *pml4, uint64_t va, uint64_t *span)
+{
+	uint64_t *table = pml4;
+	static const int shifts[] = {39, 30, 21};
+	for (int level = 0; level < 3; level++) {
+		uint64_t entry = table[(va >> shifts[level]) & 511];
+		if (!(entry & PTE_P) || (entry & PTE_PS)) {
+			*span = 1UL << shifts[level];
+			return NULL;
+		}
+		table = phys_to_virt(entry & PTE_ADDR);
+	}
+	*span = PAGE_SIZE;
+	return &table[PT_INDEX(va)];
+}
+
 static void map_page(uint64_t *pml4, uint64_t va, uint64_t pa, uint64_t flags)
 {
 	uint64_t *pte = pte_of(pml4, va, true);
@@ -91,10 +109,8 @@ void vm_init(void)
 	kernel_pml4 = page_alloc(1);
 	if (!kernel_pml4)
 		panic("out of memory for the kernel page table");
-	/* Every kernel-half PML4 entry exists from now on, so address spaces can copy them once. */
-	for (int i = 256; i < 512; i++)
-		if (!next_table(&kernel_pml4[i], PTE_P | PTE_W, true))
-			panic("out of memory for the kernel page table");
+	/* The kernel half uses PML4 entries made here only (direct map, image; MMIO lives inside the direct
+	 * map's range), so address spaces can copy them once in as_create. */
 	map_direct(kernel_pml4, ALIGN_UP(phys_max_address(), 1UL << 21));
 	map_kernel_image(kernel_pml4);
 	write_cr3(virt_to_phys(kernel_pml4));
@@ -179,8 +195,9 @@ int as_add_vma(struct address_space *as, uint64_t start, uint64_t end, int prot,
 
 static void unmap_pages(struct address_space *as, uint64_t start, uint64_t end)
 {
-	for (uint64_t va = start; va < end; va += PAGE_SIZE) {
-		uint64_t *pte = pte_of(as->pml4, va, false);
+	uint64_t span;
+	for (uint64_t va = start; va < end; va = ALIGN_DOWN(va, span) + span) {
+		uint64_t *pte = pte_lookup(as->pml4, va, &span);
 		if (!pte || !(*pte & (PTE_P | PTE_KEPT)))
 			continue;
 		phys_free(*pte & PTE_ADDR, 1);
@@ -234,8 +251,9 @@ int as_protect(struct address_space *as, uint64_t start, uint64_t end, int prot)
 	for (struct vma *v = as->vmas; v; v = v->next)
 		if (v->start >= start && v->end <= end)
 			v->prot = prot;
-	for (uint64_t va = start; va < end; va += PAGE_SIZE) {
-		uint64_t *pte = pte_of(as->pml4, va, false);
+	uint64_t span;
+	for (uint64_t va = start; va < end; va = ALIGN_DOWN(va, span) + span) {
+		uint64_t *pte = pte_lookup(as->pml4, va, &span);
 		if (!pte || !(*pte & (PTE_P | PTE_KEPT)))
 			continue;
 		if (prot == 0) /* PROT_NONE: keep the page, drop access */
@@ -320,7 +338,18 @@ int as_handle_fault(struct address_space *as, uint64_t addr, uint64_t error_code
 	bool write = error_code & 2, exec = error_code & 16;
 	if ((write && !(v->prot & PROT_WRITE)) || (exec && !(v->prot & PROT_EXEC)) || v->prot == 0)
 		return -EFAULT;
-	return as_populate(as, addr, write);
+	int r = as_populate(as, addr, write);
+	/* Fault-around: also bring in the next few missing pages of the region, as sequential touching
+	 * is the common case and each fault costs an exception round trip (a very slow one where the
+	 * kernel is emulated, under kvm_pvm). */
+	uint64_t next = ALIGN_DOWN(addr, PAGE_SIZE) + PAGE_SIZE;
+	for (int i = 1; r == 0 && i < FAULT_AROUND_PAGES && next < v->end; i++, next += PAGE_SIZE) {
+		uint64_t span, *pte = pte_lookup(as->pml4, next, &span);
+		if (pte && (*pte & (PTE_P | PTE_KEPT)))
+			break;
+		as_populate(as, next, write);
+	}
+	return r;
 }
 
 /* ---- user memory access ---- */

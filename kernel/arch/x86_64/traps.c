@@ -77,6 +77,27 @@ static int signal_of_exception(uint64_t vector)
 	}
 }
 
+extern char syscall_entry[];
+
+/* Under kvm_pvm a ring-3 `syscall` reaches LSTAR without leaving ring 3, so its first fetch faults:
+ * a user instruction-fetch #PF at exactly LSTAR. The registers then hold what `syscall` leaves (RCX =
+ * return address, R11 = user RFLAGS), so we run the syscall here and return with iretq. */
+static bool is_pvm_syscall(const struct trap_frame *f, uint64_t cr2)
+{
+	return (f->cs & 3) && f->rip == (uint64_t)syscall_entry && cr2 == f->rip && (f->error & 0x10);
+}
+
+#define USER_RFLAGS_MASK 0x240dd5UL /* CF PF AF ZF SF TF DF OF AC ID: what user code may set */
+
+static void run_pvm_syscall(struct trap_frame *f)
+{
+	f->rip = f->rcx;
+	f->rflags = (f->r11 & USER_RFLAGS_MASK) | RFLAGS_IF | 0x2;
+	sti();
+	syscall_dispatch(f);
+	cli();
+}
+
 void trap_dispatch(struct trap_frame *f)
 {
 	bool from_user = f->cs & 3;
@@ -88,6 +109,10 @@ void trap_dispatch(struct trap_frame *f)
 		return; /* spurious, or a stray legacy PIC interrupt */
 	if (f->vector == 14) {
 		uint64_t addr = read_cr2();
+		if (is_pvm_syscall(f, addr)) {
+			run_pvm_syscall(f);
+			return;
+		}
 		/* Kernel touching user memory (copy_*_user) may also need a page brought in. */
 		if (as_handle_fault(current_as, addr, f->error) == 0)
 			return;

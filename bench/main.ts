@@ -1,0 +1,333 @@
+/**
+ * `deno task bench`: times osv against QEMU's own floor and the host, per accelerator (tcg, kvm) and
+ * machine type (microvm, pc), prints a table and writes JSON (design.md §7).
+ *
+ * ```
+ * deno run -A bench/main.ts [--runs N] [--accel tcg,kvm] [--json] [--out FILE]
+ * ```
+ *
+ * Runs are sequential (no QEMU runs in parallel with a timed one). A cell takes up to `--runs` samples but
+ * stops after BUDGET_MS once it has MIN_RUNS, so slow configurations (KVM on a nested host) do not blow the
+ * time budget; the JSON records each cell's sample count. A failing configuration is recorded as an error
+ * cell, not a crash.
+ *
+ * @module
+ */
+
+import { probeKvm } from "../core/host.ts";
+import { buildKernel } from "../kernel/build.ts";
+import { stubKernel } from "../tests/unit/_helpers.ts";
+import {
+  type Cell,
+  failureText,
+  floorCommand,
+  lastBootPhaseMs,
+  measure,
+  type Repeat,
+  shellWords,
+  smallestPassing,
+  spawnTimed,
+} from "./_measure.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const DEFAULT_RUNS = 20;
+const BUDGET_MS = 15_000;
+const MIN_RUNS = 3;
+/** Memory range bisected for the smallest `-m` (MiB). */
+const MEM_RANGE = [1, 64] as const;
+const EXPECTED = "Hello from osv!";
+const MACHINES = [{ hypervisor: "qemu-microvm", label: "microvm" }, { hypervisor: "qemu", label: "pc" }] as const;
+
+type Accel = "tcg" | "kvm";
+
+interface Options {
+  runs: number;
+  accels: Accel[];
+  json: boolean;
+  out: string;
+}
+
+/** Row of the results: one metric, one cell per accelerator. */
+interface Row {
+  id: string;
+  label: string;
+  unit: "ms" | "MiB";
+  cells: Partial<Record<Accel, Cell>>;
+}
+
+interface Results {
+  date: string;
+  host: { cpus: number; kvm: string; kvmPvm: boolean; qemu: string };
+  options: { runs: number; budgetMs: number; minRuns: number; accels: Accel[] };
+  sizes: { kernelElf: number | string; helloImage: number; helloBinary: number };
+  hostHello: Cell;
+  rows: Row[];
+}
+
+function parseArgs(args: string[]): Options {
+  const options: Options = { runs: DEFAULT_RUNS, accels: [], json: false, out: `${ROOT}bench/results.json` };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    const value = () => args[++i] ?? fail(`${arg} needs a value`);
+    if (arg === "--json") options.json = true;
+    else if (arg === "--runs") options.runs = Number(value());
+    else if (arg === "--out") options.out = value();
+    else if (arg === "--accel") {
+      options.accels = value().split(",").map((a) => a === "tcg" || a === "kvm" ? a : fail(`unknown accel "${a}"`));
+    } else fail(`unknown argument "${arg}" (use --runs N, --accel tcg,kvm, --json, --out FILE)`);
+  }
+  if (!Number.isInteger(options.runs) || options.runs < 1) fail("--runs needs a positive integer");
+  if (options.accels.length === 0) options.accels = probeKvm().usable ? ["tcg", "kvm"] : ["tcg"];
+  return options;
+}
+
+function fail(message: string): never {
+  throw new Error(`bench: ${message}`);
+}
+
+function progress(line: string): void {
+  console.error(`bench: ${line}`);
+}
+
+/** Runs the osv CLI from the sources, as a user would. */
+function osv(args: string[], timeoutMs?: number) {
+  return spawnTimed(Deno.execPath(), ["run", "-A", "--quiet", `${ROOT}main.ts`, ...args], timeoutMs);
+}
+
+function helloOk(run: { code: number; stdout: string }): boolean {
+  return run.code === 0 && run.stdout.includes(EXPECTED);
+}
+
+/** Compiles examples/hello statically and builds its image; paths of both. */
+async function prepareHello(dir: string): Promise<{ binary: string; image: string }> {
+  const binary = `${dir}/hello`;
+  const gcc = await spawnTimed("gcc", ["-static", "-O2", "-o", binary, `${ROOT}examples/hello/hello.c`]);
+  if (gcc.code !== 0) fail(`gcc failed: ${failureText(gcc)}`);
+  const image = `${dir}/hello.img`;
+  const build = await osv(["build", binary, "-o", image]);
+  if (build.code !== 0) fail(`osv build failed: ${failureText(build)}`);
+  return { binary, image };
+}
+
+async function kernelElfSize(): Promise<number | string> {
+  try {
+    return (await buildKernel({ features: ["fs/ramfs"] })).size;
+  } catch (err) {
+    return `error: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
+/** Boot to app main (ms) from the kernel's `--bootchart`. */
+function bootToMain(image: string, accel: Accel, hypervisor: string) {
+  return async () => {
+    const run = await osv(["run", image, "--accel", accel, "--hypervisor", hypervisor, "-e", "--bootchart /hello"]);
+    const ms = lastBootPhaseMs(run.stdout);
+    if (!helloOk(run) || ms === null) throw new Error(failureText(run));
+    return ms;
+  };
+}
+
+/** Wall time (ms) of `osv run` for hello, Deno start-up included. */
+function osvRunWall(image: string, accel: Accel, hypervisor: string) {
+  return async () => {
+    const run = await osv(["run", image, "--accel", accel, "--hypervisor", hypervisor]);
+    if (!helloOk(run)) throw new Error(failureText(run));
+    return run.ms;
+  };
+}
+
+/** Wall time (ms) of QEMU started directly, as osv starts it, on the stub kernel that exits at once. */
+async function qemuFloor(image: string, accel: Accel, hypervisor: string, stub: string, dir: string) {
+  const dry = await osv(["run", image, "--accel", accel, "--hypervisor", hypervisor, "--dry-run"]);
+  const line = dry.stdout.trim().split("\n").at(-1) ?? "";
+  if (dry.code !== 0 || !line) throw new Error(`osv run --dry-run: ${failureText(dry)}`);
+  const floor = floorCommand(shellWords(line), stub, `${dir}/floor-control`);
+  if (floor.dryRunDir) await Deno.remove(floor.dryRunDir, { recursive: true }).catch(() => {});
+  return async () => {
+    const run = await spawnTimed(floor.command, floor.args, 60_000);
+    // The stub reports status 21 through isa-debug-exit: QEMU exits with (21 << 1) | 1.
+    if (run.code !== 43) throw new Error(`QEMU floor: ${failureText(run)}`);
+    return run.ms;
+  };
+}
+
+/** Smallest `-m` (MiB) at which hello still runs correctly; a hung guest counts as a failure. */
+async function smallestMemory(image: string, accel: Accel, hypervisor: string): Promise<Cell> {
+  try {
+    let tries = 0;
+    const ok = async (mib: number) => {
+      tries++;
+      // `timeout` signals its whole process group, so a hung QEMU below the CLI dies too.
+      const args = ["-k", "5", "60", Deno.execPath(), "run", "-A", "--quiet", `${ROOT}main.ts`, "run", image];
+      const run = await spawnTimed("timeout", [...args, "--accel", accel, "--hypervisor", hypervisor, "-m", `${mib}`]);
+      return helloOk(run);
+    };
+    const found = await smallestPassing(MEM_RANGE[0], MEM_RANGE[1], ok);
+    return found === null ? { error: `hello fails even with -m ${MEM_RANGE[1]}` } : { value: found, n: tries };
+  } catch (err) {
+    return { error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/** `osv run` minus the floor, per accelerator. */
+function difference(a: Row, b: Row, accels: Accel[]): Row["cells"] {
+  const cells: Row["cells"] = {};
+  for (const accel of accels) {
+    const x = a.cells[accel];
+    const y = b.cells[accel];
+    if (!x || !y) continue;
+    cells[accel] = "error" in x || "error" in y
+      ? { error: "needs both osv run and floor" }
+      : { value: Math.round((x.value - y.value) * 100) / 100, n: Math.min(x.n, y.n) };
+  }
+  return cells;
+}
+
+async function collect(options: Options): Promise<Results> {
+  const dir = await Deno.makeTempDir({ prefix: "osv-bench-" });
+  try {
+    const repeat: Repeat = { runs: options.runs, budgetMs: BUDGET_MS, minRuns: MIN_RUNS };
+    progress("building hello, its image, the kernel and the stub kernel");
+    const hello = await prepareHello(dir);
+    const kernelElf = await kernelElfSize();
+    const stub = await stubKernel();
+
+    progress("host baseline");
+    const hostHello = await measure(async () => {
+      const run = await spawnTimed(hello.binary, []);
+      if (!helloOk(run)) throw new Error(failureText(run));
+      return run.ms;
+    }, repeat);
+
+    const rows = new Map<string, Row>();
+    const put = (id: string, label: string, unit: Row["unit"], accel: Accel, cell: Cell) => {
+      const row = rows.get(id) ?? { id, label, unit, cells: {} };
+      row.cells[accel] = cell;
+      rows.set(id, row);
+    };
+    for (const accel of options.accels) {
+      for (const { hypervisor, label } of MACHINES) {
+        progress(`${accel} ${label}: boot to app main`);
+        put(
+          `boot.${label}`,
+          `boot to app main, ${label}`,
+          "ms",
+          accel,
+          await measure(bootToMain(hello.image, accel, hypervisor), repeat),
+        );
+        progress(`${accel} ${label}: osv run wall`);
+        put(
+          `run.${label}`,
+          `osv run wall, ${label}`,
+          "ms",
+          accel,
+          await measure(osvRunWall(hello.image, accel, hypervisor), repeat),
+        );
+        progress(`${accel} ${label}: QEMU floor`);
+        const floor = await qemuFloor(hello.image, accel, hypervisor, stub, dir).then(
+          (sample) => measure(sample, repeat),
+          (err: Error) => ({ error: err.message }),
+        );
+        put(`floor.${label}`, `QEMU floor, ${label}`, "ms", accel, floor);
+      }
+      progress(`${accel} microvm: smallest -m`);
+      put(
+        "mem.microvm",
+        "smallest -m, microvm",
+        "MiB",
+        accel,
+        await smallestMemory(hello.image, accel, "qemu-microvm"),
+      );
+    }
+    for (const { label } of MACHINES) {
+      const run = rows.get(`run.${label}`);
+      const floor = rows.get(`floor.${label}`);
+      if (!run || !floor) continue;
+      const id = `overhead.${label}`;
+      rows.set(id, {
+        id,
+        label: `osv run - floor, ${label}`,
+        unit: "ms",
+        cells: difference(run, floor, options.accels),
+      });
+    }
+    const order = ["boot", "run", "floor", "overhead", "mem"];
+    const sorted = [...rows.values()].sort((a, b) =>
+      order.indexOf(a.id.split(".")[0]!) - order.indexOf(b.id.split(".")[0]!)
+    );
+
+    const kvm = probeKvm();
+    const qemu = await spawnTimed("qemu-system-x86_64", ["--version"]).catch(() => null);
+    return {
+      date: new Date().toISOString(),
+      host: {
+        cpus: navigator.hardwareConcurrency,
+        kvm: kvm.usable ? "usable" : kvm.reason ?? "not usable",
+        kvmPvm: kvm.pvm,
+        qemu: qemu?.stdout.split("\n")[0] ?? "unknown",
+      },
+      options: { runs: options.runs, budgetMs: BUDGET_MS, minRuns: MIN_RUNS, accels: options.accels },
+      sizes: {
+        kernelElf,
+        helloImage: (await Deno.stat(hello.image)).size,
+        helloBinary: (await Deno.stat(hello.binary)).size,
+      },
+      hostHello,
+      rows: sorted,
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+function formatCell(cell: Cell | undefined, unit: Row["unit"], notes: string[]): string {
+  if (!cell) return "-";
+  if ("error" in cell) {
+    notes.push(cell.error);
+    return `error [${notes.length}]`;
+  }
+  const value = unit === "MiB" ? String(cell.value) : cell.value.toFixed(Math.abs(cell.value) < 10 ? 2 : 1);
+  return unit === "MiB" ? `${value} MiB` : `${value} ms (n=${cell.n})`;
+}
+
+function table(results: Results, out: string): string {
+  const { accels } = results.options;
+  const notes: string[] = [];
+  const lines = [
+    ["metric", ...accels],
+    ...results.rows.map((row) => [row.label, ...accels.map((a) => formatCell(row.cells[a], row.unit, notes))]),
+  ];
+  const widths = lines[0]!.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
+  const render = (l: string[]) => l.map((c, i) => c.padEnd(widths[i]!)).join("   ").trimEnd();
+  const { host, sizes, options } = results;
+  return [
+    `osv bench: ${host.cpus} CPUs, KVM ${host.kvm}${host.kvmPvm ? " (kvm_pvm)" : ""}, ${host.qemu}`,
+    `median of up to ${options.runs} runs per cell (fewer once a cell has spent ${options.budgetMs / 1000} s, ` +
+    `but at least ${Math.min(options.minRuns, options.runs)})`,
+    "",
+    render(lines[0]!),
+    ...lines.slice(1).map(render),
+    "",
+    `host hello (baseline)      ${formatCell(results.hostHello, "ms", notes)}`,
+    `kernel ELF                 ${typeof sizes.kernelElf === "number" ? `${sizes.kernelElf} bytes` : sizes.kernelElf}`,
+    `hello image                ${sizes.helloImage} bytes (static hello ${sizes.helloBinary} bytes)`,
+    ...notes.map((n, i) => `[${i + 1}] ${n}`),
+    "",
+    `JSON: ${out}`,
+  ].join("\n");
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(Deno.args);
+  const results = await collect(options);
+  const json = JSON.stringify(results, null, 2);
+  await Deno.writeTextFile(options.out, json + "\n");
+  console.log(options.json ? json : table(results, options.out));
+}
+
+if (import.meta.main) {
+  main().catch((err) => {
+    console.error(err instanceof Error ? err.message : String(err));
+    Deno.exit(1);
+  });
+}
