@@ -5,6 +5,7 @@
 
 import assert from "node:assert/strict";
 import { accelerators, boot, buildImage, guestProgram, osv, work } from "./_harness.ts";
+import { decodeImageHeader, HEADER_OFFSET } from "../../core/image.ts";
 
 for (const accel of accelerators()) {
   Deno.test(`a segfaulting app is reported with address, RIP and symbol, exit 139 [${accel}]`, async () => {
@@ -70,3 +71,28 @@ Deno.test("osv build refuses a dynamically linked program with a clear hint", as
   assert.equal(result.code, 1);
   assert.match(result.stderr, /-static/);
 });
+
+/** Overwrites bytes of the image's filesystem (the ramfs cpio archive) at the given offset in it. */
+async function corruptFilesystem(image: string, at: number, bytes: Uint8Array): Promise<void> {
+  const data = await Deno.readFile(image);
+  const header = decodeImageHeader(data.subarray(0, HEADER_OFFSET + 8192), data.length, image);
+  data.set(bytes, header.fsOffset + at);
+  await Deno.writeFile(image, data);
+}
+
+for (const accel of accelerators()) {
+  Deno.test(`a corrupt ramfs archive is reported by the kernel, exit 127, no hang [${accel}]`, async () => {
+    const image = await buildImage(await guestProgram("args_env"));
+    await corruptFilesystem(image, 0, new TextEncoder().encode("BADMAG"));
+    const badMagic = await boot(image, { accel });
+    assert.equal(badMagic.code, 127);
+    assert.match(badMagic.stdout, /ramfs: bad cpio magic at byte 0/);
+
+    const truncated = await buildImage(await guestProgram("args_env"));
+    // A file size field claiming 0xffffffff bytes: the entry runs past the end of the archive.
+    await corruptFilesystem(truncated, 54, new TextEncoder().encode("FFFFFFFF"));
+    const past = await boot(truncated, { accel });
+    assert.equal(past.code, 127);
+    assert.match(past.stdout, /ramfs: cpio entry at byte 0 runs past the end of the archive/);
+  });
+}
