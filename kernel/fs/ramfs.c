@@ -2,6 +2,7 @@
  * syntax, sizes inside the archive), so a corrupt one gives a clear error instead of a fault. */
 #include "fs/ramfs.h"
 #include "errno.h"
+#include "fs/file.h"
 #include "lib.h"
 #include "mm/mm.h"
 
@@ -197,13 +198,136 @@ static struct ramfs_node *lookup(const char *path, struct ramfs_node *start, boo
 	return node;
 }
 
-struct ramfs_node *ramfs_lookup(const char *path, const char *cwd, bool follow_last, int *error)
+struct ramfs_node *ramfs_lookup(const char *path, struct ramfs_node *start, bool follow_last, int *error)
 {
-	struct ramfs_node *start = &root_node;
-	if (*path != '/' && cwd) {
-		start = lookup(cwd, &root_node, true, 0, error);
-		if (!start)
-			return NULL;
+	if (!*path) {
+		*error = -ENOENT;
+		return NULL;
 	}
-	return lookup(path, start, follow_last, 0, error);
+	return lookup(path, start ? start : &root_node, follow_last, 0, error);
+}
+
+struct ramfs_node *ramfs_root(void) { return &root_node; }
+
+long ramfs_path(const struct ramfs_node *node, char *buf, size_t size)
+{
+	/* Names from the node up to the root, written from the end of buf backwards. */
+	size_t at = size;
+	if (at == 0)
+		return -ERANGE;
+	buf[--at] = 0;
+	for (; node && node->parent; node = node->parent) {
+		size_t len = strlen(node->name);
+		if (at < len + 1)
+			return -ENAMETOOLONG;
+		at -= len;
+		memcpy(buf + at, node->name, len);
+		buf[--at] = '/';
+	}
+	if (at == size - 1) {
+		if (at == 0)
+			return -ERANGE;
+		buf[--at] = '/';
+	}
+	memmove(buf, buf + at, size - at);
+	return (long)(size - at);
+}
+
+/* ---- ramfs nodes as open files ---- */
+
+void ramfs_stat(const struct ramfs_node *n, struct linux_stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->dev = 1;
+	st->ino = n->ino;
+	st->nlink = (n->mode & S_IFMT) == S_IFDIR ? 2 : 1;
+	st->mode = n->mode;
+	st->size = (n->mode & S_IFMT) == S_IFDIR ? 4096 : (int64_t)n->size;
+	st->blksize = 4096;
+	st->blocks = (st->size + 511) / 512;
+	st->atime = st->mtime = st->ctime = n->mtime;
+}
+
+static long file_read(struct file *f, uint64_t buf, size_t n, uint64_t *pos)
+{
+	struct ramfs_node *node = f->node;
+	if (*pos >= node->size)
+		return 0;
+	size_t len = MIN(n, node->size - *pos);
+	if (copy_to_user(buf, node->data + *pos, len) < 0)
+		return -EFAULT;
+	*pos += len;
+	return (long)len;
+}
+
+static void file_stat(struct file *f, struct linux_stat *st) { ramfs_stat(f->node, st); }
+
+#define DT_DIR 4
+#define DT_REG 8
+#define DT_LNK 10
+
+static uint8_t dirent_type(const struct ramfs_node *n)
+{
+	switch (n->mode & S_IFMT) {
+	case S_IFDIR:
+		return DT_DIR;
+	case S_IFLNK:
+		return DT_LNK;
+	default:
+		return DT_REG;
+	}
+}
+
+/* Directory positions: 0 is ".", 1 is "..", 2 + i is the i-th child. */
+static long dir_getdents(struct file *f, uint64_t buf, size_t n, uint64_t *pos)
+{
+	struct ramfs_node *dir = f->node, *child = dir->children;
+	for (uint64_t i = 2; child && i < *pos; i++)
+		child = child->next;
+	size_t used = 0;
+	for (;;) {
+		const struct ramfs_node *entry;
+		const char *name;
+		if (*pos == 0)
+			entry = dir, name = ".";
+		else if (*pos == 1)
+			entry = dir->parent ? dir->parent : dir, name = "..";
+		else if (child)
+			entry = child, name = child->name;
+		else
+			break;
+		size_t name_len = strlen(name), reclen = ALIGN_UP(19 + name_len + 1, 8);
+		if (used + reclen > n)
+			return used ? (long)used : -EINVAL;
+		uint8_t record[19 + 256 + 8];
+		if (name_len > 255)
+			return -ENAMETOOLONG;
+		memset(record, 0, reclen);
+		uint64_t ino = entry->ino, next = *pos + 1;
+		uint16_t len16 = (uint16_t)reclen;
+		memcpy(record, &ino, 8);
+		memcpy(record + 8, &next, 8);
+		memcpy(record + 16, &len16, 2);
+		record[18] = dirent_type(entry);
+		memcpy(record + 19, name, name_len);
+		if (copy_to_user(buf + used, record, reclen) < 0)
+			return -EFAULT;
+		used += reclen;
+		if (*pos >= 2)
+			child = child->next;
+		(*pos)++;
+	}
+	return (long)used;
+}
+
+static const struct file_ops ramfs_file_ops = {.read = file_read, .stat = file_stat, .seekable = true};
+static const struct file_ops ramfs_dir_ops = {.stat = file_stat, .getdents = dir_getdents, .seekable = true};
+
+struct file *ramfs_open_file(struct ramfs_node *node, uint32_t flags)
+{
+	bool dir = (node->mode & S_IFMT) == S_IFDIR;
+	struct file *f = file_new(dir ? &ramfs_dir_ops : &ramfs_file_ops, flags);
+	if (f)
+		f->node = node;
+	return f;
 }

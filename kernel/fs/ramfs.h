@@ -21,7 +21,10 @@ struct ramfs_node {
 
 /* Unpacks the archive; 0, or -1 after printing what is wrong with it. */
 int ramfs_unpack(const uint8_t *archive, size_t size);
-/* Looks up an absolute path (relative paths start at cwd), following symlinks (at most 40).
- * NULL with *error = -ENOENT, -ENOTDIR or -ELOOP. */
-struct ramfs_node *ramfs_lookup(const char *path, const char *cwd, bool follow_last, int *error);
+/* Looks up a path (relative ones start at start, the root when NULL), following symlinks (at most
+ * 40; the last component only when follow_last). NULL with *error = -ENOENT, -ENOTDIR or -ELOOP. */
+struct ramfs_node *ramfs_lookup(const char *path, struct ramfs_node *start, bool follow_last, int *error);
+struct ramfs_node *ramfs_root(void);
+/* Writes the absolute path of node into buf; its length with the NUL, or -ERANGE. */
+long ramfs_path(const struct ramfs_node *node, char *buf, size_t size);
 uint32_t ramfs_file_count(void);

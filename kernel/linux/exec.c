@@ -3,6 +3,7 @@
 #include "arch/x86_64/cpu.h"
 #include "boot.h"
 #include "errno.h"
+#include "fs/file.h"
 #include "fs/ramfs.h"
 #include "lib.h"
 #include "linux/elf.h"
@@ -92,7 +93,15 @@ NORETURN void exec_app(const struct boot_options *opts)
 {
 	const char *path = opts->argv[0];
 	int error = 0;
-	struct ramfs_node *node = ramfs_lookup(path, opts->cwd ? opts->cwd : "/", true, &error);
+	struct ramfs_node *cwd = ramfs_root();
+	if (opts->cwd) {
+		cwd = ramfs_lookup(opts->cwd, NULL, true, &error);
+		if (!cwd || (cwd->mode & S_IFMT) != S_IFDIR) {
+			kprintf("osv: cannot use --cwd=%s: no such directory in the image\n", opts->cwd);
+			vm_exit(EXIT_CANNOT_START);
+		}
+	}
+	struct ramfs_node *node = ramfs_lookup(path, cwd, true, &error);
 	if (!node) {
 		kprintf("osv: cannot run %s: %s\n", path,
 			error == -ENOTDIR ? "a path component is not a directory"
@@ -112,7 +121,8 @@ NORETURN void exec_app(const struct boot_options *opts)
 	current = p;
 	p->exe_path = path;
 	p->exe = node;
-	p->cwd = opts->cwd ? opts->cwd : "/";
+	p->cwd = cwd;
+	console_files_init();
 	memcpy(p->hostname, "osv", 4);
 	struct elf_image img;
 	if (elf_load(p->as, path, node->data, node->size, &img) < 0)

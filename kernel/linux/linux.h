@@ -42,7 +42,7 @@ struct process {
 	uint64_t altstack_sp, altstack_size;
 	int altstack_flags;
 	uint64_t fs_base;
-	const char *cwd;
+	struct ramfs_node *cwd;
 	char hostname[65];
 };
 extern struct process *current;

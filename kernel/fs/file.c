@@ -1,0 +1,143 @@
+/* File objects, the process's descriptor table, and the console as a file. Descriptors 0, 1 and 2
+ * start on the console; stdin reads end-of-file (no console input yet). */
+#include "fs/file.h"
+#include "errno.h"
+#include "lib.h"
+#include "mm/mm.h"
+#include "param.h"
+
+#define CONSOLE_RDEV ((5 << 8) | 1) /* /dev/console */
+#define TCGETS 0x5401
+#define TIOCGWINSZ 0x5413
+
+static struct file *fds[MAX_FDS];
+static bool cloexec[MAX_FDS];
+
+struct file *file_new(const struct file_ops *ops, uint32_t flags)
+{
+	struct file *f = kzalloc(sizeof(*f));
+	if (!f)
+		return NULL;
+	f->ops = ops;
+	f->refcount = 1;
+	f->flags = flags;
+	return f;
+}
+
+void file_put(struct file *f)
+{
+	if (f && --f->refcount == 0)
+		kfree(f);
+}
+
+int fd_install(struct file *f, bool close_on_exec, int lowest)
+{
+	for (int fd = lowest < 0 ? 0 : lowest; fd < MAX_FDS; fd++) {
+		if (!fds[fd]) {
+			fds[fd] = f;
+			cloexec[fd] = close_on_exec;
+			return fd;
+		}
+	}
+	return -EMFILE;
+}
+
+struct file *fd_get(int fd) { return fd >= 0 && fd < MAX_FDS ? fds[fd] : NULL; }
+
+int fd_close(int fd)
+{
+	struct file *f = fd_get(fd);
+	if (!f)
+		return -EBADF;
+	fds[fd] = NULL;
+	file_put(f);
+	return 0;
+}
+
+bool fd_cloexec(int fd) { return fd_get(fd) && cloexec[fd]; }
+void fd_set_cloexec(int fd, bool on)
+{
+	if (fd_get(fd))
+		cloexec[fd] = on;
+}
+
+int fd_dup_to(int oldfd, int newfd, bool close_on_exec)
+{
+	struct file *f = fd_get(oldfd);
+	if (!f)
+		return -EBADF;
+	if (newfd < 0 || newfd >= MAX_FDS)
+		return -EBADF;
+	f->refcount++;
+	if (fds[newfd])
+		file_put(fds[newfd]);
+	fds[newfd] = f;
+	cloexec[newfd] = close_on_exec;
+	return newfd;
+}
+
+/* ---- the console ---- */
+
+static long console_file_read(struct file *f, uint64_t buf, size_t n, uint64_t *pos) { return 0; }
+
+static long console_file_write(struct file *f, uint64_t buf, size_t n, uint64_t *pos)
+{
+	char chunk[512];
+	size_t done = 0;
+	while (done < n) {
+		size_t len = MIN(n - done, sizeof(chunk));
+		if (copy_from_user(chunk, buf + done, len) < 0)
+			return done ? (long)done : -EFAULT;
+		console_write(chunk, len);
+		done += len;
+	}
+	return (long)done;
+}
+
+static void console_file_stat(struct file *f, struct linux_stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->dev = 6;
+	st->ino = 3;
+	st->nlink = 1;
+	st->mode = 0020000 | 0620; /* character device */
+	st->rdev = CONSOLE_RDEV;
+	st->blksize = 1024;
+}
+
+static long console_file_ioctl(struct file *f, uint64_t cmd, uint64_t arg)
+{
+	switch (cmd) {
+	case TCGETS: {
+		/* A serial terminal in its default (cooked) mode, as Linux sets it up. */
+		struct {
+			uint32_t iflag, oflag, cflag, lflag;
+			uint8_t line, cc[19];
+		} termios = {0x500, 0x5, 0xbf, 0x8a3b, 0, {3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22}};
+		return copy_to_user(arg, &termios, sizeof(termios));
+	}
+	case TIOCGWINSZ: {
+		uint16_t winsize[4] = {24, 80, 0, 0};
+		return copy_to_user(arg, winsize, sizeof(winsize));
+	}
+	default:
+		return -ENOTTY;
+	}
+}
+
+const struct file_ops console_ops = {
+    .read = console_file_read,
+    .write = console_file_write,
+    .stat = console_file_stat,
+    .ioctl = console_file_ioctl,
+};
+
+void console_files_init(void)
+{
+	static const uint32_t modes[3] = {O_RDONLY, O_WRONLY, O_WRONLY};
+	for (int fd = 0; fd < 3; fd++) {
+		struct file *f = file_new(&console_ops, modes[fd]);
+		if (!f || fd_install(f, false, fd) != fd)
+			panic("cannot open the console");
+	}
+}

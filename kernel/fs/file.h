@@ -1,0 +1,72 @@
+/* Open files and file descriptors. A struct file is what a descriptor refers to: an object with ops
+ * (console, ramfs file or directory; later pipes, sockets, devices). Implemented in fs/file.c; the
+ * syscalls that use them are in linux/sys_file.c. */
+#pragma once
+#include "types.h"
+
+struct file;
+struct ramfs_node;
+
+/* The stat layout of x86-64 Linux. */
+struct linux_stat {
+	uint64_t dev, ino, nlink;
+	uint32_t mode, uid, gid, pad0;
+	uint64_t rdev;
+	int64_t size, blksize, blocks;
+	uint64_t atime, atime_nsec, mtime, mtime_nsec, ctime, ctime_nsec;
+	int64_t unused[3];
+};
+
+/* What each kind of file does. Buffers are user addresses; NULL ops mean "not supported". */
+struct file_ops {
+	long (*read)(struct file *f, uint64_t user_buf, size_t n, uint64_t *pos);
+	long (*write)(struct file *f, uint64_t user_buf, size_t n, uint64_t *pos);
+	void (*stat)(struct file *f, struct linux_stat *st);
+	/* Fills user_buf with linux_dirent64 records from *pos on; bytes written, 0 at the end. */
+	long (*getdents)(struct file *f, uint64_t user_buf, size_t n, uint64_t *pos);
+	long (*ioctl)(struct file *f, uint64_t cmd, uint64_t arg);
+	bool seekable;
+};
+
+struct file {
+	const struct file_ops *ops;
+	int refcount;
+	uint32_t flags; /* O_ACCMODE, O_APPEND, O_NONBLOCK... as given to open */
+	uint64_t pos;
+	struct ramfs_node *node; /* for files of the ramfs, NULL otherwise */
+};
+
+#define O_ACCMODE 3
+#define O_RDONLY 0
+#define O_WRONLY 1
+#define O_RDWR 2
+#define O_CREAT 0100
+#define O_EXCL 0200
+#define O_NOCTTY 0400
+#define O_TRUNC 01000
+#define O_APPEND 02000
+#define O_NONBLOCK 04000
+#define O_DIRECTORY 0200000
+#define O_NOFOLLOW 0400000
+#define O_CLOEXEC 02000000
+#define O_PATH 010000000
+#define O_TMPFILE 020200000
+
+struct file *file_new(const struct file_ops *ops, uint32_t flags);
+void file_put(struct file *f);
+
+/* The descriptor table of the process. */
+int fd_install(struct file *f, bool cloexec, int lowest);
+struct file *fd_get(int fd);
+int fd_close(int fd);
+bool fd_cloexec(int fd);
+void fd_set_cloexec(int fd, bool on);
+/* Makes newfd refer to oldfd's file (closing what newfd had). */
+int fd_dup_to(int oldfd, int newfd, bool cloexec);
+
+/* The console (fds 0, 1 and 2 at start). */
+extern const struct file_ops console_ops;
+void console_files_init(void);
+/* Opens a ramfs node as a file (regular files and directories). */
+struct file *ramfs_open_file(struct ramfs_node *node, uint32_t flags);
+void ramfs_stat(const struct ramfs_node *node, struct linux_stat *st);
