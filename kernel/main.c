@@ -3,6 +3,7 @@
 #include "arch/x86_64/cpu.h"
 #include "boot.h"
 #include "drivers/uart.h"
+#include "fs/file.h"
 #include "fs/ramfs.h"
 #include "lib.h"
 #include "linux/linux.h"
@@ -88,6 +89,7 @@ NORETURN void kmain(uint64_t start_info_pa, uint64_t boot_tsc)
 	}
 	if (ramfs_unpack(phys_to_virt(module_pa), module_size) < 0)  /* the app's files */
 		vm_exit(EXIT_CANNOT_START);
+	devices_init();                       /* /dev/null, /dev/zero, /dev/urandom, ... */
 	bootchart_mark("ramfs");
 	exec_app(&options);                   /* load the program and enter ring 3 */
 }

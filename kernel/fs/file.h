@@ -67,6 +67,8 @@ int fd_dup_to(int oldfd, int newfd, bool cloexec);
 /* The console (fds 0, 1 and 2 at start). */
 extern const struct file_ops console_ops;
 void console_files_init(void);
+/* Adds /dev/null, /dev/zero, ... to the ramfs. */
+void devices_init(void);
 /* Opens a ramfs node as a file (regular files and directories). */
 struct file *ramfs_open_file(struct ramfs_node *node, uint32_t flags);
 void ramfs_stat(const struct ramfs_node *node, struct linux_stat *st);

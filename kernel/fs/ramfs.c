@@ -146,6 +146,16 @@ int ramfs_unpack(const uint8_t *archive, size_t size)
 
 uint32_t ramfs_file_count(void) { return file_count; }
 
+struct ramfs_node *ramfs_add_device(const char *path, uint32_t rdev, const struct file_ops *ops)
+{
+	struct ramfs_node *n = insert_path(path, S_IFCHR | 0666);
+	if (n) {
+		n->rdev = rdev;
+		n->dev_ops = ops;
+	}
+	return n;
+}
+
 static struct ramfs_node *lookup(const char *path, struct ramfs_node *start, bool follow_last, int depth,
 				 int *error)
 {
@@ -246,6 +256,7 @@ void ramfs_stat(const struct ramfs_node *n, struct linux_stat *st)
 	st->blksize = 4096;
 	st->blocks = (st->size + 511) / 512;
 	st->atime = st->mtime = st->ctime = n->mtime;
+	st->rdev = n->rdev;
 }
 
 static long file_read(struct file *f, uint64_t buf, size_t n, uint64_t *pos)
@@ -326,7 +337,8 @@ static const struct file_ops ramfs_dir_ops = {.stat = file_stat, .getdents = dir
 struct file *ramfs_open_file(struct ramfs_node *node, uint32_t flags)
 {
 	bool dir = (node->mode & S_IFMT) == S_IFDIR;
-	struct file *f = file_new(dir ? &ramfs_dir_ops : &ramfs_file_ops, flags);
+	const struct file_ops *ops = node->dev_ops ? node->dev_ops : dir ? &ramfs_dir_ops : &ramfs_file_ops;
+	struct file *f = file_new(ops, flags);
 	if (f)
 		f->node = node;
 	return f;

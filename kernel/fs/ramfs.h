@@ -9,8 +9,12 @@
 #define S_IFLNK 0120000
 #define S_IFCHR 0020000
 
+struct file_ops;
+
 struct ramfs_node {
 	const char *name;
+	const struct file_ops *dev_ops; /* character devices: what opening them gives */
+	uint32_t rdev;
 	uint32_t mode;
 	uint32_t ino;
 	uint64_t mtime;
@@ -28,3 +32,5 @@ struct ramfs_node *ramfs_root(void);
 /* Writes the absolute path of node into buf; its length with the NUL, or -ERANGE. */
 long ramfs_path(const struct ramfs_node *node, char *buf, size_t size);
 uint32_t ramfs_file_count(void);
+/* Adds a character device node at path (its directory must exist or is created). */
+struct ramfs_node *ramfs_add_device(const char *path, uint32_t rdev, const struct file_ops *ops);

@@ -86,7 +86,8 @@ static long do_openat(int dirfd, uint64_t user_path, uint64_t flags)
 		return (flags & O_PATH) ? -ENOTSUP : -ELOOP;
 	if ((flags & O_DIRECTORY) && type != S_IFDIR)
 		return -ENOTDIR;
-	if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) || (flags & O_TMPFILE) == O_TMPFILE)
+	bool writes = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) || (flags & O_TMPFILE) == O_TMPFILE;
+	if (writes && type != S_IFCHR)
 		return type == S_IFDIR ? -EISDIR : -EROFS;
 	struct file *f = ramfs_open_file(node, (uint32_t)flags);
 	if (!f)
@@ -412,7 +413,8 @@ static long access_at(int dirfd, uint64_t user_path, uint64_t mode, uint64_t fla
 	long r = stat_at(dirfd, user_path, flags, &st);
 	if (r < 0)
 		return r;
-	return (mode & W_OK) ? -EROFS : 0; /* we run as root; only the read-only filesystem says no */
+	/* We run as root: only the read-only filesystem says no (devices stay writable). */
+	return (mode & W_OK) && (st.mode & S_IFMT) != S_IFCHR ? -EROFS : 0;
 }
 
 SYSCALL_DEFINE(access) { return access_at(AT_FDCWD, a0, a1, 0); }
