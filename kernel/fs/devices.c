@@ -17,19 +17,7 @@ static long read_zeros(struct file *f, uint64_t buf, size_t n, uint64_t *pos)
 	return clear_user(buf, n) < 0 ? -EFAULT : (long)n;
 }
 
-static long read_random(struct file *f, uint64_t buf, size_t n, uint64_t *pos)
-{
-	uint8_t chunk[256];
-	size_t done = 0;
-	while (done < n) {
-		size_t len = MIN(n - done, sizeof(chunk));
-		random_bytes(chunk, len);
-		if (copy_to_user(buf + done, chunk, len) < 0)
-			return done ? (long)done : -EFAULT;
-		done += len;
-	}
-	return (long)done;
-}
+static long read_random(struct file *f, uint64_t buf, size_t n, uint64_t *pos) { return random_to_user(buf, n); }
 
 static void device_stat(struct file *f, struct linux_stat *st) { ramfs_stat(f->node, st); }
 

@@ -42,6 +42,15 @@ int fd_install(struct file *f, bool close_on_exec, int lowest)
 	return -EMFILE;
 }
 
+int fd_install_another(struct file *f, bool close_on_exec, int lowest)
+{
+	f->refcount++;
+	int fd = fd_install(f, close_on_exec, lowest);
+	if (fd < 0)
+		file_put(f);
+	return fd;
+}
+
 struct file *fd_get(int fd) { return fd >= 0 && fd < MAX_FDS ? fds[fd] : NULL; }
 
 int fd_close(int fd)

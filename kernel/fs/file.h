@@ -57,6 +57,8 @@ void file_put(struct file *f);
 
 /* The descriptor table of the process. */
 int fd_install(struct file *f, bool cloexec, int lowest);
+/* A further descriptor (the lowest free one from lowest on) for an open file: dup, F_DUPFD. */
+int fd_install_another(struct file *f, bool cloexec, int lowest);
 struct file *fd_get(int fd);
 int fd_close(int fd);
 bool fd_cloexec(int fd);

@@ -60,6 +60,8 @@ void dump_registers(const struct trap_frame *f);
 /* Name of the app's function containing addr (its ELF symbol table), NULL if unknown. */
 const char *app_symbol(uint64_t addr, uint64_t *offset);
 void random_bytes(void *buf, size_t n);
+/* Fills user memory with random bytes; the count, or -EFAULT when nothing could be written. */
+long random_to_user(uint64_t user_buf, size_t n);
 
 /* The signature every syscall handler has: six raw argument registers in, result or -errno out. */
 typedef long (*syscall_fn)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t);

@@ -2,6 +2,7 @@
  * and, where the CPU has it (and we are not in PVM-safe mode), RDRAND. */
 #include "arch/x86_64/cpu.h"
 #include "lib.h"
+#include "errno.h"
 #include "linux/linux.h"
 
 static uint32_t state[16];
@@ -75,4 +76,18 @@ void random_bytes(void *buf, size_t n)
 	/* Rekey so that earlier output cannot be recomputed from the state. */
 	chacha_block(block);
 	memcpy(&state[4], block, 32);
+}
+
+long random_to_user(uint64_t user_buf, size_t n)
+{
+	uint8_t chunk[256];
+	size_t done = 0;
+	while (done < n) {
+		size_t len = MIN(n - done, sizeof(chunk));
+		random_bytes(chunk, len);
+		if (copy_to_user(user_buf + done, chunk, len) < 0)
+			return done ? (long)done : -EFAULT;
+		done += len;
+	}
+	return (long)done;
 }

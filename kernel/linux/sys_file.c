@@ -234,13 +234,7 @@ SYSCALL_DEFINE(ioctl)
 SYSCALL_DEFINE(dup)
 {
 	struct file *f = fd_get((int)a0);
-	if (!f)
-		return -EBADF;
-	f->refcount++;
-	int fd = fd_install(f, false, 0);
-	if (fd < 0)
-		file_put(f);
-	return fd;
+	return f ? fd_install_another(f, false, 0) : -EBADF;
 }
 
 SYSCALL_DEFINE(dup2)
@@ -270,11 +264,7 @@ SYSCALL_DEFINE(fcntl)
 	case F_DUPFD_CLOEXEC: {
 		if ((int64_t)a2 < 0 || a2 >= MAX_FDS)
 			return -EINVAL;
-		f->refcount++;
-		int nfd = fd_install(f, a1 == F_DUPFD_CLOEXEC, (int)a2);
-		if (nfd < 0)
-			file_put(f);
-		return nfd;
+		return fd_install_another(f, a1 == F_DUPFD_CLOEXEC, (int)a2);
 	}
 	case F_GETFD:
 		return fd_cloexec(fd) ? FD_CLOEXEC : 0;

@@ -164,16 +164,7 @@ SYSCALL_DEFINE(getrandom)
 {
 	if (a2 & ~7UL) /* GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE */
 		return -EINVAL;
-	uint8_t chunk[256];
-	uint64_t done = 0;
-	while (done < a1) {
-		size_t n = MIN(a1 - done, sizeof(chunk));
-		random_bytes(chunk, n);
-		if (copy_to_user(a0 + done, chunk, n) < 0)
-			return done ? (long)done : -EFAULT;
-		done += n;
-	}
-	return (long)done;
+	return random_to_user(a0, a1);
 }
 
 SYSCALL_DEFINE(sched_yield) { return 0; }
