@@ -1,16 +1,18 @@
 /**
- * The `osv` command line: parses arguments with commander, calls the pipeline, maps errors to exit
+ * The `osv` command line: parses arguments (core/args.ts), calls the pipeline, maps errors to exit
  * statuses (0 ok, 1 pipeline error, 2 bad command line; `osv run` returns the guest's status).
+ *
+ * Start-up matters (`osv run` should add little to the hypervisor's own time): the build pipeline is
+ * imported only by `osv build`, and nothing here pulls in npm packages or `node:` modules.
  *
  * @module
  */
 
-import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import denoJson from "../deno.json" with { type: "json" };
+import { type OptionValues, parseArgs, programHelp, type ProgramSpec, UsageError } from "./args.ts";
 import { ValidationError } from "./errors.ts";
 import { loadProjectConfig } from "./config.ts";
 import { loadPlugins } from "./loader.ts";
-import { build } from "./pipeline.ts";
 import { silentProgress, terminalProgress } from "./progress.ts";
 import type { Accel } from "./providers.ts";
 import { PluginRegistry } from "./registry.ts";
@@ -41,137 +43,125 @@ export const processIO: CliIO = {
   },
 };
 
-function memoryOption(value: string): number {
-  try {
-    return parseMemoryMiB(value);
-  } catch (err) {
-    throw new InvalidArgumentError(err instanceof Error ? err.message : String(err));
-  }
-}
-
-function countOption(value: string): number {
-  try {
-    return parsePositiveInt(value);
-  } catch (err) {
-    throw new InvalidArgumentError(err instanceof Error ? err.message : String(err));
-  }
-}
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...previous ?? [], value];
-}
-
 async function pluginsFor(cliPlugins: readonly string[], near: string | undefined): Promise<Plugin[]> {
   const cwd = Deno.cwd();
-  const config = await loadProjectConfig(near === undefined ? { cwd } : { cwd, near });
+  const config = loadProjectConfig(near === undefined ? { cwd } : { cwd, near });
   return await loadPlugins([...config.plugins, ...cliPlugins], cwd);
 }
 
-/**
- * Builds the commander program. Exposed for help snapshots.
- *
- * @param io output
- * @param setExit receives the exit status of the action that ran
- * @returns the program
- */
-export function createProgram(io: CliIO, setExit: (code: number) => void): Command {
-  const program = new Command("osv")
-    .description("Build and run unikernel images of Linux programs")
-    .version(VERSION, "-V, --version", "print the version")
-    .helpOption("-h, --help", "show help")
-    .helpCommand(false)
-    .exitOverride()
-    .showHelpAfterError()
-    .configureOutput({
-      writeOut: (text) => io.stdout(text),
-      writeErr: (text) => io.stderr(text),
-      outputError: (text, write) => write(text.replace(/^error:/, "osv: error:")),
-      getOutHelpWidth: () => 100,
-      getErrHelpWidth: () => 100,
-    });
+const PLUGIN = { flags: "--plugin <path|url>", description: "load a plugin (repeatable)", repeatable: true } as const;
 
-  program.command("build")
-    .description("build an image from a host executable")
-    .argument("<path>", "the app: a static x86-64 ELF executable")
-    .option("-o, --output <file>", "output image (default: build/<name>.img)")
-    .option("--fs <name>", "filesystem", "ramfs")
-    .option("--format <name>", "image format", "raw")
-    .option("--runtime <name>", "runtime (default: detected from the app)")
-    .option("-e, --cmdline <cmdline>", "command line, replacing the default /<name>")
-    .option("--plugin <path|url>", "load a plugin (repeatable)", collect)
-    .option("--json", "print one JSON object describing the image")
-    .action(async (path, options) => {
-      const plugins = await pluginsFor(options.plugin ?? [], path);
-      const result = await build({
-        app: path,
-        fs: options.fs,
-        format: options.format,
-        plugins,
-        progress: options.json || !io.isTerminal ? silentProgress : terminalProgress(),
-        warn: (line) => io.stderr(line + "\n"),
-        ...(options.output === undefined ? {} : { output: options.output }),
-        ...(options.runtime === undefined ? {} : { runtime: options.runtime }),
-        ...(options.cmdline === undefined ? {} : { cmdline: options.cmdline }),
-      });
-      if (options.json) io.stdout(JSON.stringify(result) + "\n");
-      else io.stdout(`${result.output}\n`);
-      setExit(0);
-    });
+/** The command line's declaration (also gives the help texts). */
+export const PROGRAM: ProgramSpec = {
+  name: "osv",
+  description: "Build and run unikernel images of Linux programs",
+  version: VERSION,
+  commands: [
+    {
+      name: "build",
+      description: "build an image from a host executable",
+      argument: { name: "path", description: "the app: a static x86-64 ELF executable" },
+      options: [
+        { flags: "-o, --output <file>", description: "output image (default: build/<name>.img)" },
+        { flags: "--fs <name>", description: "filesystem", default: "ramfs" },
+        { flags: "--format <name>", description: "image format", default: "raw" },
+        { flags: "--runtime <name>", description: "runtime (default: detected from the app)" },
+        { flags: "-e, --cmdline <cmdline>", description: "command line, replacing the default /<name>" },
+        PLUGIN,
+        { flags: "--json", description: "print one JSON object describing the image" },
+      ],
+    },
+    {
+      name: "run",
+      description: "boot an image; exits with the guest program's exit status",
+      argument: { name: "image", description: "the image to boot" },
+      options: [
+        { flags: "-e, --cmdline <cmdline>", description: "command line for this run, replacing the image's" },
+        {
+          flags: "-m, --memory <size>",
+          description: "guest memory: 64, 16M, 1G (plain numbers are MiB)",
+          parse: parseMemoryMiB,
+          default: 64,
+        },
+        { flags: "-c, --vcpus <n>", description: "number of vCPUs", parse: parsePositiveInt, default: 1 },
+        { flags: "--hypervisor <name>", description: "hypervisor: qemu, qemu-microvm", default: "qemu" },
+        { flags: "--accel <accel>", description: "accelerator (default: kvm when usable)", choices: ["kvm", "tcg"] },
+        { flags: "--bootchart", description: "print boot phase timings" },
+        { flags: "--verbose", description: "kernel log on the console" },
+        { flags: "--dry-run", description: "print the hypervisor command line instead of running it" },
+        PLUGIN,
+      ],
+    },
+    {
+      name: "plugins",
+      description: "list the plugins and what each provides",
+      options: [{ flags: "--json", description: "print JSON" }, PLUGIN],
+    },
+  ],
+};
 
-  program.command("run")
-    .description("boot an image; exits with the guest program's exit status")
-    .argument("<image>", "the image to boot")
-    .option("-e, --cmdline <cmdline>", "command line for this run, replacing the image's")
-    .option("-m, --memory <size>", "guest memory: 64, 16M, 1G (plain numbers are MiB)", memoryOption, 64)
-    .option("-c, --vcpus <n>", "number of vCPUs", countOption, 1)
-    .option("--hypervisor <name>", "hypervisor: qemu, qemu-microvm", "qemu")
-    .addOption(new Option("--accel <accel>", "accelerator (default: kvm when usable)").choices(["kvm", "tcg"] as const))
-    .option("--bootchart", "print boot phase timings")
-    .option("--verbose", "kernel log on the console")
-    .option("--dry-run", "print the hypervisor command line instead of running it")
-    .option("--plugin <path|url>", "load a plugin (repeatable)", collect)
-    .action(async (image, options) => {
-      const plugins = await pluginsFor(options.plugin ?? [], image);
-      const accel: Accel | undefined = options.accel;
-      const result = await runImage({
-        image,
-        memMiB: options.memory,
-        cpus: options.vcpus,
-        hypervisor: options.hypervisor,
-        bootchart: options.bootchart ?? false,
-        verbose: options.verbose ?? false,
-        dryRun: options.dryRun ?? false,
-        plugins,
-        warn: (line) => io.stderr(line + "\n"),
-        ...(accel === undefined ? {} : { accel }),
-        ...(options.cmdline === undefined ? {} : { cmdline: options.cmdline }),
-      });
-      if (options.dryRun) io.stdout(shellQuote(result.command) + "\n");
-      setExit(result.exitCode);
-    });
+async function buildCommand(path: string, options: OptionValues, io: CliIO): Promise<number> {
+  const plugins = await pluginsFor(options.list("plugin"), path);
+  // Imported here so that `osv run` and `osv plugins` do not load the pipeline and the kernel builder.
+  const { build } = await import("./pipeline.ts");
+  const json = options.flag("json");
+  const output = options.string("output");
+  const runtime = options.string("runtime");
+  const cmdline = options.string("cmdline");
+  const result = await build({
+    app: path,
+    fs: options.string("fs") ?? "ramfs",
+    format: options.string("format") ?? "raw",
+    plugins,
+    progress: json || !io.isTerminal ? silentProgress : terminalProgress(),
+    warn: (line) => io.stderr(line + "\n"),
+    ...(output === undefined ? {} : { output }),
+    ...(runtime === undefined ? {} : { runtime }),
+    ...(cmdline === undefined ? {} : { cmdline }),
+  });
+  if (json) io.stdout(JSON.stringify(result) + "\n");
+  else io.stdout(`${result.output}\n`);
+  return 0;
+}
 
-  program.command("plugins")
-    .description("list the plugins and what each provides")
-    .option("--json", "print JSON")
-    .option("--plugin <path|url>", "load a plugin (repeatable)", collect)
-    .action(async (options) => {
-      const registry = new PluginRegistry([...builtinPlugins(), ...await pluginsFor(options.plugin ?? [], undefined)]);
-      const described = registry.describe();
-      if (options.json) {
-        io.stdout(JSON.stringify(described, null, 2) + "\n");
-      } else {
-        for (const d of described) {
-          const provides = Object.entries(d.provides)
-            .filter(([, names]) => names.length > 0)
-            .map(([family, names]) => `${family} ${names.join(", ")}`);
-          if (d.hooks.length > 0) provides.push(`hooks ${d.hooks.join(", ")}`);
-          const extra = d.enforce ? ` [${d.enforce}]` : "";
-          io.stdout(`${d.name.padEnd(18)} ${provides.join("; ") || "-"}${extra}\n`);
-        }
-      }
-      setExit(0);
-    });
-  return program;
+async function runCommand(image: string, options: OptionValues, io: CliIO): Promise<number> {
+  const plugins = await pluginsFor(options.list("plugin"), image);
+  const accel = options.string("accel") as Accel | undefined;
+  const cmdline = options.string("cmdline");
+  const dryRun = options.flag("dryRun");
+  const result = await runImage({
+    image,
+    memMiB: options.number("memory") ?? 64,
+    cpus: options.number("vcpus") ?? 1,
+    hypervisor: options.string("hypervisor") ?? "qemu",
+    bootchart: options.flag("bootchart"),
+    verbose: options.flag("verbose"),
+    dryRun,
+    plugins,
+    warn: (line) => io.stderr(line + "\n"),
+    ...(accel === undefined ? {} : { accel }),
+    ...(cmdline === undefined ? {} : { cmdline }),
+  });
+  if (dryRun) io.stdout(shellQuote(result.command) + "\n");
+  return result.exitCode;
+}
+
+async function pluginsCommand(options: OptionValues, io: CliIO): Promise<number> {
+  const registry = new PluginRegistry([...builtinPlugins(), ...await pluginsFor(options.list("plugin"), undefined)]);
+  const described = registry.describe();
+  if (options.flag("json")) {
+    io.stdout(JSON.stringify(described, null, 2) + "\n");
+    return 0;
+  }
+  for (const d of described) {
+    const provides = Object.entries(d.provides)
+      .filter(([, names]) => names.length > 0)
+      .map(([family, names]) => `${family} ${names.join(", ")}`);
+    if (d.hooks.length > 0) provides.push(`hooks ${d.hooks.join(", ")}`);
+    const extra = d.enforce ? ` [${d.enforce}]` : "";
+    io.stdout(`${d.name.padEnd(18)} ${provides.join("; ") || "-"}${extra}\n`);
+  }
+  return 0;
 }
 
 /**
@@ -182,17 +172,27 @@ export function createProgram(io: CliIO, setExit: (code: number) => void): Comma
  * @returns the exit status
  */
 export async function main(args: readonly string[], io: CliIO = processIO): Promise<number> {
-  let exitCode = 0;
-  const program = createProgram(io, (code) => exitCode = code);
   if (args.length === 0) {
-    io.stderr(program.helpInformation());
+    io.stderr(programHelp(PROGRAM));
     return 2;
   }
   try {
-    await program.parseAsync([...args], { from: "user" });
-    return exitCode;
+    const parsed = parseArgs(PROGRAM, args);
+    switch (parsed.kind) {
+      case "help":
+      case "version":
+        io.stdout(parsed.text);
+        return 0;
+      case "command":
+        if (parsed.command === "build") return await buildCommand(parsed.argument!, parsed.options, io);
+        if (parsed.command === "run") return await runCommand(parsed.argument!, parsed.options, io);
+        return await pluginsCommand(parsed.options, io);
+    }
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof UsageError) {
+      io.stderr(`osv: error: ${err.message}\n\n${err.help}`);
+      return 2;
+    }
     if (err instanceof ValidationError) {
       io.stderr(`osv: error: ${err.message}\n`);
       return err.exitCode;

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { dirname, isAbsolute, resolve } from "node:path";
+import { dirname, isAbsolute, resolve } from "./paths.ts";
 
 /** File name looked for. */
 export const CONFIG_FILE = "osv.json";
@@ -30,13 +30,14 @@ export interface ProjectConfig {
  * @returns the config (empty when no file exists)
  * @throws Error when the file exists but is not valid
  */
-export async function loadProjectConfig(options: { cwd: string; near?: string }): Promise<ProjectConfig> {
+export function loadProjectConfig(options: { cwd: string; near?: string }): ProjectConfig {
   const candidates = [resolve(options.cwd, CONFIG_FILE)];
   if (options.near !== undefined) candidates.push(resolve(options.cwd, dirname(options.near), CONFIG_FILE));
   for (const path of candidates) {
     let text: string;
     try {
-      text = await Deno.readTextFile(path);
+      // Sync: one small file on the start-up path; the first async op costs more (thread pool start).
+      text = Deno.readTextFileSync(path);
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) continue;
       throw err;

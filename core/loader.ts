@@ -5,7 +5,7 @@
  * @module
  */
 
-import { pathToFileURL } from "node:url";
+import { toFileUrl } from "./paths.ts";
 import type { Plugin } from "./plugin.ts";
 import { resolveSpecifier } from "./config.ts";
 
@@ -23,7 +23,7 @@ function isPlugin(value: unknown): value is Plugin {
  */
 export async function loadPlugin(specifier: string, cwd: string = Deno.cwd()): Promise<Plugin> {
   const resolved = resolveSpecifier(specifier, cwd);
-  const url = /^[a-z][a-z0-9+.-]*:/i.test(resolved) ? resolved : pathToFileURL(resolved).href;
+  const url = /^[a-z][a-z0-9+.-]*:/i.test(resolved) ? resolved : toFileUrl(resolved).href;
   const fail = (why: string, cause?: unknown): never => {
     throw new Error(`Cannot load plugin "${specifier}": ${why}`, cause === undefined ? undefined : { cause });
   };

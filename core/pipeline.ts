@@ -5,7 +5,7 @@
  * @module
  */
 
-import { basename, dirname } from "node:path";
+import { basename, dirname } from "./paths.ts";
 import { buildKernel as buildKernelFromSources } from "../kernel/build.ts";
 import { builtinPlugins } from "./builtins.ts";
 import { PluginDriver } from "./driver.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { basename } from "node:path";
+import { basename } from "./paths.ts";
 import { builtinPlugins } from "./builtins.ts";
 import { PluginDriver } from "./driver.ts";
 import { extractRange, readImageHeader } from "./image.ts";
@@ -55,16 +55,16 @@ export interface RunResult {
 /** Default guest memory in MiB. */
 export const DEFAULT_MEM_MIB = 64;
 
-async function openImage(registry: PluginRegistry, path: string): Promise<Registered<ImageFormatProvider>> {
+function openImage(registry: PluginRegistry, path: string): Registered<ImageFormatProvider> {
   const formats = registry.all("format");
   let head: Uint8Array;
   try {
-    const file = await Deno.open(path, { read: true });
+    const file = Deno.openSync(path, { read: true });
     try {
       head = new Uint8Array(4096);
       let got = 0;
       while (got < head.length) {
-        const n = await file.read(head.subarray(got));
+        const n = file.readSync(head.subarray(got));
         if (n === null) break;
         got += n;
       }
@@ -96,7 +96,7 @@ export async function runImage(request: RunRequest): Promise<RunResult> {
   const registry = new PluginRegistry([...builtinPlugins(), ...request.plugins ?? []], { warn }).forCommand("run");
   const driver = new PluginDriver(registry);
   const hypervisor = registry.get("hypervisor", request.hypervisor ?? "qemu");
-  const format = await openImage(registry, request.image);
+  const format = openImage(registry, request.image);
 
   const kvm = request.kvm ?? probeKvm();
   const choice = chooseAccel(request.accel, kvm);
@@ -111,7 +111,7 @@ export async function runImage(request: RunRequest): Promise<RunResult> {
     throw new Error(`Cannot run "${request.image}" with ${hypervisor.provider.name}: ${availability.reason}`);
   }
 
-  const workDir = await Deno.makeTempDir({ prefix: "osv-run-" });
+  const workDir = Deno.makeTempDirSync({ prefix: "osv-run-" });
   let keep = false;
   let disk: DiskReader | undefined;
   try {

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { definePlugin, type DiskReader, IMAGE_MAGIC, type Plugin } from "../mod.ts";
+import { definePlugin, type DiskReader, IMAGE_MAGIC, type Plugin } from "../core/api.ts";
 
 const MAGIC = new TextEncoder().encode(IMAGE_MAGIC);
 
@@ -13,30 +13,40 @@ function hasOsvHeader(head: Uint8Array): boolean {
 }
 
 /**
- * Opens a raw disk file for random reads.
+ * Opens a raw disk file for random reads. The I/O is synchronous (reads are small and on `osv run`'s
+ * start-up path, where a first async file op costs more than the read itself).
  *
  * @param path host path
  * @returns a reader over the file
  */
-export async function openRawDisk(path: string): Promise<DiskReader> {
-  const file = await Deno.open(path, { read: true });
-  const size = (await file.stat()).size;
-  return {
+export function openRawDisk(path: string): Promise<DiskReader> {
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(path, { read: true });
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  const size = file.statSync().size;
+  return Promise.resolve({
     size,
-    async read(offset, length) {
+    read(offset, length) {
       const want = Math.max(0, Math.min(length, size - offset));
       const buf = new Uint8Array(want);
-      await file.seek(offset, Deno.SeekMode.Start);
-      let got = 0;
-      while (got < want) {
-        const n = await file.read(buf.subarray(got));
-        if (n === null) break;
-        got += n;
+      try {
+        file.seekSync(offset, Deno.SeekMode.Start);
+        let got = 0;
+        while (got < want) {
+          const n = file.readSync(buf.subarray(got));
+          if (n === null) break;
+          got += n;
+        }
+        return Promise.resolve(buf.subarray(0, got));
+      } catch (err) {
+        return Promise.reject(err);
       }
-      return buf.subarray(0, got);
     },
     close: () => file.close(),
-  };
+  });
 }
 
 /**

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type Accel, type Availability, type ConsoleIO, type HostCommand, RunError, type VmSpec } from "../mod.ts";
+import { type Accel, type Availability, type ConsoleIO, type HostCommand, RunError, type VmSpec } from "../core/api.ts";
 import { probeKvm } from "../core/host.ts";
 
 /** Environment variable naming the QEMU binary (tests point it at a fake). */
@@ -69,26 +69,26 @@ export function commonQemuArgs(spec: VmSpec): string[] {
  * @param accel accelerator
  * @returns availability with the reason when not
  */
-export async function qemuAvailable(accel: Accel): Promise<Availability> {
+export function qemuAvailable(accel: Accel): Promise<Availability> {
   const binary = qemuBinary();
-  if (!(await findExecutable(binary))) {
-    return { ok: false, reason: `${binary} is not installed (apt-get install qemu-system-x86)` };
+  if (!findExecutable(binary)) {
+    return Promise.resolve({ ok: false, reason: `${binary} is not installed (apt-get install qemu-system-x86)` });
   }
   if (accel === "kvm") {
     const kvm = probeKvm();
-    if (!kvm.usable) return { ok: false, reason: kvm.reason ?? "KVM is not usable" };
+    if (!kvm.usable) return Promise.resolve({ ok: false, reason: kvm.reason ?? "KVM is not usable" });
   }
-  return { ok: true };
+  return Promise.resolve({ ok: true });
 }
 
-/** Finds a program by path or in PATH. */
-export async function findExecutable(name: string): Promise<string | null> {
+/** Finds a program by path or in PATH (sync stats: this is on `osv run`'s start-up path). */
+export function findExecutable(name: string): string | null {
   const candidates = name.includes("/")
     ? [name]
     : (Deno.env.get("PATH") ?? "").split(":").filter((d) => d !== "").map((d) => `${d}/${name}`);
   for (const candidate of candidates) {
     try {
-      const stat = await Deno.stat(candidate);
+      const stat = Deno.statSync(candidate);
       if (stat.isFile && ((stat.mode ?? 0o111) & 0o111) !== 0) return candidate;
     } catch {
       // Not there: try the next directory.

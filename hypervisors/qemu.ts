@@ -4,7 +4,7 @@
  * @module
  */
 
-import { definePlugin, type HostCommand, type Plugin, type VmSpec } from "../mod.ts";
+import { definePlugin, type HostCommand, type Plugin, type VmSpec } from "../core/api.ts";
 import { commonQemuArgs, launchQemu, qemuAvailable, qemuBinary } from "./_qemu_common.ts";
 
 /**

@@ -7,8 +7,8 @@
  * @module
  */
 
-import type { FilesystemImage, Manifest, ManifestEntry } from "../mod.ts";
-import { sortedEntries } from "../mod.ts";
+import type { FilesystemImage, Manifest, ManifestEntry } from "../core/api.ts";
+import { sortedEntries } from "../core/api.ts";
 
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;

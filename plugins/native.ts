@@ -5,8 +5,8 @@
  * @module
  */
 
-import { basename, extname } from "node:path";
-import { assertRunnableStatic, definePlugin, ElfError, type Manifest, type Plugin, readElf } from "../mod.ts";
+import { basename, extname } from "../core/paths.ts";
+import { assertRunnableStatic, definePlugin, ElfError, type Manifest, type Plugin, readElf } from "../core/api.ts";
 
 async function collect(app: string) {
   const fail = (why: string, cause?: unknown): never => {

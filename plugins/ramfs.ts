@@ -5,7 +5,7 @@
  * @module
  */
 
-import { definePlugin, type Plugin } from "../mod.ts";
+import { definePlugin, type Plugin } from "../core/api.ts";
 import { cpioArchive } from "./_cpio.ts";
 
 /**

@@ -158,3 +158,58 @@ Deno.test("osv run --dry-run prints the QEMU command with the kernel options fir
   if (kernel) await Deno.remove(kernel.slice(0, kernel.lastIndexOf("/")), { recursive: true });
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("the CLI's static module graph has no npm: or node: modules and leaves the build pipeline out", async () => {
+  const info = await new Deno.Command(Deno.execPath(), { args: ["info", "--json", `${ROOT}main.ts`], stdout: "piped" })
+    .output();
+  type Dep = { specifier: string; code?: { specifier: string }; isDynamic?: boolean };
+  const graph = JSON.parse(new TextDecoder().decode(info.stdout)) as {
+    roots: string[];
+    modules: { specifier: string; dependencies?: Dep[] }[];
+  };
+  const bySpecifier = new Map(graph.modules.map((m) => [m.specifier, m]));
+  const seen = new Set<string>();
+  const visit = (specifier: string) => {
+    if (seen.has(specifier)) return;
+    seen.add(specifier);
+    for (const dep of bySpecifier.get(specifier)?.dependencies ?? []) {
+      if (dep.code && !dep.isDynamic) visit(dep.code.specifier);
+    }
+  };
+  visit(graph.roots[0]!);
+  const loaded = [...seen].map((s) => s.replace(new URL(ROOT, "file:///").href, ""));
+  assertEquals(loaded.filter((s) => /^(npm|node|jsr|https?):/.test(s)), []);
+  assertEquals(loaded.filter((s) => s === "core/pipeline.ts" || s.startsWith("kernel/")), []);
+  assertStringIncludes(loaded.join(" "), "core/run.ts");
+});
+
+Deno.test("osv run --help shows defaults and choices", async () => {
+  const io = captureIO();
+  assertEquals(await main(["run", "--help"], io), 0);
+  assertStringIncludes(io.out, "Usage: osv run [options] <image>\n");
+  assertStringIncludes(io.out, "(plain numbers are MiB) (default: 64)");
+  assertStringIncludes(
+    io.out,
+    `--accel <accel>          accelerator (default: kvm when usable) (choices: "kvm", "tcg")`,
+  );
+  assertStringIncludes(io.out, `--hypervisor <name>      hypervisor: qemu, qemu-microvm (default: "qemu")`);
+});
+
+Deno.test("bad values, extra arguments and unknown commands exit with status 2", async () => {
+  for (
+    const [args, message] of <[string[], string][]> [
+      [["run", "a.img", "--accel", "hvf"], "Allowed choices are kvm, tcg."],
+      [["run", "a.img", "-c", "0"], `"0" is not a positive integer`],
+      [["run", "a.img", "b.img"], "too many arguments for 'run'"],
+      [["build", "app", "-o"], "option '-o, --output <file>' argument missing"],
+      [["bogus"], "unknown command 'bogus'"],
+    ]
+  ) {
+    const io = captureIO();
+    assertEquals(await main(args, io), 2, args.join(" "));
+    assertStringIncludes(io.err, `osv: error: `);
+    assertStringIncludes(io.err, message);
+    assertStringIncludes(io.err, "Usage: osv");
+    assertEquals(io.out, "");
+  }
+});

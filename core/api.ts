@@ -1,0 +1,47 @@
+/**
+ * The plugin API: everything `mod.ts` exports except the pipeline entry points (`build`, `runImage`).
+ * Built-in plugins import it from here so that loading them does not load the build pipeline.
+ *
+ * @module
+ */
+
+export { definePlugin } from "./plugin.ts";
+export type { OsvCommand, Plugin, PluginFactory } from "./plugin.ts";
+export type {
+  Accel,
+  Availability,
+  CollectedApp,
+  ConsoleIO,
+  DiskReader,
+  FilesystemImage,
+  FilesystemProvider,
+  HostCommand,
+  HypervisorProvider,
+  ImageFormatProvider,
+  ProviderContext,
+  RuntimeProvider,
+  VmSpec,
+} from "./providers.ts";
+export { HOOK_KINDS } from "./hooks.ts";
+export type {
+  BuildConfig,
+  BuildResult,
+  HookArgs,
+  HookContext,
+  HookKind,
+  HookName,
+  HookResult,
+  HookTable,
+  KernelArtifact,
+  KernelRequest,
+  PipelineHooks,
+  RunOutcome,
+} from "./hooks.ts";
+export { addEntry, normalizeGuestPath, sortedEntries } from "./manifest.ts";
+export type { DirEntry, FileEntry, Manifest, ManifestEntry, SymlinkEntry } from "./manifest.ts";
+export { PluginError, RunError, ValidationError } from "./errors.ts";
+export { assertRunnableStatic, ElfError, parseElf, readElf } from "./elf.ts";
+export type { ElfInfo, ProgramHeader } from "./elf.ts";
+export { IMAGE_MAGIC, readImageHeader } from "./image.ts";
+export type { ImageHeader } from "./image.ts";
+export { PluginRegistry } from "./registry.ts";
