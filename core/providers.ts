@@ -108,7 +108,8 @@ export type Availability = { ok: true } | { ok: false; reason: string };
 
 /** Where the guest's console goes. */
 export interface ConsoleIO {
-  stdout: WritableStream<Uint8Array>;
+  /** Where the guest console goes; `"inherit"` hands the hypervisor our own stdout (no copying). */
+  stdout: WritableStream<Uint8Array> | "inherit";
   stderr: WritableStream<Uint8Array>;
 }
 

@@ -148,13 +148,21 @@ export async function runImage(request: RunRequest): Promise<RunResult> {
       keep = true;
       return { exitCode: 0, command };
     }
-    const io = request.io ?? { stdout: Deno.stdout.writable, stderr: Deno.stderr.writable };
+    const io: ConsoleIO = request.io ?? { stdout: "inherit", stderr: Deno.stderr.writable };
     const exitCode = await hypervisor.provider.launch(spec, io, hypervisor.ctx);
     await driver.hookParallel("afterRun", { image: request.image, exitCode });
     return { exitCode, command };
   } finally {
     disk?.close();
-    if (!keep) await Deno.remove(workDir, { recursive: true }).catch(() => {});
+    if (!keep) removeQuietly(workDir);
+  }
+}
+
+function removeQuietly(dir: string): void {
+  try {
+    Deno.removeSync(dir, { recursive: true });
+  } catch {
+    // Already gone: nothing to clean.
   }
 }
 

@@ -180,7 +180,7 @@ export async function launchQemu(command: HostCommand, spec: VmSpec, io: Console
     child = new Deno.Command(command.command, {
       args: command.args,
       stdin: "inherit",
-      stdout: "piped",
+      stdout: io.stdout === "inherit" ? "inherit" : "piped",
       stderr: "piped",
     }).spawn();
   } catch (err) {
@@ -207,7 +207,9 @@ export async function launchQemu(command: HostCommand, spec: VmSpec, io: Console
   Deno.addSignalListener("SIGINT", onInterrupt);
   let stderrTail = "";
   try {
-    const stdoutDone = child.stdout.pipeTo(io.stdout, { preventClose: true });
+    const stdoutDone = io.stdout === "inherit"
+      ? Promise.resolve()
+      : child.stdout.pipeTo(io.stdout, { preventClose: true });
     const stderrDone = (async () => {
       const writer = io.stderr.getWriter();
       const decoder = new TextDecoder();
@@ -226,7 +228,12 @@ export async function launchQemu(command: HostCommand, spec: VmSpec, io: Console
     })();
     const status = await child.status;
     await Promise.all([stdoutDone, stderrDone]);
-    const control = await Deno.readTextFile(spec.controlPath).catch(() => "");
+    let control = "";
+    try {
+      control = Deno.readTextFileSync(spec.controlPath);
+    } catch {
+      // No control file: QEMU failed before the guest started; decodeGuestExit says so.
+    }
     return decodeGuestExit(
       { code: status.signal ? null : status.code, signal: status.signal, control, kvmFailure, interrupted, stderrTail },
       spec.imageName,

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { ensureHostTools } from "../../core/setup.ts";
+import { DEFAULT_HOST_PACKAGES, ensureHostTools } from "../../core/setup.ts";
 import { probeKvm } from "../../core/host.ts";
 
 /** The repository root, with a trailing slash. */
@@ -31,9 +31,12 @@ export function accelerators(): ("tcg" | "kvm")[] {
 
 let workDir: Promise<string> | undefined;
 
-/** A directory for this test process's binaries and images. */
+/** A directory for this test process's binaries and images; installs missing host packages first. */
 export function work(): Promise<string> {
-  workDir ??= Deno.makeTempDir({ prefix: "osv-e2e-" });
+  workDir ??= (async () => {
+    await ensureHostTools(DEFAULT_HOST_PACKAGES);
+    return await Deno.makeTempDir({ prefix: "osv-e2e-" });
+  })();
   return workDir;
 }
 
@@ -45,7 +48,6 @@ export function guestProgram(name: string, libc: Libc = "glibc"): Promise<string
   let found = compiled.get(key);
   if (!found) {
     found = (async () => {
-      await ensureHostTools(libc === "musl" ? ["gcc", "musl-tools"] : ["gcc"]);
       const dir = `${await work()}/${libc}`;
       await Deno.mkdir(dir, { recursive: true });
       const out = `${dir}/${name}`;
