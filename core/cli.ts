@@ -67,8 +67,14 @@ export const PROGRAM: ProgramSpec = {
         { flags: "--format <name>", description: "image format", default: "raw" },
         { flags: "--runtime <name>", description: "runtime (default: detected from the app)" },
         { flags: "-e, --cmdline <cmdline>", description: "command line, replacing the default /<name>" },
+        {
+          flags: "--add <host[:guest]>",
+          description: "add a host file or directory tree at guest (default: the same path; repeatable)",
+          repeatable: true,
+        },
         PLUGIN,
         { flags: "--json", description: "print one JSON object describing the image" },
+        { flags: "--dry-run", description: "print the files and command line instead of building" },
       ],
     },
     {
@@ -103,22 +109,31 @@ export const PROGRAM: ProgramSpec = {
 async function buildCommand(path: string, options: OptionValues, io: CliIO): Promise<number> {
   const plugins = await pluginsFor(options.list("plugin"), path);
   // Imported here so that `osv run` and `osv plugins` do not load the pipeline and the kernel builder.
-  const { build } = await import("./pipeline.ts");
+  const { build, collectManifest } = await import("./pipeline.ts");
+  const { describeManifest, parseAddSpec } = await import("./add.ts");
+  const { sortedEntries } = await import("./manifest.ts");
   const json = options.flag("json");
   const output = options.string("output");
   const runtime = options.string("runtime");
   const cmdline = options.string("cmdline");
-  const result = await build({
+  const request = {
     app: path,
     fs: options.string("fs") ?? "ramfs",
     format: options.string("format") ?? "raw",
     plugins,
+    add: options.list("add").map((spec) => parseAddSpec(spec, Deno.cwd())),
     progress: json || !io.isTerminal ? silentProgress : terminalProgress(),
-    warn: (line) => io.stderr(line + "\n"),
+    warn: (line: string) => io.stderr(line + "\n"),
     ...(output === undefined ? {} : { output }),
     ...(runtime === undefined ? {} : { runtime }),
     ...(cmdline === undefined ? {} : { cmdline }),
-  });
+  };
+  if (options.flag("dryRun")) {
+    const collected = await collectManifest(request);
+    io.stdout(describeManifest(sortedEntries(collected.manifest)) + `cmdline ${collected.cmdline}\n`);
+    return 0;
+  }
+  const result = await build(request);
   if (json) io.stdout(JSON.stringify(result) + "\n");
   else io.stdout(`${result.output}\n`);
   return 0;

@@ -1,6 +1,7 @@
 /**
  * `osv build` as typed stages (design.md §3):
- * config -> runtime.collect -> hooks.manifest -> kernel -> filesystem.write -> image assemble -> format.write.
+ * config -> runtime.collect (+ --add) -> hooks.manifest -> kernel -> filesystem.write -> image assemble ->
+ * format.write.
  *
  * @module
  */
@@ -11,10 +12,11 @@ import { builtinPlugins } from "./builtins.ts";
 import { PluginDriver } from "./driver.ts";
 import type { BuildConfig, BuildResult, KernelArtifact, KernelRequest } from "./hooks.ts";
 import { assembleImage, planImage } from "./image.ts";
-import { sortedEntries } from "./manifest.ts";
+import { type Manifest, sortedEntries } from "./manifest.ts";
+import { addHostPath, type AddSpec } from "./add.ts";
 import type { Plugin } from "./plugin.ts";
 import { formatBytes, type Progress, silentProgress } from "./progress.ts";
-import type { RuntimeProvider } from "./providers.ts";
+import type { CollectedApp, RuntimeProvider } from "./providers.ts";
 import { PluginRegistry, type Registered } from "./registry.ts";
 
 /** Builds (or finds) the kernel for a set of features; `kernel/build.ts`'s `buildKernel` by default. */
@@ -44,6 +46,14 @@ export interface BuildRequest {
   buildKernel?: KernelBuilder;
   /** Where plugin warnings go (default stderr). */
   warn?: (line: string) => void;
+  /** Host files and trees to add (`--add HOST[:GUEST]`), after the runtime's files. */
+  add?: readonly AddSpec[];
+}
+
+/** The guest's files and command line, before anything is built (`osv build --dry-run`). */
+export interface CollectedManifest {
+  manifest: Manifest;
+  cmdline: string;
 }
 
 async function pickRuntime(registry: PluginRegistry, config: BuildConfig): Promise<Registered<RuntimeProvider>> {
@@ -75,13 +85,22 @@ function countingStream(total: number, progress: Progress): TransformStream<Uint
  * @returns what was produced
  * @throws Error with a message naming what could not be built and why
  */
-export async function build(request: BuildRequest): Promise<BuildResult> {
-  const progress = request.progress ?? silentProgress;
+interface Stages {
+  registry: PluginRegistry;
+  driver: PluginDriver;
+  config: BuildConfig;
+  collected: CollectedApp;
+  manifest: Manifest;
+  cmdline: string;
+  runtime: Registered<RuntimeProvider>;
+}
+
+/* config -> runtime.collect -> --add -> manifest hooks: what both build and --dry-run need. */
+async function collectStages(request: BuildRequest): Promise<Stages> {
   const registryOptions = request.warn ? { warn: request.warn } : {};
   const registry = new PluginRegistry([...builtinPlugins(), ...request.plugins ?? []], registryOptions)
     .forCommand("build");
   const driver = new PluginDriver(registry);
-
   const config = await driver.hookSeq("config", {
     app: request.app,
     output: request.output,
@@ -90,13 +109,37 @@ export async function build(request: BuildRequest): Promise<BuildResult> {
     runtime: request.runtime,
     cmdline: request.cmdline,
   });
+  const runtime = await pickRuntime(registry, config);
+  const collected = await runtime.provider.collect(config.app, runtime.ctx);
+  for (const spec of request.add ?? []) addHostPath(collected.manifest, spec);
+  const manifest = await driver.hookSeq("manifest", collected.manifest);
+  return { registry, driver, config, collected, manifest, cmdline: config.cmdline ?? collected.cmdline, runtime };
+}
+
+/**
+ * Collects the guest's files and command line without building anything.
+ *
+ * @param request what would be built
+ * @returns the manifest and command line
+ * @throws Error when the app or an added path cannot be used
+ */
+export async function collectManifest(request: BuildRequest): Promise<CollectedManifest> {
+  const { manifest, cmdline } = await collectStages(request);
+  return { manifest, cmdline };
+}
+
+/**
+ * Builds an image from an app.
+ *
+ * @param request what to build
+ * @returns what was produced
+ * @throws Error with a message naming what could not be built and why
+ */
+export async function build(request: BuildRequest): Promise<BuildResult> {
+  const progress = request.progress ?? silentProgress;
+  const { registry, driver, config, collected, manifest, cmdline, runtime } = await collectStages(request);
   const fs = registry.get("filesystem", config.fs);
   const format = registry.get("format", config.format);
-  const runtime = await pickRuntime(registry, config);
-
-  const collected = await runtime.provider.collect(config.app, runtime.ctx);
-  const manifest = await driver.hookSeq("manifest", collected.manifest);
-  const cmdline = config.cmdline ?? collected.cmdline;
 
   const features = await driver.hookSeq("kernelFeatures", [
     ...fs.provider.kernelFeatures ?? [],
