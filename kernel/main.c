@@ -90,6 +90,7 @@ NORETURN void kmain(uint64_t start_info_pa, uint64_t boot_tsc)
 	if (ramfs_unpack(phys_to_virt(module_pa), module_size) < 0)  /* the app's files */
 		vm_exit(EXIT_CANNOT_START);
 	devices_init();                       /* /dev/null, /dev/zero, /dev/urandom, ... */
+	procfs_init();                        /* /proc and /sys */
 	bootchart_mark("ramfs");
 	exec_app(&options);                   /* load the program and enter ring 3 */
 }

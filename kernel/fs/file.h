@@ -71,6 +71,9 @@ extern const struct file_ops console_ops;
 void console_files_init(void);
 /* Adds /dev/null, /dev/zero, ... to the ramfs. */
 void devices_init(void);
+/* Adds /proc and /sys files to the ramfs; procfs_set_exe() adds /proc/self/exe once the program is known. */
+void procfs_init(void);
+void procfs_set_exe(const char *path);
 /* Opens a ramfs node as a file (regular files and directories). */
 struct file *ramfs_open_file(struct ramfs_node *node, uint32_t flags);
 void ramfs_stat(const struct ramfs_node *node, struct linux_stat *st);

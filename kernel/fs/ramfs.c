@@ -146,6 +146,26 @@ int ramfs_unpack(const uint8_t *archive, size_t size)
 
 uint32_t ramfs_file_count(void) { return file_count; }
 
+struct ramfs_node *ramfs_add_special(const char *path, const struct file_ops *ops, const void *data)
+{
+	struct ramfs_node *n = insert_path(path, S_IFREG | 0444);
+	if (n) {
+		n->dev_ops = ops;
+		n->dev_data = data;
+	}
+	return n;
+}
+
+struct ramfs_node *ramfs_add_symlink(const char *path, const char *target)
+{
+	struct ramfs_node *n = insert_path(path, S_IFLNK | 0777);
+	if (n) {
+		n->data = (const uint8_t *)target;
+		n->size = strlen(target);
+	}
+	return n;
+}
+
 struct ramfs_node *ramfs_add_device(const char *path, uint32_t rdev, const struct file_ops *ops)
 {
 	struct ramfs_node *n = insert_path(path, S_IFCHR | 0666);

@@ -13,7 +13,8 @@ struct file_ops;
 
 struct ramfs_node {
 	const char *name;
-	const struct file_ops *dev_ops; /* character devices: what opening them gives */
+	const struct file_ops *dev_ops; /* devices and generated files: what opening them gives */
+	const void *dev_data;           /* for dev_ops, e.g. the generator of a /proc file */
 	uint32_t rdev;
 	uint32_t mode;
 	uint32_t ino;
@@ -32,5 +33,9 @@ struct ramfs_node *ramfs_root(void);
 /* Writes the absolute path of node into buf; its length with the NUL, or -ERANGE. */
 long ramfs_path(const struct ramfs_node *node, char *buf, size_t size);
 uint32_t ramfs_file_count(void);
-/* Adds a character device node at path (its directory must exist or is created). */
+/* Adds a character device node at path (missing directories are created). */
 struct ramfs_node *ramfs_add_device(const char *path, uint32_t rdev, const struct file_ops *ops);
+/* Adds a read-only regular file whose reads go to ops (e.g. generated /proc files). */
+struct ramfs_node *ramfs_add_special(const char *path, const struct file_ops *ops, const void *data);
+/* Adds a symbolic link (target is not copied: it must stay valid). */
+struct ramfs_node *ramfs_add_symlink(const char *path, const char *target);

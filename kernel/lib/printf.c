@@ -1,5 +1,5 @@
 /* vsnprintf/snprintf and the console printf. Supports %d %i %u %x %X %p %s %c %% with flags '-' '0',
- * a width and the l, ll, z length modifiers: what the kernel's messages need. */
+ * a width, a precision for %s (%.15s) and the l, ll, z length modifiers: what the kernel needs. */
 #include "lib.h"
 
 struct out {
@@ -67,9 +67,14 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 			else
 				break;
 		}
-		int width = 0;
+		int width = 0, precision = -1;
 		while (*fmt >= '0' && *fmt <= '9')
 			width = width * 10 + (*fmt++ - '0');
+		if (*fmt == '.') {
+			precision = 0;
+			for (fmt++; *fmt >= '0' && *fmt <= '9'; fmt++)
+				precision = precision * 10 + (*fmt - '0');
+		}
 		int longs = 0;
 		while (*fmt == 'l' || *fmt == 'z') {
 			longs++;
@@ -98,7 +103,7 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 			const char *s = va_arg(ap, const char *);
 			if (!s)
 				s = "(null)";
-			put_padded(&o, s, strlen(s), width, left, ' ');
+			put_padded(&o, s, precision < 0 ? strlen(s) : strnlen(s, (size_t)precision), width, left, ' ');
 			break;
 		}
 		case 'c':

@@ -59,7 +59,7 @@ static int prot_of(uint32_t flags)
 }
 
 /* Adds the region for one segment; a page shared with the previous segment gets both rights. */
-static int map_segment(struct address_space *as, uint64_t start, uint64_t end, int prot)
+static int map_segment(struct address_space *as, uint64_t start, uint64_t end, int prot, const char *path)
 {
 	struct vma *shared = as_find_vma(as, start);
 	if (shared) {
@@ -68,7 +68,7 @@ static int map_segment(struct address_space *as, uint64_t start, uint64_t end, i
 			return -ENOMEM;
 		start = page_end;
 	}
-	return start < end ? as_add_vma(as, start, end, prot, NULL) : 0;
+	return start < end ? as_add_vma(as, start, end, prot, path) : 0;
 }
 
 static int copy_segment(struct address_space *as, uint64_t vaddr, const uint8_t *data, uint64_t n)
@@ -123,7 +123,7 @@ int elf_load(struct address_space *as, const char *path, const uint8_t *file, ui
 		uint64_t start = ALIGN_DOWN(va, PAGE_SIZE), seg_end = ALIGN_UP(va + p->memsz, PAGE_SIZE);
 		if (any_load && start < ALIGN_DOWN(prev_end - 1, PAGE_SIZE))
 			return fail(path, "segments overlap or are not sorted");
-		if (map_segment(as, start, seg_end, prot_of(p->flags)) < 0 ||
+		if (map_segment(as, start, seg_end, prot_of(p->flags), path) < 0 ||
 		    copy_segment(as, va, file + p->offset, p->filesz) < 0)
 			return fail(path, "out of memory loading a segment");
 		if (!phdr_addr && eh->phoff >= p->offset && eh->phoff < p->offset + p->filesz)

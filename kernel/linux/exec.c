@@ -1,6 +1,7 @@
 /* Starting the app: find the program in the filesystem, load it (linux/elf.c), build the initial
  * stack Linux programs expect (argc, argv, envp, auxv, strings, AT_RANDOM bytes) and enter ring 3. */
 #include "arch/x86_64/cpu.h"
+#include "arch/x86_64/clock.h"
 #include "boot.h"
 #include "errno.h"
 #include "fs/file.h"
@@ -78,6 +79,9 @@ static uint64_t build_stack(const struct boot_options *opts, const struct elf_im
 	size_t words = 1 + opts->argc + 1 + envc + 1 + ARRAY_SIZE(auxv) * 2;
 	sb.sp = ALIGN_DOWN(sb.sp - words * 8, 16) + words * 8;
 	push_bytes(&sb, auxv, sizeof(auxv));
+	static_assert(sizeof(auxv) <= sizeof(current->auxv), "auxv does not fit in struct process");
+	memcpy(current->auxv, auxv, sizeof(auxv));
+	current->auxv_bytes = sizeof(auxv);
 	uint64_t zero = 0;
 	push_bytes(&sb, &zero, 8);
 	for (int i = 0; i < envc; i++) /* envp was collected backwards */
@@ -113,16 +117,23 @@ NORETURN void exec_app(const struct boot_options *opts)
 		kprintf("osv: cannot run %s: not a regular file\n", path);
 		vm_exit(EXIT_CANNOT_START);
 	}
+	static char exe_path[4096]; /* absolute, as /proc/self/exe shows it */
+	if (ramfs_path(node, exe_path, sizeof(exe_path)) < 0) {
+		kprintf("osv: cannot run %s: path too long\n", path);
+		vm_exit(EXIT_CANNOT_START);
+	}
 	struct process *p = &the_process;
 	p->as = as_create();
 	if (!p->as)
 		panic("out of memory creating the address space");
 	as_activate(p->as);
 	current = p;
-	p->exe_path = path;
+	p->exe_path = exe_path;
 	p->exe = node;
 	p->cwd = cwd;
+	p->boot = opts;
 	console_files_init();
+	procfs_set_exe(exe_path);
 	memcpy(p->hostname, "osv", 4);
 	struct elf_image img;
 	if (elf_load(p->as, path, node->data, node->size, &img) < 0)
@@ -137,6 +148,7 @@ NORETURN void exec_app(const struct boot_options *opts)
 		vm_exit(EXIT_CANNOT_START);
 	}
 	bootchart_mark("app loaded");
+	p->start_ns = clock_monotonic_ns();
 	if (opts->bootchart)
 		bootchart_print();
 	fpu_init_user_state();

@@ -44,6 +44,10 @@ struct process {
 	uint64_t fs_base;
 	struct ramfs_node *cwd;
 	char hostname[65];
+	const struct boot_options *boot; /* argv and environment, for /proc/self/cmdline and environ */
+	uint64_t auxv[48];               /* the auxiliary vector given to the program (/proc/self/auxv) */
+	size_t auxv_bytes;
+	uint64_t start_ns;               /* when the program started (monotonic) */
 };
 extern struct process *current;
 

@@ -419,21 +419,14 @@ static long readlink_at(int dirfd, uint64_t user_path, uint64_t buf, uint64_t si
 		return r;
 	if ((int64_t)size <= 0)
 		return -EINVAL;
-	const char *target;
-	size_t len;
-	if (strcmp(path, "/proc/self/exe") == 0 || strcmp(path, "/proc/1/exe") == 0) {
-		target = current->exe_path;
-		len = strlen(target);
-	} else {
-		struct ramfs_node *node;
-		r = resolve(dirfd, path, false, &node);
-		if (r < 0)
-			return r;
-		if ((node->mode & S_IFMT) != S_IFLNK)
-			return -EINVAL;
-		target = (const char *)node->data;
-		len = node->size;
-	}
+	struct ramfs_node *node;
+	r = resolve(dirfd, path, false, &node);
+	if (r < 0)
+		return r;
+	if ((node->mode & S_IFMT) != S_IFLNK)
+		return -EINVAL;
+	const char *target = (const char *)node->data;
+	size_t len = node->size;
 	len = MIN(len, size);
 	return copy_to_user(buf, target, len) < 0 ? -EFAULT : (long)len;
 }

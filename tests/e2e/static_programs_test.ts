@@ -51,6 +51,18 @@ for (const accel of accelerators()) {
     assert.equal(guest.code, 0, guest.stderr);
   });
 
+  Deno.test(`/proc and /sys files programs read are there and well formed [${accel}]`, async () => {
+    const program = await guestProgram("procfs");
+    const image = await buildImage(program);
+    const [guest, host] = await Promise.all([
+      boot(image, { accel, cmdline: "--env=OSV_PROC_TEST=yes /procfs a b" }),
+      onHost(program, ["a", "b"], { OSV_PROC_TEST: "yes" }),
+    ]);
+    assert.doesNotMatch(host.stdout, /=0/); // every property holds on Linux
+    assert.equal(guest.stdout, host.stdout);
+    assert.equal(guest.code, 0, guest.stderr);
+  });
+
   Deno.test(`an exit status above 127 comes back whole [${accel}]`, async () => {
     const image = await buildImage(await guestProgram("args_env"));
     const guest = await boot(image, { accel, cmdline: "/args_env 200" });
