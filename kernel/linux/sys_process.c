@@ -1,6 +1,8 @@
-/* Process identity and environment: ids, uname, limits, TLS (arch_prctl), thread registration
- * (set_tid_address, set_robust_list, rseq), getrandom, sched_yield. One process with one thread. */
+/* Process identity and environment: ids, groups and sessions, uname and hostname, limits, umask,
+ * personality, prctl, TLS (arch_prctl), thread registration (set_tid_address, set_robust_list, rseq),
+ * scheduling queries (affinity, priorities, getcpu), sysinfo, getrandom. One process, one thread. */
 #include "arch/x86_64/cpu.h"
+#include "arch/x86_64/clock.h"
 #include "errno.h"
 #include "lib.h"
 #include "linux/linux.h"
@@ -168,3 +170,160 @@ SYSCALL_DEFINE(getrandom)
 }
 
 SYSCALL_DEFINE(sched_yield) { return 0; }
+
+SYSCALL_DEFINE(getpgrp) { return APP_PID; }
+SYSCALL_DEFINE(getpgid) { return a0 == 0 || a0 == APP_PID ? APP_PID : -ESRCH; }
+SYSCALL_DEFINE(getsid) { return a0 == 0 || a0 == APP_PID ? APP_PID : -ESRCH; }
+SYSCALL_DEFINE(setsid) { return -EPERM; } /* already a session and group leader, like init */
+
+static uint32_t file_mode_mask = 022;
+
+SYSCALL_DEFINE(umask)
+{
+	uint32_t old = file_mode_mask;
+	file_mode_mask = a0 & 0777;
+	return old;
+}
+
+SYSCALL_DEFINE(personality)
+{
+	/* PER_LINUX (0) is all there is; 0xffffffff queries. */
+	if (a0 != 0 && a0 != 0xffffffffUL)
+		return -EINVAL;
+	return 0;
+}
+
+#define PR_SET_NAME 15
+#define PR_GET_NAME 16
+#define PR_SET_VMA 0x53564d41
+#define PR_GET_DUMPABLE 3
+#define PR_SET_DUMPABLE 4
+
+static char thread_name[16] = "";
+
+SYSCALL_DEFINE(prctl)
+{
+	switch (a0) {
+	case PR_SET_NAME: {
+		char name[16];
+		long n = strncpy_from_user(name, a1, sizeof(name));
+		if (n == -EFAULT)
+			return -EFAULT;
+		if (n == -ENAMETOOLONG) { /* longer names are cut, as on Linux */
+			if (copy_from_user(name, a1, sizeof(name) - 1) < 0)
+				return -EFAULT;
+			name[sizeof(name) - 1] = 0;
+		}
+		memcpy(thread_name, name, sizeof(name));
+		return 0;
+	}
+	case PR_GET_NAME: {
+		char name[16];
+		memcpy(name, thread_name[0] ? thread_name : "", sizeof(name));
+		if (!thread_name[0]) { /* default: the program's file name, cut to 15 bytes */
+			const char *base = current->exe_path, *slash;
+			while ((slash = strchr(base, '/')))
+				base = slash + 1;
+			size_t len = strnlen(base, sizeof(name) - 1);
+			memcpy(name, base, len);
+			name[len] = 0;
+		}
+		return copy_to_user(a1, name, sizeof(name));
+	}
+	case PR_SET_VMA:
+		return 0; /* naming anonymous memory is only a hint */
+	case PR_GET_DUMPABLE:
+		return 1;
+	case PR_SET_DUMPABLE:
+		return a1 <= 1 ? 0 : -EINVAL;
+	default:
+		return -EINVAL;
+	}
+}
+
+SYSCALL_DEFINE(sethostname)
+{
+	if (a1 > 64)
+		return -EINVAL;
+	char name[65];
+	if (copy_from_user(name, a0, a1) < 0)
+		return -EFAULT;
+	name[a1] = 0;
+	memcpy(current->hostname, name, a1 + 1);
+	return 0;
+}
+
+/* One CPU for now: the affinity mask is CPU 0. */
+SYSCALL_DEFINE(sched_getaffinity)
+{
+	if (a0 != 0 && a0 != APP_PID)
+		return -ESRCH;
+	if (a1 < 8 || (a1 & 7))
+		return -EINVAL;
+	uint64_t mask = 1;
+	if (copy_to_user(a2, &mask, 8) < 0)
+		return -EFAULT;
+	return 8;
+}
+
+SYSCALL_DEFINE(sched_setaffinity)
+{
+	if (a0 != 0 && a0 != APP_PID)
+		return -ESRCH;
+	uint64_t mask = 0;
+	if (copy_from_user(&mask, a2, MIN(a1, 8)) < 0)
+		return -EFAULT;
+	return (mask & 1) ? 0 : -EINVAL;
+}
+
+#define SCHED_OTHER 0
+#define SCHED_FIFO 1
+#define SCHED_RR 2
+#define SCHED_BATCH 3
+#define SCHED_IDLE 5
+
+SYSCALL_DEFINE(sched_get_priority_max)
+{
+	if (a0 == SCHED_FIFO || a0 == SCHED_RR)
+		return 99;
+	return a0 == SCHED_OTHER || a0 == SCHED_BATCH || a0 == SCHED_IDLE ? 0 : -EINVAL;
+}
+
+SYSCALL_DEFINE(sched_get_priority_min)
+{
+	if (a0 == SCHED_FIFO || a0 == SCHED_RR)
+		return 1;
+	return a0 == SCHED_OTHER || a0 == SCHED_BATCH || a0 == SCHED_IDLE ? 0 : -EINVAL;
+}
+
+SYSCALL_DEFINE(getcpu)
+{
+	uint32_t zero = 0;
+	if (a0 && copy_to_user(a0, &zero, 4) < 0)
+		return -EFAULT;
+	if (a1 && copy_to_user(a1, &zero, 4) < 0)
+		return -EFAULT;
+	return 0;
+}
+
+struct sysinfo {
+	int64_t uptime;
+	uint64_t loads[3], totalram, freeram, sharedram, bufferram, totalswap, freeswap;
+	uint16_t procs, pad;
+	uint32_t pad2;
+	uint64_t totalhigh, freehigh;
+	uint32_t mem_unit;
+	char reserved[4];
+};
+
+SYSCALL_DEFINE(sysinfo)
+{
+	struct sysinfo info;
+	memset(&info, 0, sizeof(info));
+	info.uptime = (int64_t)(clock_monotonic_ns() / 1000000000);
+	info.totalram = phys_total_bytes();
+	info.freeram = phys_free_bytes();
+	info.procs = 1;
+	info.mem_unit = 1;
+	return copy_to_user(a0, &info, sizeof(info));
+}

@@ -1,5 +1,5 @@
-/* Time syscalls: clock_gettime/getres for every Linux clock id, gettimeofday, time, nanosleep and
- * clock_nanosleep. CPU-time clocks count time not spent sleeping (one thread, nothing else runs). */
+/* Time syscalls: clock_gettime/getres for every Linux clock id, gettimeofday, time, nanosleep,
+ * clock_nanosleep, times and getrusage. CPU time is time not spent sleeping (one thread). */
 #include "arch/x86_64/clock.h"
 #include "errno.h"
 #include "lib.h"
@@ -26,6 +26,9 @@ struct timespec {
 
 static uint64_t slept_ns;
 
+/* CPU time: one thread that is always running except while it sleeps; all of it counts as user time. */
+static uint64_t cpu_ns(void) { return clock_monotonic_ns() - slept_ns; }
+
 /* Nanoseconds on the given clock; -EINVAL for an unknown id. */
 static int64_t clock_now(uint64_t id)
 {
@@ -43,7 +46,7 @@ static int64_t clock_now(uint64_t id)
 		return (int64_t)clock_monotonic_ns();
 	case CLOCK_PROCESS_CPUTIME_ID:
 	case CLOCK_THREAD_CPUTIME_ID:
-		return (int64_t)(clock_monotonic_ns() - slept_ns);
+		return (int64_t)cpu_ns();
 	default:
 		return -EINVAL;
 	}
@@ -139,4 +142,35 @@ SYSCALL_DEFINE(clock_nanosleep)
 	if (wait > 0)
 		sleep_ns(clock_monotonic_ns() + wait);
 	return 0;
+}
+
+SYSCALL_DEFINE(times)
+{
+	uint64_t ticks = cpu_ns() / 10000000; /* USER_HZ = 100 */
+	if (a0) {
+		int64_t t[4] = {(int64_t)ticks, 0, 0, 0}; /* utime, stime, cutime, cstime */
+		if (copy_to_user(a0, t, sizeof(t)) < 0)
+			return -EFAULT;
+	}
+	return (long)(clock_monotonic_ns() / 10000000);
+}
+
+#define RUSAGE_SELF 0
+#define RUSAGE_CHILDREN (-1)
+#define RUSAGE_THREAD 1
+
+SYSCALL_DEFINE(getrusage)
+{
+	int who = (int)a0;
+	if (who != RUSAGE_SELF && who != RUSAGE_CHILDREN && who != RUSAGE_THREAD)
+		return -EINVAL;
+	int64_t usage[18];
+	memset(usage, 0, sizeof(usage));
+	if (who != RUSAGE_CHILDREN) {
+		uint64_t ns = cpu_ns();
+		usage[0] = (int64_t)(ns / NSEC_PER_SEC);        /* ru_utime.tv_sec */
+		usage[1] = (int64_t)(ns % NSEC_PER_SEC / 1000); /* ru_utime.tv_usec */
+		usage[4] = (int64_t)((phys_total_bytes() - phys_free_bytes()) >> 10); /* ru_maxrss (KiB) */
+	}
+	return copy_to_user(a1, usage, sizeof(usage));
 }

@@ -63,6 +63,14 @@ for (const accel of accelerators()) {
     assert.equal(guest.code, 0, guest.stderr);
   });
 
+  Deno.test(`identity and scheduling queries (umask, prctl, affinity, sysinfo, rusage) match Linux [${accel}]`, async () => {
+    const program = await guestProgram("identity");
+    const image = await buildImage(program);
+    const [guest, host] = await Promise.all([boot(image, { accel }), onHost(program)]);
+    assert.equal(guest.stdout, host.stdout);
+    assert.equal(guest.code, 0, guest.stderr);
+  });
+
   Deno.test(`an exit status above 127 comes back whole [${accel}]`, async () => {
     const image = await buildImage(await guestProgram("args_env"));
     const guest = await boot(image, { accel, cmdline: "/args_env 200" });
