@@ -2,7 +2,8 @@
  * osv's public API for plugin authors: {@linkcode definePlugin}, the provider contracts of the four
  * families (filesystem, hypervisor, image format, runtime), the pipeline hooks, the manifest and errors.
  *
- * Built-in plugins (`fs:ramfs`, `hv:qemu`, `hv:qemu-microvm`, `fmt:raw`, `rt:native`) use exactly this API.
+ * Built-in plugins (`fs:ramfs`, `hv:qemu`, `hv:qemu-microvm`, `fmt:raw`, `fmt:qcow2`, `fmt:vmdk`,
+ * `fmt:vdi`, `rt:native`) use exactly this API.
  *
  * @example
  * ```ts
@@ -26,3 +27,6 @@ export { build } from "./core/pipeline.ts";
 export type { BuildRequest, KernelBuilder } from "./core/pipeline.ts";
 export { runImage } from "./core/run.ts";
 export type { RunRequest, RunResult } from "./core/run.ts";
+export { convertImage, inspectImage, listCpio, setImageCmdline } from "./core/inspect.ts";
+export type { ConvertResult, ImageFile, ImageInfo } from "./core/inspect.ts";
+export { openImage, probeFormat, writeImageFile } from "./core/disk.ts";

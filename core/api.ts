@@ -12,12 +12,16 @@ export type {
   Availability,
   CollectedApp,
   ConsoleIO,
+  DiskExtent,
+  DiskRange,
   DiskReader,
+  DiskSource,
   FilesystemImage,
   FilesystemProvider,
   HostCommand,
   HypervisorProvider,
   ImageFormatProvider,
+  ImageOutput,
   ProviderContext,
   RuntimeProvider,
   VmSpec,
@@ -43,5 +47,7 @@ export { PluginError, RunError, ValidationError } from "./errors.ts";
 export { assertRunnableStatic, ElfError, parseElf, readElf } from "./elf.ts";
 export type { ElfInfo, ProgramHeader } from "./elf.ts";
 export { IMAGE_MAGIC, readImageHeader } from "./image.ts";
+export { dataClusters, isZero, readerSource, streamSource } from "./disk.ts";
+export type { DataCluster } from "./disk.ts";
 export type { ImageHeader } from "./image.ts";
 export { PluginRegistry } from "./registry.ts";

@@ -22,13 +22,28 @@ export interface OptionSpec {
   repeatable?: boolean;
 }
 
+/** A required positional argument. */
+export interface ArgumentSpec {
+  name: string;
+  description: string;
+  /** Taken as is even when it starts with "-" (e.g. a kernel command line). */
+  verbatim?: boolean;
+}
+
 /** One subcommand. */
 export interface CommandSpec {
+  /** One word, or two for a command group (`image set-cmdline`). */
   name: string;
   description: string;
   /** The required positional argument, if the command takes one. */
-  argument?: { name: string; description: string };
+  argument?: ArgumentSpec;
+  /** Several required positional arguments, in order (instead of `argument`). */
+  arguments?: readonly ArgumentSpec[];
   options: readonly OptionSpec[];
+}
+
+function argumentsOf(command: CommandSpec): readonly ArgumentSpec[] {
+  return command.arguments ?? (command.argument ? [command.argument] : []);
 }
 
 /** The whole program. */
@@ -71,7 +86,15 @@ export class OptionValues {
 export type ParsedArgs =
   | { kind: "help"; text: string }
   | { kind: "version"; text: string }
-  | { kind: "command"; command: string; argument: string | undefined; options: OptionValues };
+  | {
+    kind: "command";
+    command: string;
+    /** The first positional argument. */
+    argument: string | undefined;
+    /** Every positional argument. */
+    arguments: string[];
+    options: OptionValues;
+  };
 
 /** A bad command line: the message (without the `error:` prefix) and the help of the command concerned. */
 export class UsageError extends Error {
@@ -116,7 +139,7 @@ function optionRow(spec: OptionSpec): [string, string] {
 }
 
 function commandTerm(command: CommandSpec): string {
-  return `${command.name} [options]${command.argument ? ` <${command.argument.name}>` : ""}`;
+  return `${command.name} [options]${argumentsOf(command).map((a) => ` <${a.name}>`).join("")}`;
 }
 
 /** The top-level help. */
@@ -130,7 +153,7 @@ export function programHelp(program: ProgramSpec): string {
 /** One command's help. */
 export function commandHelp(program: ProgramSpec, command: CommandSpec): string {
   return `Usage: ${program.name} ${commandTerm(command)}\n\n${command.description}\n\n` + table([
-    ["Arguments", command.argument ? [[command.argument.name, command.argument.description]] : []],
+    ["Arguments", argumentsOf(command).map((a): [string, string] => [a.name, a.description])],
     ["Options", [...command.options, HELP].map(optionRow)],
   ]);
 }
@@ -151,7 +174,7 @@ function parseCommand(program: ProgramSpec, command: CommandSpec, args: readonly
       break;
     }
     if (arg === "-h" || arg === "--help") return { kind: "help", text: help };
-    if (!arg.startsWith("-") || arg === "-") {
+    if (!arg.startsWith("-") || arg === "-" || argumentsOf(command)[positionals.length]?.verbatim) {
       positionals.push(arg);
       continue;
     }
@@ -183,15 +206,22 @@ function parseCommand(program: ProgramSpec, command: CommandSpec, args: readonly
     }
     values.set(option.key, option.spec.repeatable ? [...values.get(option.key) as unknown[], value] : value);
   }
-  const expected = command.argument ? 1 : 0;
-  if (positionals.length < expected) fail(`missing required argument '${command.argument?.name}'`);
+  const specs = argumentsOf(command);
+  const expected = specs.length;
+  if (positionals.length < expected) fail(`missing required argument '${specs[positionals.length]?.name}'`);
   if (positionals.length > expected) {
     fail(
       `too many arguments for '${command.name}'. Expected ${expected} argument${expected === 1 ? "" : "s"} ` +
         `but got ${positionals.length}.`,
     );
   }
-  return { kind: "command", command: command.name, argument: positionals[0], options: new OptionValues(values) };
+  return {
+    kind: "command",
+    command: command.name,
+    argument: positionals[0],
+    arguments: positionals,
+    options: new OptionValues(values),
+  };
 }
 
 /**
@@ -209,7 +239,15 @@ export function parseArgs(program: ProgramSpec, args: readonly string[]): Parsed
   if (first === "-h" || first === "--help") return { kind: "help", text: help };
   if (first === "-V" || first === "--version") return { kind: "version", text: `${program.version}\n` };
   if (first.startsWith("-")) throw new UsageError(`unknown option '${first}'`, help);
-  const command = program.commands.find((c) => c.name === first);
-  if (!command) throw new UsageError(`unknown command '${first}'`, help);
-  return parseCommand(program, command, args.slice(1));
+  const command = program.commands.find((c) => c.name === first) ??
+    program.commands.find((c) => c.name === `${first} ${args[1] ?? ""}`);
+  if (!command) {
+    const group = program.commands.filter((c) => c.name.startsWith(`${first} `));
+    if (group.length > 0) {
+      const which = args[1] === undefined ? "missing subcommand" : `unknown subcommand '${args[1]}'`;
+      throw new UsageError(`${which} for '${first}' (${group.map((c) => c.name).join(", ")})`, help);
+    }
+    throw new UsageError(`unknown command '${first}'`, help);
+  }
+  return parseCommand(program, command, args.slice(command.name.split(" ").length));
 }

@@ -9,6 +9,9 @@ import type { Plugin } from "./plugin.ts";
 import { native } from "../plugins/native.ts";
 import { ramfs } from "../plugins/ramfs.ts";
 import { raw } from "../formats/raw.ts";
+import { qcow2 } from "../formats/qcow2.ts";
+import { vmdk } from "../formats/vmdk.ts";
+import { vdi } from "../formats/vdi.ts";
 import { qemu } from "../hypervisors/qemu.ts";
 import { qemuMicrovm } from "../hypervisors/qemu_microvm.ts";
 
@@ -22,6 +25,9 @@ export function builtinPlugins(): Plugin[] {
     native(),
     ramfs(),
     raw(),
+    qcow2(),
+    vmdk(),
+    vdi(),
     qemu(),
     qemuMicrovm(),
   ];

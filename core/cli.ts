@@ -13,7 +13,8 @@ import { type OptionValues, parseArgs, programHelp, type ProgramSpec, UsageError
 import { ValidationError } from "./errors.ts";
 import { loadProjectConfig } from "./config.ts";
 import { loadPlugins } from "./loader.ts";
-import { silentProgress, terminalProgress } from "./progress.ts";
+import { formatBytes, silentProgress, terminalProgress } from "./progress.ts";
+import type { ImageInfo } from "./inspect.ts";
 import type { Accel } from "./providers.ts";
 import { PluginRegistry } from "./registry.ts";
 import { builtinPlugins } from "./builtins.ts";
@@ -62,9 +63,12 @@ export const PROGRAM: ProgramSpec = {
       description: "build an image from a host executable",
       argument: { name: "path", description: "the app: a static x86-64 ELF executable" },
       options: [
-        { flags: "-o, --output <file>", description: "output image (default: build/<name>.img)" },
+        { flags: "-o, --output <file>", description: "output image (default: build/<name>.<format extension>)" },
         { flags: "--fs <name>", description: "filesystem", default: "ramfs" },
-        { flags: "--format <name>", description: "image format", default: "raw" },
+        {
+          flags: "--format <name>",
+          description: "image format: raw, qcow2, vmdk, vmdk-stream, vdi (default: from the -o extension, else raw)",
+        },
         { flags: "--runtime <name>", description: "runtime (default: detected from the app)" },
         { flags: "-e, --cmdline <cmdline>", description: "command line, replacing the default /<name>" },
         {
@@ -99,6 +103,38 @@ export const PROGRAM: ProgramSpec = {
       ],
     },
     {
+      name: "convert",
+      description: "convert an image to another format (input format probed from its content)",
+      arguments: [
+        { name: "input", description: "the image to read" },
+        { name: "output", description: "the image to write (.img/.raw, .qcow2, .vmdk, .vdi)" },
+      ],
+      options: [
+        { flags: "--format <name>", description: "output format (default: from the output's extension)" },
+        { flags: "--json", description: "print one JSON object describing the conversion" },
+        PLUGIN,
+      ],
+    },
+    {
+      name: "inspect",
+      description: "show an image's format, sizes, layout and command line",
+      argument: { name: "image", description: "the image" },
+      options: [
+        { flags: "--files", description: "list the files of its ramfs filesystem" },
+        { flags: "--json", description: "print JSON" },
+        PLUGIN,
+      ],
+    },
+    {
+      name: "image set-cmdline",
+      description: "change the command line stored in an image, in place",
+      arguments: [
+        { name: "image", description: "the image" },
+        { name: "cmdline", description: "the new command line (OSv syntax)", verbatim: true },
+      ],
+      options: [PLUGIN],
+    },
+    {
       name: "plugins",
       description: "list the plugins and what each provides",
       options: [{ flags: "--json", description: "print JSON" }, PLUGIN],
@@ -116,15 +152,16 @@ async function buildCommand(path: string, options: OptionValues, io: CliIO): Pro
   const output = options.string("output");
   const runtime = options.string("runtime");
   const cmdline = options.string("cmdline");
+  const format = options.string("format");
   const request = {
     app: path,
     fs: options.string("fs") ?? "ramfs",
-    format: options.string("format") ?? "raw",
     plugins,
     add: options.list("add").map((spec) => parseAddSpec(spec, Deno.cwd())),
     progress: json || !io.isTerminal ? silentProgress : terminalProgress(),
     warn: (line: string) => io.stderr(line + "\n"),
     ...(output === undefined ? {} : { output }),
+    ...(format === undefined ? {} : { format }),
     ...(runtime === undefined ? {} : { runtime }),
     ...(cmdline === undefined ? {} : { cmdline }),
   };
@@ -159,6 +196,55 @@ async function runCommand(image: string, options: OptionValues, io: CliIO): Prom
   });
   if (dryRun) io.stdout(shellQuote(result.command) + "\n");
   return result.exitCode;
+}
+
+async function convertCommand(input: string, output: string, options: OptionValues, io: CliIO): Promise<number> {
+  const plugins = await pluginsFor(options.list("plugin"), input);
+  const format = options.string("format");
+  const { convertImage } = await import("./inspect.ts");
+  const result = await convertImage({ input, output, plugins, ...(format === undefined ? {} : { format }) });
+  if (options.flag("json")) io.stdout(JSON.stringify(result) + "\n");
+  else io.stdout(`${result.output}\n`);
+  return 0;
+}
+
+function describeImage(info: ImageInfo): string {
+  const h = info.header;
+  const bytes = (n: number) => `${formatBytes(n)} (${n} bytes)`;
+  const rows: [string, string][] = [
+    ["image", info.image],
+    ["format", info.format],
+    ["virtual size", bytes(info.virtualSize)],
+    ["file size", bytes(info.fileSize)],
+    ["on disk", bytes(info.diskUsage)],
+    ["data", bytes(info.allocated)],
+    ["layout", `osv image version ${h.version}`],
+    ["kernel", `offset ${h.kernelOffset}, size ${h.kernelSize}, hash ${h.kernelHash || "-"}`],
+    ["filesystem", `${h.fsType}, offset ${h.fsOffset}, size ${h.fsSize}`],
+    ["cmdline", h.cmdline],
+  ];
+  let text = rows.map(([k, v]) => `${k.padEnd(13)}${v}\n`).join("");
+  for (const f of info.files ?? []) {
+    const mode = f.mode.toString(8).padStart(4, "0");
+    text += `${f.type.padEnd(8)}${mode} ${String(f.size).padStart(10)} ${f.path}\n`;
+  }
+  return text;
+}
+
+async function inspectCommand(image: string, options: OptionValues, io: CliIO): Promise<number> {
+  const plugins = await pluginsFor(options.list("plugin"), image);
+  const { inspectImage } = await import("./inspect.ts");
+  const info = await inspectImage(image, { files: options.flag("files"), plugins });
+  io.stdout(options.flag("json") ? JSON.stringify(info, null, 2) + "\n" : describeImage(info));
+  return 0;
+}
+
+async function setCmdlineCommand(image: string, cmdline: string, options: OptionValues, io: CliIO): Promise<number> {
+  const plugins = await pluginsFor(options.list("plugin"), image);
+  const { setImageCmdline } = await import("./inspect.ts");
+  await setImageCmdline(image, cmdline, { plugins });
+  io.stdout(`${image}: cmdline ${cmdline}\n`);
+  return 0;
 }
 
 async function pluginsCommand(options: OptionValues, io: CliIO): Promise<number> {
@@ -201,6 +287,13 @@ export async function main(args: readonly string[], io: CliIO = processIO): Prom
       case "command":
         if (parsed.command === "build") return await buildCommand(parsed.argument!, parsed.options, io);
         if (parsed.command === "run") return await runCommand(parsed.argument!, parsed.options, io);
+        if (parsed.command === "convert") {
+          return await convertCommand(parsed.arguments[0]!, parsed.arguments[1]!, parsed.options, io);
+        }
+        if (parsed.command === "inspect") return await inspectCommand(parsed.argument!, parsed.options, io);
+        if (parsed.command === "image set-cmdline") {
+          return await setCmdlineCommand(parsed.arguments[0]!, parsed.arguments[1]!, parsed.options, io);
+        }
         return await pluginsCommand(parsed.options, io);
     }
   } catch (err) {

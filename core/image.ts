@@ -16,7 +16,7 @@
  * @module
  */
 
-import type { DiskReader } from "./providers.ts";
+import type { DiskExtent, DiskReader, DiskSource } from "./providers.ts";
 
 /** The 8 magic bytes at {@linkcode HEADER_OFFSET}. */
 export const IMAGE_MAGIC = "OSVIMAGE";
@@ -166,6 +166,35 @@ export function assembleImage(
     yield new Uint8Array(totalSize - header.fsOffset - header.fsSize);
   }
   return ReadableStream.from(generate());
+}
+
+/**
+ * The image as a sparse disk: the header block, the kernel and the filesystem as extents, zeros between.
+ * Streams the payloads (iterate once).
+ *
+ * @param plan the layout
+ * @param payloads kernel and filesystem streams yielding exactly the planned sizes
+ * @returns the disk
+ */
+export function imageSource(
+  plan: ImagePlan,
+  payloads: { kernel: ReadableStream<Uint8Array>; fs: ReadableStream<Uint8Array> },
+): DiskSource {
+  const { header, totalSize } = plan;
+  async function* extents(): AsyncGenerator<DiskExtent> {
+    yield { offset: 0, data: encodeHeaderBlock(header) };
+    let offset = header.kernelOffset;
+    for await (const data of exactly(payloads.kernel, header.kernelSize, "kernel")) {
+      yield { offset, data };
+      offset += data.length;
+    }
+    offset = header.fsOffset;
+    for await (const data of exactly(payloads.fs, header.fsSize, "filesystem")) {
+      yield { offset, data };
+      offset += data.length;
+    }
+  }
+  return { size: totalSize, extents };
 }
 
 async function* exactly(stream: ReadableStream<Uint8Array>, size: number, what: string): AsyncGenerator<Uint8Array> {

@@ -6,17 +6,18 @@
  * @module
  */
 
-import { basename, dirname } from "./paths.ts";
+import { dirname } from "./paths.ts";
 import { buildKernel as buildKernelFromSources } from "../kernel/build.ts";
 import { builtinPlugins } from "./builtins.ts";
 import { PluginDriver } from "./driver.ts";
 import type { BuildConfig, BuildResult, KernelArtifact, KernelRequest } from "./hooks.ts";
-import { assembleImage, planImage } from "./image.ts";
+import { imageSource, planImage } from "./image.ts";
+import { formatForExtension, writeImageFile } from "./disk.ts";
 import { type Manifest, sortedEntries } from "./manifest.ts";
 import { addHostPath, type AddSpec } from "./add.ts";
 import type { Plugin } from "./plugin.ts";
 import { formatBytes, type Progress, silentProgress } from "./progress.ts";
-import type { CollectedApp, RuntimeProvider } from "./providers.ts";
+import type { CollectedApp, DiskSource, RuntimeProvider } from "./providers.ts";
 import { PluginRegistry, type Registered } from "./registry.ts";
 
 /** Builds (or finds) the kernel for a set of features; `kernel/build.ts`'s `buildKernel` by default. */
@@ -32,7 +33,7 @@ export interface BuildRequest {
   output?: string;
   /** Filesystem name (default `ramfs`). */
   fs?: string;
-  /** Image format name (default `raw`). */
+  /** Image format name (default: from the output's extension, else `raw`). */
   format?: string;
   /** Runtime name (default: the first runtime whose `detect` accepts the app). */
   runtime?: string;
@@ -67,15 +68,18 @@ async function pickRuntime(registry: PluginRegistry, config: BuildConfig): Promi
   throw new Error(`Cannot build "${config.app}": no runtime is registered`);
 }
 
-function countingStream(total: number, progress: Progress): TransformStream<Uint8Array, Uint8Array> {
-  let done = 0;
-  return new TransformStream({
-    transform(chunk, controller) {
-      done += chunk.length;
-      progress.update(`${Math.floor((done / Math.max(total, 1)) * 100)}% of ${formatBytes(total)}`);
-      controller.enqueue(chunk);
+function counting(disk: DiskSource, progress: Progress): DiskSource {
+  return {
+    size: disk.size,
+    async *extents() {
+      let done = 0;
+      for await (const extent of disk.extents()) {
+        done += extent.data.length;
+        progress.update(formatBytes(done));
+        yield extent;
+      }
     },
-  });
+  };
 }
 
 /**
@@ -105,7 +109,8 @@ async function collectStages(request: BuildRequest): Promise<Stages> {
     app: request.app,
     output: request.output,
     fs: request.fs ?? "ramfs",
-    format: request.format ?? "raw",
+    format: request.format ?? (request.output && formatForExtension(registry, request.output)?.provider.name) ??
+      "raw",
     runtime: request.runtime,
     cmdline: request.cmdline,
   });
@@ -168,17 +173,8 @@ export async function build(request: BuildRequest): Promise<BuildResult> {
 
   progress.step(`Writing ${output}`);
   const kernelFile = await Deno.open(kernel.path, { read: true });
-  const disk = assembleImage(plan, { kernel: kernelFile.readable, fs: fsImage.stream })
-    .pipeThrough(countingStream(plan.totalSize, progress));
-  const temporary = `${dirname(output)}/.${basename(output)}.tmp-${Deno.pid}`;
-  try {
-    const out = await Deno.open(temporary, { write: true, create: true, truncate: true });
-    await format.provider.write(disk, plan.totalSize, format.ctx).pipeTo(out.writable);
-    await Deno.rename(temporary, output);
-  } catch (err) {
-    await Deno.remove(temporary).catch(() => {});
-    throw err;
-  }
+  const disk = counting(imageSource(plan, { kernel: kernelFile.readable, fs: fsImage.stream }), progress);
+  await writeImageFile(format.provider, { disk, path: output, ctx: format.ctx });
   const size = (await Deno.stat(output)).size;
   progress.done(formatBytes(size));
 

@@ -34,27 +34,80 @@ export interface FilesystemProvider {
   write(manifest: Manifest, ctx: ProviderContext): Promise<FilesystemImage>;
 }
 
+/** A range of a virtual disk that holds data. */
+export interface DiskExtent {
+  /** Byte offset on the virtual disk. */
+  offset: number;
+  /** The bytes at `offset` (not modified after being handed over; may contain zeros). */
+  data: Uint8Array;
+}
+
+/**
+ * A virtual disk given sparsely: its size and the ranges that hold data. Everything outside the extents
+ * reads as zeros. Writers never allocate an all-zero cluster, even when it is given as data.
+ */
+export interface DiskSource {
+  /** Virtual disk size in bytes. */
+  readonly size: number;
+  /** Data ranges in increasing offset order, not overlapping, inside `[0, size)`. Iterated once. */
+  extents(): AsyncIterable<DiskExtent>;
+}
+
+/** A byte range of a disk. */
+export interface DiskRange {
+  offset: number;
+  length: number;
+}
+
 /** Random access to the bytes of a disk, whatever its container format. */
 export interface DiskReader {
   /** Virtual disk size in bytes. */
   readonly size: number;
-  /** Reads `length` bytes at `offset`; fewer only at the end of the disk. */
+  /** Reads `length` bytes at `offset` (zeros for holes); fewer only at the end of the disk. */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Ranges that may hold data, in increasing order; everything else is zeros. A reader that cannot tell
+   * (raw) lists the whole disk. Converting through this keeps sparse images sparse.
+   */
+  allocated(): AsyncIterable<DiskRange>;
+  /**
+   * Where `length` bytes at `offset` are stored uncompressed and contiguously in the container file, if
+   * they are (for changing bytes in place, e.g. `osv image set-cmdline`); `undefined` otherwise.
+   */
+  locate?(offset: number, length: number): number | undefined;
   /** Releases the file. */
   close(): void;
 }
 
-/** A disk image container: raw, later qcow2, vmdk, vdi. */
+/** Where a format writer puts the container file: positioned writes into a new, empty file. */
+export interface ImageOutput {
+  /** The file's base name (e.g. for the extent line of a VMDK descriptor). */
+  readonly name: string;
+  /** Writes `bytes` at byte `offset` of the file. */
+  write(offset: number, bytes: Uint8Array): Promise<void>;
+  /** Sets the file's length (holes read as zeros). */
+  truncate(size: number): Promise<void>;
+}
+
+/** A disk image container: raw, qcow2, vmdk, vdi. */
 export interface ImageFormatProvider {
-  /** Short name, e.g. `raw`. */
+  /** Short name, e.g. `raw`, `vmdk-stream`. */
   name: string;
   /** File name extensions without the dot, first one is the default, e.g. `["img", "raw"]`. */
   extensions: readonly string[];
   /** Whether the first bytes of a file (at least 4096, fewer if the file is shorter) are this format. */
   probe?(head: Uint8Array): boolean;
-  /** Wraps a raw disk stream of `size` bytes into this format. */
-  write(disk: ReadableStream<Uint8Array>, size: number, ctx: ProviderContext): ReadableStream<Uint8Array>;
-  /** Opens a file of this format for reading its virtual disk. */
+  /**
+   * Writes the sparse disk `disk` as a container file into `out` (a new, empty file). Only clusters that
+   * hold non-zero bytes are stored; formats that need their tables first lay them out from `disk.size`.
+   */
+  write(disk: DiskSource, out: ImageOutput, ctx: ProviderContext): Promise<void>;
+  /**
+   * Opens a file of this format for reading its virtual disk.
+   *
+   * @throws Error naming the file and what is wrong (bad magic, unsupported version, truncated file,
+   *   tables or offsets past the end of the file)
+   */
   open(path: string, ctx: ProviderContext): Promise<DiskReader>;
 }
 

@@ -11,8 +11,9 @@ import { PluginDriver } from "./driver.ts";
 import { extractRange, readImageHeader } from "./image.ts";
 import { chooseAccel, type KvmStatus, probeKvm, runKernelOptions, withKernelOptions } from "./host.ts";
 import type { Plugin } from "./plugin.ts";
-import type { Accel, ConsoleIO, DiskReader, HostCommand, ImageFormatProvider, VmSpec } from "./providers.ts";
-import { PluginRegistry, type Registered } from "./registry.ts";
+import type { Accel, ConsoleIO, DiskReader, HostCommand, VmSpec } from "./providers.ts";
+import { PluginRegistry } from "./registry.ts";
+import { probeFormat } from "./disk.ts";
 
 /** What to run. */
 export interface RunRequest {
@@ -55,35 +56,6 @@ export interface RunResult {
 /** Default guest memory in MiB. */
 export const DEFAULT_MEM_MIB = 64;
 
-function openImage(registry: PluginRegistry, path: string): Registered<ImageFormatProvider> {
-  const formats = registry.all("format");
-  let head: Uint8Array;
-  try {
-    const file = Deno.openSync(path, { read: true });
-    try {
-      head = new Uint8Array(4096);
-      let got = 0;
-      while (got < head.length) {
-        const n = file.readSync(head.subarray(got));
-        if (n === null) break;
-        got += n;
-      }
-      head = head.subarray(0, got);
-    } finally {
-      file.close();
-    }
-  } catch (err) {
-    const why = err instanceof Deno.errors.NotFound ? "no such file" : err instanceof Error ? err.message : String(err);
-    throw new Error(`Cannot boot image "${path}": ${why}`, { cause: err });
-  }
-  const probed = formats.find((f) => f.provider.probe?.(head));
-  if (probed) return probed;
-  const extension = path.includes(".") ? path.slice(path.lastIndexOf(".") + 1) : "";
-  const byExtension = formats.find((f) => f.provider.extensions.includes(extension));
-  // Unknown content: let the raw reader explain what is wrong with the header.
-  return byExtension ?? registry.get("format", "raw");
-}
-
 /**
  * Boots an image and waits for the guest to stop.
  *
@@ -96,7 +68,7 @@ export async function runImage(request: RunRequest): Promise<RunResult> {
   const registry = new PluginRegistry([...builtinPlugins(), ...request.plugins ?? []], { warn }).forCommand("run");
   const driver = new PluginDriver(registry);
   const hypervisor = registry.get("hypervisor", request.hypervisor ?? "qemu");
-  const format = openImage(registry, request.image);
+  const format = probeFormat(registry, request.image, "boot image");
 
   const kvm = request.kvm ?? probeKvm();
   const choice = chooseAccel(request.accel, kvm);

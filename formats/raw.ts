@@ -4,7 +4,18 @@
  * @module
  */
 
-import { definePlugin, type DiskReader, IMAGE_MAGIC, type Plugin } from "../core/api.ts";
+import {
+  dataClusters,
+  definePlugin,
+  type DiskReader,
+  type DiskSource,
+  IMAGE_MAGIC,
+  type ImageOutput,
+  type Plugin,
+} from "../core/api.ts";
+
+/** Granularity at which zeros are left as holes. */
+const RAW_CHUNK = 64 * 1024;
 
 const MAGIC = new TextEncoder().encode(IMAGE_MAGIC);
 
@@ -45,8 +56,27 @@ export function openRawDisk(path: string): Promise<DiskReader> {
         return Promise.reject(err);
       }
     },
+    async *allocated() {
+      // Deno cannot seek to data/holes: the whole file may hold data (zero chunks stay holes on write).
+      if (size > 0) yield { offset: 0, length: size };
+    },
+    locate: (offset, length) => offset >= 0 && offset + length <= size ? offset : undefined,
     close: () => file.close(),
   });
+}
+
+/**
+ * Writes a sparse disk as a raw file: non-zero 64 KiB chunks at their offsets, holes elsewhere.
+ *
+ * @param disk the disk
+ * @param out the new file
+ */
+export async function writeRawDisk(disk: DiskSource, out: ImageOutput): Promise<void> {
+  for await (const cluster of dataClusters(disk, RAW_CHUNK)) {
+    const offset = cluster.index * RAW_CHUNK;
+    await out.write(offset, cluster.data.subarray(0, Math.min(RAW_CHUNK, disk.size - offset)));
+  }
+  await out.truncate(disk.size);
 }
 
 /**
@@ -62,7 +92,7 @@ export function raw(): Plugin {
       name: "raw",
       extensions: ["img", "raw"],
       probe: hasOsvHeader,
-      write: (disk) => disk,
+      write: (disk, out) => writeRawDisk(disk, out),
       open: (path) => openRawDisk(path),
     }],
   });

@@ -25,13 +25,16 @@ Deno.test("osv --help lists the commands", async () => {
 Build and run unikernel images of Linux programs
 
 Options:
-  -V, --version           print the version
-  -h, --help              show help
+  -V, --version                                  print the version
+  -h, --help                                     show help
 
 Commands:
-  build [options] <path>  build an image from a host executable
-  run [options] <image>   boot an image; exits with the guest program's exit status
-  plugins [options]       list the plugins and what each provides
+  build [options] <path>                         build an image from a host executable
+  run [options] <image>                          boot an image; exits with the guest program's exit status
+  convert [options] <input> <output>             convert an image to another format (input format probed from its content)
+  inspect [options] <image>                      show an image's format, sizes, layout and command line
+  image set-cmdline [options] <image> <cmdline>  change the command line stored in an image, in place
+  plugins [options]                              list the plugins and what each provides
 `,
   );
 });
@@ -86,6 +89,9 @@ Deno.test("osv plugins lists every built-in and --json describes what each provi
     "rt:native",
     "fs:ramfs",
     "fmt:raw",
+    "fmt:qcow2",
+    "fmt:vmdk",
+    "fmt:vdi",
     "hv:qemu",
     "hv:qemu-microvm",
     "example:motd",

@@ -40,7 +40,16 @@ Deno.test("orderPlugins() puts enforce:pre first and enforce:post last, stable o
 
 Deno.test("builtinPlugins() registers every built-in through the same plugin shape", () => {
   const names = new PluginRegistry(builtinPlugins()).describe().map((d) => d.name);
-  assertEquals(names, ["rt:native", "fs:ramfs", "fmt:raw", "hv:qemu", "hv:qemu-microvm"]);
+  assertEquals(names, [
+    "rt:native",
+    "fs:ramfs",
+    "fmt:raw",
+    "fmt:qcow2",
+    "fmt:vmdk",
+    "fmt:vdi",
+    "hv:qemu",
+    "hv:qemu-microvm",
+  ]);
 });
 
 Deno.test("forCommand() drops plugins that apply only to the other command", () => {
