@@ -5,6 +5,11 @@
 
 struct boot_options {
 	bool bootchart, verbose, pvm_safe;
+	bool nopci;   /* --nopci: skip PCI enumeration */
+	bool blktest; /* --blktest: read, write and read back vblk0 at boot (drivers/block_test.c) */
+	/* `virtio_mmio.device=<size>@<base>:<irq>` words (QEMU microvm appends them), for drivers/virtio_mmio.c */
+	int virtio_mmio_count;
+	const char *virtio_mmio[MAX_VIRTIO_MMIO];
 	const char *cwd;
 	int envc, argc;
 	char *env[MAX_ENV];

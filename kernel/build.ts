@@ -43,6 +43,7 @@ export const KERNEL_CFLAGS: readonly string[] = [
   "-ffreestanding",
   "-fno-builtin",
   "-fno-tree-loop-distribute-patterns",
+  "-fno-strict-aliasing", // device rings and MMIO registers are reached through casts, as in Linux
   "-nostdlib",
   "-nostdinc",
   "-fno-pic",

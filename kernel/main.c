@@ -2,6 +2,7 @@
 #include "arch/x86_64/clock.h"
 #include "arch/x86_64/cpu.h"
 #include "boot.h"
+#include "drivers/drivers.h"
 #include "drivers/uart.h"
 #include "fs/file.h"
 #include "fs/ramfs.h"
@@ -83,6 +84,8 @@ NORETURN void kmain(uint64_t start_info_pa, uint64_t boot_tsc)
 	bootchart_mark("memory");
 	kverbose("osv: %s, %lu MiB RAM, clock via %s, %s mode\n", OSV_VERSION, phys_total_bytes() >> 20,
 		 cpu.kvm_clock ? "kvmclock" : "TSC", cpu.pvm_safe ? "PVM-safe" : "full");
+	drivers_init(&options);               /* PCI, virtio-mmio, disks */
+	bootchart_mark("drivers");
 	if (!module_size) {
 		kprintf("osv: no filesystem: the boot loader passed no ramfs archive (initrd)\n");
 		vm_exit(EXIT_CANNOT_START);

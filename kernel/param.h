@@ -15,3 +15,9 @@
 #define MAX_MEM_EXTENTS 128
 #define MAX_FDS 1024
 #define FAULT_AROUND_PAGES 16 /* pages mapped per anonymous page fault */
+#define MAX_VIRTIO_MMIO 32           /* virtio_mmio.device= words taken from the command line */
+#define MAX_PCI_DEVICES 64
+#define VIRTQUEUE_MAX_SIZE 256        /* descriptors per virtqueue (devices may offer more) */
+#define DEVICE_TIMEOUT_NS 5000000000UL /* a device that does not answer within this is declared broken */
+#define DEVICE_POLL_NS 1000000UL      /* waits re-check the device this often in case an interrupt is lost */
+#define BCACHE_BLOCKS 256             /* 4 KiB blocks kept by the block cache (drivers/block_cache.c) */

@@ -30,3 +30,13 @@ int block_register(struct block_device *dev);
 /* The n-th registered device (in probe order), or NULL. */
 struct block_device *block_get(int n);
 int block_count(void);
+
+/* The block cache (drivers/block_cache.c): an LRU of BCACHE_BLOCK_SIZE blocks shared by all devices,
+ * for filesystems. Reads len bytes at byte_offset; 0, or -EIO (also past the end of the device). */
+#define BCACHE_BLOCK_SIZE 4096
+int bcache_read(struct block_device *dev, uint64_t byte_offset, void *buf, size_t len);
+/* Forgets a device's cached blocks (after writing to it behind the cache). */
+void bcache_invalidate(struct block_device *dev);
+
+/* --blktest (drivers/block_test.c): reads, writes and reads back vblk0, printing checksums. */
+void block_self_test(void);

@@ -1,6 +1,8 @@
 /* The kernel command line in OSv syntax: `[--option]... /path/to/app [arg]...`. Words are split as a
  * POSIX shell splits them (whitespace, 'single' and "double" quotes, backslash escapes), so
- * `/prog 'a b' c` gives the program two arguments. Unknown options are an error, never ignored. */
+ * `/prog 'a b' c` gives the program two arguments. Unknown options are an error, never ignored.
+ * `virtio_mmio.device=` words (device descriptions QEMU microvm appends) are taken out wherever they are
+ * and kept for drivers/virtio_mmio.c. */
 #include "boot.h"
 #include "lib.h"
 
@@ -80,6 +82,21 @@ int cmdline_parse(const char *cmdline, struct boot_options *opts)
 	int n = split_words(cmdline, words, ARRAY_SIZE(words));
 	if (n < 0)
 		return -1;
+	/* The hypervisor's virtio_mmio.device= words (appended after the program's arguments by QEMU
+	 * microvm) describe devices, not arguments: take them out wherever they are. */
+	int kept = 0;
+	for (int j = 0; j < n; j++) {
+		if (!str_starts_with(words[j], "virtio_mmio.device=")) {
+			words[kept++] = words[j];
+			continue;
+		}
+		if (opts->virtio_mmio_count == MAX_VIRTIO_MMIO) {
+			kprintf("osv: command line: more than %d virtio_mmio.device= words\n", MAX_VIRTIO_MMIO);
+			return -1;
+		}
+		opts->virtio_mmio[opts->virtio_mmio_count++] = words[j] + 19;
+	}
+	n = kept;
 	int i = 0;
 	for (; i < n && str_starts_with(words[i], "--"); i++) {
 		char *w = words[i];
@@ -89,6 +106,10 @@ int cmdline_parse(const char *cmdline, struct boot_options *opts)
 			opts->verbose = true;
 		} else if (strcmp(w, "--pvm-safe") == 0) {
 			opts->pvm_safe = true;
+		} else if (strcmp(w, "--nopci") == 0) {
+			opts->nopci = true;
+		} else if (strcmp(w, "--blktest") == 0) {
+			opts->blktest = true;
 		} else if (str_starts_with(w, "--env=")) {
 			if (!strchr(w + 6, '=')) {
 				kprintf("osv: command line: --env needs KEY=VALUE, got \"%s\"\n", w);
@@ -103,7 +124,7 @@ int cmdline_parse(const char *cmdline, struct boot_options *opts)
 			opts->cwd = w + 6;
 		} else {
 			kprintf("osv: command line: unknown option \"%s\" (known: --bootchart --verbose --env=K=V "
-				"--cwd=DIR --pvm-safe)\n",
+				"--cwd=DIR --pvm-safe --nopci --blktest)\n",
 				w);
 			return -1;
 		}

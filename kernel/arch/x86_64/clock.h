@@ -15,5 +15,14 @@ const char *clock_source(void);
 void lapic_timer_interrupt(void);
 /* Sleeps (hlt, woken by the LAPIC timer) until clock_monotonic_ns() >= deadline. */
 void sleep_until_ns(uint64_t deadline);
+/* Halts (sti;hlt) until done(arg) is true or clock_monotonic_ns() >= deadline, re-checking done(arg)
+ * at least every poll_ns (so a lost interrupt costs time, never a hang). True when done(arg) became
+ * true. Interrupts are enabled while halted and restored to their previous state on return. */
+bool halt_until(uint64_t deadline, uint64_t poll_ns, bool (*done)(void *arg), void *arg);
+/* End of interrupt for the interrupt being handled. */
+void lapic_eoi(void);
+/* The boot CPU's local APIC id (maps the LAPIC on first use): the destination of MSI-X and I/O APIC
+ * interrupts. */
+uint32_t lapic_id(void);
 #define TIMER_VECTOR 32
 #define SPURIOUS_VECTOR 255

@@ -56,6 +56,26 @@ static inline uint8_t inb(uint16_t port)
 	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
 	return v;
 }
+static inline uint16_t inw(uint16_t port)
+{
+	uint16_t v;
+	__asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+static inline uint32_t inl(uint16_t port)
+{
+	uint32_t v;
+	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+static inline uint64_t read_rflags(void)
+{
+	uint64_t v;
+	__asm__ volatile("pushfq; popq %0" : "=r"(v)::"memory");
+	return v;
+}
+/* Full barrier for memory shared with devices (ordering before a doorbell write). */
+static inline void memory_barrier(void) { __asm__ volatile("lock; addl $0, (%%rsp)" ::: "memory", "cc"); }
 static inline uint64_t rdmsr(uint32_t msr)
 {
 	uint32_t lo, hi;

@@ -5,6 +5,7 @@
 #include "lib.h"
 #include "mm/mm.h"
 
+#define REG_ID 0x020
 #define REG_EOI 0x0b0
 #define REG_SPURIOUS 0x0f0
 #define REG_LVT_TIMER 0x320
@@ -43,7 +44,20 @@ static void lapic_init(void)
 		lapic_hz = 1000000000UL;
 }
 
-void lapic_timer_interrupt(void) { lapic_write(REG_EOI, 0); }
+void lapic_eoi(void)
+{
+	if (lapic)
+		lapic_write(REG_EOI, 0);
+}
+
+void lapic_timer_interrupt(void) { lapic_eoi(); }
+
+uint32_t lapic_id(void)
+{
+	if (!lapic)
+		lapic_init();
+	return lapic_read(REG_ID) >> 24;
+}
 
 static void arm_oneshot(uint64_t ns)
 {
@@ -72,4 +86,27 @@ void sleep_until_ns(uint64_t deadline)
 	}
 	lapic_write(REG_TIMER_INITIAL, 0);
 	sti();
+}
+
+bool halt_until(uint64_t deadline, uint64_t poll_ns, bool (*done)(void *arg), void *arg)
+{
+	if (!lapic)
+		lapic_init();
+	bool interrupts_were_on = read_rflags() & RFLAGS_IF;
+	bool finished;
+	for (;;) {
+		cli();
+		finished = done(arg);
+		if (finished)
+			break;
+		uint64_t now = clock_monotonic_ns();
+		if (now >= deadline)
+			break;
+		arm_oneshot(MIN(deadline - now, poll_ns));
+		sti_hlt();
+	}
+	lapic_write(REG_TIMER_INITIAL, 0);
+	if (interrupts_were_on)
+		sti();
+	return finished;
 }

@@ -3,6 +3,7 @@
  * the exception table; anything else is a kernel panic with a full register dump and symbol. */
 #include "arch/x86_64/clock.h"
 #include "arch/x86_64/cpu.h"
+#include "arch/x86_64/irq.h"
 #include "linux/linux.h"
 #include "lib.h"
 #include "mm/mm.h"
@@ -103,6 +104,10 @@ void trap_dispatch(struct trap_frame *f)
 	bool from_user = f->cs & 3;
 	if (f->vector == TIMER_VECTOR) {
 		lapic_timer_interrupt();
+		return;
+	}
+	if (f->vector >= IRQ_FIRST_VECTOR && f->vector <= IRQ_LAST_VECTOR) {
+		irq_dispatch(f->vector); /* a device: its driver's handler, then EOI */
 		return;
 	}
 	if (f->vector == SPURIOUS_VECTOR || (f->vector >= 32 && f->vector < 48))
