@@ -33,8 +33,28 @@ function hex8(n: number): string {
   return n.toString(16).padStart(8, "0");
 }
 
-function header(ino: number, e: { name: string; mode: number; nlink: number; size: number }): Uint8Array {
-  const name = encoder.encode(e.name + "\0");
+/** Files at least this big get their data page-aligned in the archive, so the kernel can map them in place. */
+export const ALIGN_FILES_FROM = 16 << 10;
+const PAGE = 4096;
+
+/**
+ * The NUL padding after a name that puts the entry's data on a page boundary, when it should be.
+ * Readers take the name up to its first NUL, so the extra NULs are invisible to them (GNU cpio too).
+ */
+function alignPadding(offset: number, nameLength: number, e: { mode: number; size: number }): number {
+  if ((e.mode & 0o170000) !== S_IFREG || e.size < ALIGN_FILES_FROM) return 0;
+  const dataAt = offset + HEADER_SIZE + nameLength + 1;
+  return (PAGE - (dataAt % PAGE)) % PAGE;
+}
+
+function header(
+  ino: number,
+  e: { name: string; mode: number; nlink: number; size: number },
+  offset = 0,
+): Uint8Array {
+  const plain = encoder.encode(e.name);
+  const name = new Uint8Array(plain.length + 1 + alignPadding(offset, plain.length, e));
+  name.set(plain);
   const fields = [ino, e.mode, 0, 0, e.nlink, 0, e.size, 0, 0, 0, 0, name.length, 0];
   const head = encoder.encode("070701" + fields.map(hex8).join(""));
   const out = new Uint8Array(HEADER_SIZE + name.length + pad4(HEADER_SIZE + name.length));
@@ -72,9 +92,11 @@ async function hostFileSize(hostPath: string, guestPath: string): Promise<number
 }
 
 async function* body(planned: PlannedEntry[]): AsyncGenerator<Uint8Array> {
-  let ino = 0;
+  let ino = 0, offset = 0;
   for (const p of planned) {
-    yield header(++ino, p);
+    const head = header(++ino, p, offset);
+    offset += head.length + p.size + pad4(p.size);
+    yield head;
     const entry = p.entry;
     if (entry.kind === "symlink") yield encoder.encode(entry.target);
     if (entry.kind === "file") {
@@ -115,7 +137,7 @@ export async function cpioArchive(manifest: Manifest): Promise<FilesystemImage> 
   const planned = await plan(manifest);
   let size = 0;
   for (const p of planned) {
-    size += header(0, p).length + p.size + pad4(p.size);
+    size += header(0, p, size).length + p.size + pad4(p.size);
   }
   size += header(0, { name: TRAILER, mode: 0, nlink: 1, size: 0 }).length;
   return { size, stream: ReadableStream.from(body(planned)) };

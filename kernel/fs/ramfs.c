@@ -110,7 +110,7 @@ int ramfs_unpack(const uint8_t *archive, size_t size)
 		uint32_t mode = f[1], mtime = f[5], filesize = f[6], namesize = f[11];
 		size_t name_at = at + CPIO_HEADER;
 		size_t data_at = ALIGN_UP(name_at + namesize, 4);
-		if (namesize == 0 || namesize > 4096 || data_at > size || filesize > size - data_at) {
+		if (namesize == 0 || namesize > 8192 || data_at > size || filesize > size - data_at) {
 			kprintf("osv: ramfs: cpio entry at byte %lu runs past the end of the archive\n", at);
 			return -1;
 		}

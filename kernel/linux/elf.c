@@ -86,6 +86,33 @@ static int copy_segment(struct address_space *as, uint64_t vaddr, const uint8_t 
 	return 0;
 }
 
+/* Puts a segment's file bytes in place. Read-only segments whose bytes sit page-aligned in memory (the
+ * toolchain aligns executables inside the ramfs archive) are mapped where they are, without copying;
+ * the rest is copied. As with Linux's file mappings, a mapped last page also shows the bytes after the
+ * segment; a segment with a zero-filled tail (bss) gets its last page copied instead. */
+static int load_segment(struct address_space *as, const struct elf64_phdr *p, uint64_t va, const uint8_t *file)
+{
+	const uint8_t *data = file + p->offset;
+	uint64_t in_page = va & (PAGE_SIZE - 1), done = 0;
+	if (!(p->flags & PF_W) && (((uint64_t)data - va) & (PAGE_SIZE - 1)) == 0) {
+		uint64_t span = in_page + p->filesz;
+		uint64_t pages = p->memsz == p->filesz ? ALIGN_UP(span, PAGE_SIZE) / PAGE_SIZE : span / PAGE_SIZE;
+		for (uint64_t i = 0; i < pages; i++) {
+			uint64_t page_va = va - in_page + i * PAGE_SIZE;
+			int r = as_map_borrowed(as, page_va, virt_to_phys(data - in_page + i * PAGE_SIZE));
+			if (r == -EEXIST) { /* a page shared with the previous segment: fill in our bytes */
+				uint64_t from = i == 0 ? 0 : i * PAGE_SIZE - in_page;
+				uint64_t to = MIN(p->filesz, (i + 1) * PAGE_SIZE - in_page);
+				r = copy_segment(as, va + from, data + from, to - from);
+			}
+			if (r < 0)
+				return r;
+		}
+		done = pages ? MIN(p->filesz, pages * PAGE_SIZE - in_page) : 0;
+	}
+	return copy_segment(as, va + done, data + done, p->filesz - done);
+}
+
 int elf_load(struct address_space *as, const char *path, const uint8_t *file, uint64_t size,
 	     struct elf_image *out)
 {
@@ -124,7 +151,7 @@ int elf_load(struct address_space *as, const char *path, const uint8_t *file, ui
 		if (any_load && start < ALIGN_DOWN(prev_end - 1, PAGE_SIZE))
 			return fail(path, "segments overlap or are not sorted");
 		if (map_segment(as, start, seg_end, prot_of(p->flags), path) < 0 ||
-		    copy_segment(as, va, file + p->offset, p->filesz) < 0)
+		    load_segment(as, p, va, file) < 0)
 			return fail(path, "out of memory loading a segment");
 		if (!phdr_addr && eh->phoff >= p->offset && eh->phoff < p->offset + p->filesz)
 			phdr_addr = va + (eh->phoff - p->offset);

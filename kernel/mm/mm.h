@@ -40,6 +40,7 @@ void kfree(void *p);
 #define PTE_PS (1UL << 7)
 #define PTE_G (1UL << 8)
 #define PTE_KEPT (1UL << 9) /* software: a page kept while its region is PROT_NONE */
+#define PTE_BORROWED (1UL << 10) /* software: the page belongs to someone else (the ramfs archive): never freed */
 #define PTE_NX (1UL << 63)
 #define PTE_ADDR 0x000ffffffffff000UL
 
@@ -82,6 +83,9 @@ int as_populate(struct address_space *as, uint64_t addr, bool write);
 /* The kernel's (direct map) view of the user page holding va, allocated if needed whatever the
  * region's protection: for the program loader. NULL outside any region or when out of memory. */
 void *as_kernel_view(struct address_space *as, uint64_t va);
+/* Maps the page at pa (not ours: it is never freed, and copied before it is made writable) at va,
+ * inside an existing region, with the region's rights. 0 or -ENOMEM. */
+int as_map_borrowed(struct address_space *as, uint64_t va, uint64_t pa);
 /* Drops the pages of [start,end) but keeps the regions: the next touch sees zeros (MADV_DONTNEED). */
 void as_discard(struct address_space *as, uint64_t start, uint64_t end);
 /* Resolves a fault at addr: 0 when handled, -EFAULT when the access is not allowed. */

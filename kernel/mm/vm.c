@@ -200,7 +200,8 @@ static void unmap_pages(struct address_space *as, uint64_t start, uint64_t end)
 		uint64_t *pte = pte_lookup(as->pml4, va, &span);
 		if (!pte || !(*pte & (PTE_P | PTE_KEPT)))
 			continue;
-		phys_free(*pte & PTE_ADDR, 1);
+		if (!(*pte & PTE_BORROWED))
+			phys_free(*pte & PTE_ADDR, 1);
 		*pte = 0;
 		invlpg(va);
 	}
@@ -256,10 +257,16 @@ int as_protect(struct address_space *as, uint64_t start, uint64_t end, int prot)
 		uint64_t *pte = pte_lookup(as->pml4, va, &span);
 		if (!pte || !(*pte & (PTE_P | PTE_KEPT)))
 			continue;
+		uint64_t borrowed = *pte & PTE_BORROWED;
+		if (borrowed && (prot & PROT_WRITE)) { /* never write into the owner's page: copy it first */
+			if (!as_kernel_view(as, va))
+				return -ENOMEM;
+			borrowed = 0;
+		}
 		if (prot == 0) /* PROT_NONE: keep the page, drop access */
-			*pte = (*pte & PTE_ADDR) | PTE_KEPT;
+			*pte = (*pte & PTE_ADDR) | PTE_KEPT | borrowed;
 		else
-			*pte = (*pte & PTE_ADDR) | prot_to_pte(prot);
+			*pte = (*pte & PTE_ADDR) | prot_to_pte(prot) | borrowed;
 		invlpg(va);
 	}
 	return 0;
@@ -296,7 +303,9 @@ int as_populate(struct address_space *as, uint64_t addr, bool write)
 		return 0;
 	uint64_t pa;
 	if (*pte & PTE_KEPT) {
-		pa = *pte & PTE_ADDR; /* page kept while PROT_NONE */
+		/* A page kept while PROT_NONE; a borrowed one stays borrowed (as_protect copies borrowed pages
+		 * before a region becomes writable, so this one is in a read-only region). */
+		pa = (*pte & PTE_ADDR) | (*pte & PTE_BORROWED);
 	} else {
 		void *page = page_alloc(1);
 		if (!page)
@@ -320,8 +329,27 @@ void *as_kernel_view(struct address_space *as, uint64_t va)
 		if (!page)
 			return NULL;
 		*pte = virt_to_phys(page) | (v->prot ? prot_to_pte(v->prot) : PTE_KEPT);
+	} else if (*pte & PTE_BORROWED) { /* the caller will write: give it a private copy */
+		void *page = page_alloc(1);
+		if (!page)
+			return NULL;
+		memcpy(page, phys_to_virt(*pte & PTE_ADDR), PAGE_SIZE);
+		*pte = virt_to_phys(page) | (*pte & ~(PTE_ADDR | PTE_BORROWED));
+		invlpg(va);
 	}
 	return phys_to_virt(*pte & PTE_ADDR);
+}
+
+int as_map_borrowed(struct address_space *as, uint64_t va, uint64_t pa)
+{
+	struct vma *v = as_find_vma(as, va);
+	uint64_t *pte = v ? pte_of(as->pml4, va, true) : NULL;
+	if (!pte)
+		return -ENOMEM;
+	if (*pte & (PTE_P | PTE_KEPT))
+		return -EEXIST;
+	*pte = pa | (v->prot ? prot_to_pte(v->prot & ~PROT_WRITE) : PTE_KEPT) | PTE_BORROWED;
+	return 0;
 }
 
 void as_discard(struct address_space *as, uint64_t start, uint64_t end) { unmap_pages(as, start, end); }
