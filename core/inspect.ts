@@ -166,7 +166,10 @@ export function listCpio(bytes: Uint8Array, name: string): ImageFile[] {
     const nameSize = field(11);
     const nameEnd = at + 110 + nameSize;
     if (nameSize < 1 || nameEnd > bytes.length) fail(`cpio name past the end at ${at}`);
-    const path = decoder.decode(bytes.subarray(at + 110, nameEnd - 1));
+    // The name ends at its first NUL: the writer may pad it to page-align the file's data.
+    const rawName = bytes.subarray(at + 110, nameEnd - 1);
+    const nul = rawName.indexOf(0);
+    const path = decoder.decode(nul < 0 ? rawName : rawName.subarray(0, nul));
     const dataAt = Math.ceil(nameEnd / 4) * 4;
     if (dataAt + size > bytes.length) fail(`cpio data of "${path}" past the end`);
     if (path === "TRAILER!!!") return files;

@@ -10,8 +10,10 @@ import { commonQemuArgs, launchQemu, qemuAvailable, qemuBinary } from "./_qemu_c
 /**
  * microvm machine options. The kernel uses the LAPIC (no PIC needed) but may calibrate the TSC with the
  * PIT when kvmclock/CPUID give no frequency, so the PIT stays on. isa-serial=on keeps COM1 and COM2.
+ * acpi=off makes QEMU name each virtio-mmio device on the kernel command line (`virtio_mmio.device=`),
+ * so the kernel need not probe for them. rtc=on gives the wall clock under TCG.
  */
-export const MICROVM_OPTIONS = "x-option-roms=off,pit=on,pic=off,rtc=on,isa-serial=on";
+export const MICROVM_OPTIONS = "x-option-roms=off,pit=on,pic=off,rtc=on,isa-serial=on,acpi=off";
 
 /**
  * The QEMU command for the `microvm` machine.

@@ -7,10 +7,13 @@ struct boot_options {
 	bool bootchart, verbose, pvm_safe;
 	bool nopci;   /* --nopci: skip PCI enumeration */
 	bool blktest; /* --blktest: read, write and read back vblk0 at boot (drivers/block_test.c) */
+	bool acpi;    /* the boot loader passed ACPI tables (not a command line option: PVH start_info) */
 	/* `virtio_mmio.device=<size>@<base>:<irq>` words (QEMU microvm appends them), for drivers/virtio_mmio.c */
 	int virtio_mmio_count;
 	const char *virtio_mmio[MAX_VIRTIO_MMIO];
 	const char *cwd;
+	int tmpfs_count; /* --mount-fs=tmpfs,/path: writable directories besides /tmp (fs/tmpfs.c) */
+	const char *tmpfs[MAX_TMPFS_MOUNTS];
 	int envc, argc;
 	char *env[MAX_ENV];
 	char *argv[MAX_ARGS];

@@ -6,6 +6,7 @@
 #include "drivers/uart.h"
 #include "fs/file.h"
 #include "fs/ramfs.h"
+#include "fs/tmpfs.h"
 #include "lib.h"
 #include "linux/linux.h"
 #include "mm/mm.h"
@@ -71,6 +72,7 @@ NORETURN void kmain(uint64_t start_info_pa, uint64_t boot_tsc)
 	const char *cmdline = si->cmdline_paddr ? phys_to_virt(si->cmdline_paddr) : "";
 	if (cmdline_parse(cmdline, &options) < 0)
 		vm_exit(EXIT_BAD_CMDLINE);
+	options.acpi = si->rsdp_paddr != 0;
 	verbose = options.verbose;
 	cpu.pvm_safe = options.pvm_safe;
 	if (si->nr_modules) {
@@ -94,6 +96,8 @@ NORETURN void kmain(uint64_t start_info_pa, uint64_t boot_tsc)
 		vm_exit(EXIT_CANNOT_START);
 	devices_init();                       /* /dev/null, /dev/zero, /dev/urandom, ... */
 	procfs_init();                        /* /proc and /sys */
+	if (tmpfs_init(&options) < 0)         /* writable /tmp and --mount-fs directories */
+		vm_exit(EXIT_BAD_CMDLINE);
 	bootchart_mark("ramfs");
 	exec_app(&options);                   /* load the program and enter ring 3 */
 }

@@ -1,6 +1,7 @@
 /* File objects, the process's descriptor table, and the console as a file. Descriptors 0, 1 and 2
  * start on the console; stdin reads end-of-file (no console input yet). */
 #include "fs/file.h"
+#include "fs/ramfs.h"
 #include "errno.h"
 #include "lib.h"
 #include "mm/mm.h"
@@ -26,8 +27,11 @@ struct file *file_new(const struct file_ops *ops, uint32_t flags)
 
 void file_put(struct file *f)
 {
-	if (f && --f->refcount == 0)
+	if (f && --f->refcount == 0) {
+		if (f->node)
+			ramfs_node_put(f->node);
 		kfree(f);
+	}
 }
 
 int fd_install(struct file *f, bool close_on_exec, int lowest)

@@ -3,6 +3,7 @@
 #include "fs/ramfs.h"
 #include "errno.h"
 #include "fs/file.h"
+#include "fs/tmpfs.h"
 #include "lib.h"
 #include "mm/mm.h"
 
@@ -31,7 +32,7 @@ static bool parse_hex(const uint8_t *p, uint32_t *out)
 	return true;
 }
 
-static struct ramfs_node *find_child(struct ramfs_node *dir, const char *name, size_t len)
+struct ramfs_node *ramfs_find_child(struct ramfs_node *dir, const char *name, size_t len)
 {
 	for (struct ramfs_node *c = dir->children; c; c = c->next)
 		if (strlen(c->name) == len && memcmp(c->name, name, len) == 0)
@@ -66,7 +67,7 @@ static struct ramfs_node *insert_path(const char *path, uint32_t mode)
 	for (;;) {
 		const char *slash = strchr(path, '/');
 		size_t len = slash ? (size_t)(slash - path) : strlen(path);
-		struct ramfs_node *child = find_child(dir, path, len);
+		struct ramfs_node *child = ramfs_find_child(dir, path, len);
 		if (!slash) {
 			if (child) {
 				child->mode = mode; /* a later entry for the same path wins */
@@ -129,7 +130,7 @@ int ramfs_unpack(const uint8_t *archive, size_t size)
 					name);
 				return -1;
 			}
-			n->mtime = mtime;
+			n->atime = n->mtime = n->ctime = mtime;
 			if (type != S_IFDIR) {
 				n->data = archive + data_at;
 				n->size = filesize;
@@ -145,6 +146,7 @@ int ramfs_unpack(const uint8_t *archive, size_t size)
 }
 
 uint32_t ramfs_file_count(void) { return file_count; }
+uint32_t ramfs_new_ino(void) { return next_ino++; }
 
 struct ramfs_node *ramfs_add_special(const char *path, const struct file_ops *ops, const void *data)
 {
@@ -164,6 +166,15 @@ struct ramfs_node *ramfs_add_symlink(const char *path, const char *target)
 		n->size = strlen(target);
 	}
 	return n;
+}
+
+struct ramfs_node *ramfs_add_directory(const char *path, uint32_t mode)
+{
+	int error;
+	struct ramfs_node *n = ramfs_lookup(path, NULL, true, &error);
+	if (n)
+		return (n->mode & S_IFMT) == S_IFDIR ? n : NULL;
+	return insert_path(path, S_IFDIR | mode);
 }
 
 struct ramfs_node *ramfs_add_device(const char *path, uint32_t rdev, const struct file_ops *ops)
@@ -197,7 +208,7 @@ static struct ramfs_node *lookup(const char *path, struct ramfs_node *start, boo
 		else if (len == 2 && path[0] == '.' && path[1] == '.')
 			next = node->parent ? node->parent : node;
 		else
-			next = find_child(node, path, len);
+			next = ramfs_find_child(node, path, len);
 		if (!next) {
 			*error = -ENOENT;
 			return NULL;
@@ -239,6 +250,36 @@ struct ramfs_node *ramfs_lookup(const char *path, struct ramfs_node *start, bool
 
 struct ramfs_node *ramfs_root(void) { return &root_node; }
 
+long ramfs_lookup_parent(char *path, struct ramfs_node *start, struct ramfs_node **dir, const char **name,
+			 bool *trailing_slash)
+{
+	if (!*path)
+		return -ENOENT;
+	size_t len = strlen(path);
+	*trailing_slash = false;
+	while (len > 1 && path[len - 1] == '/') {
+		path[--len] = 0;
+		*trailing_slash = true;
+	}
+	char *slash = strrchr(path, '/');
+	if (!slash) {
+		*dir = start ? start : &root_node;
+		*name = path;
+	} else {
+		*name = slash + 1;
+		if (slash == path) {
+			*dir = &root_node;
+		} else {
+			*slash = 0;
+			int error = 0;
+			*dir = ramfs_lookup(path, start, true, &error);
+			if (!*dir)
+				return error;
+		}
+	}
+	return ((*dir)->mode & S_IFMT) == S_IFDIR ? 0 : -ENOTDIR;
+}
+
 long ramfs_path(const struct ramfs_node *node, char *buf, size_t size)
 {
 	/* Names from the node up to the root, written from the end of buf backwards. */
@@ -270,12 +311,14 @@ void ramfs_stat(const struct ramfs_node *n, struct linux_stat *st)
 	memset(st, 0, sizeof(*st));
 	st->dev = 1;
 	st->ino = n->ino;
-	st->nlink = (n->mode & S_IFMT) == S_IFDIR ? 2 : 1;
+	st->nlink = (n->flags & RAMFS_UNLINKED) ? 0 : (n->mode & S_IFMT) == S_IFDIR ? 2 : 1;
 	st->mode = n->mode;
 	st->size = (n->mode & S_IFMT) == S_IFDIR ? 4096 : (int64_t)n->size;
 	st->blksize = 4096;
 	st->blocks = (st->size + 511) / 512;
-	st->atime = st->mtime = st->ctime = n->mtime;
+	st->atime = n->atime;
+	st->mtime = n->mtime;
+	st->ctime = n->ctime;
 	st->rdev = n->rdev;
 }
 
@@ -351,7 +394,8 @@ static long dir_getdents(struct file *f, uint64_t buf, size_t n, uint64_t *pos)
 	return (long)used;
 }
 
-static const struct file_ops ramfs_file_ops = {.read = file_read, .stat = file_stat, .seekable = true};
+static const struct file_ops ramfs_file_ops = {
+    .read = file_read, .write = tmpfs_file_write, .stat = file_stat, .seekable = true};
 static const struct file_ops ramfs_dir_ops = {.stat = file_stat, .getdents = dir_getdents, .seekable = true};
 
 struct file *ramfs_open_file(struct ramfs_node *node, uint32_t flags)
@@ -359,7 +403,9 @@ struct file *ramfs_open_file(struct ramfs_node *node, uint32_t flags)
 	bool dir = (node->mode & S_IFMT) == S_IFDIR;
 	const struct file_ops *ops = node->dev_ops ? node->dev_ops : dir ? &ramfs_dir_ops : &ramfs_file_ops;
 	struct file *f = file_new(ops, flags);
-	if (f)
+	if (f) {
 		f->node = node;
+		ramfs_node_get(node);
+	}
 	return f;
 }

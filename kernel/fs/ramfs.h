@@ -1,5 +1,6 @@
 /* In-memory filesystem unpacked from the cpio (newc) archive the toolchain passes as the PVH module.
- * File contents are not copied: nodes point into the archive, which stays reserved in memory. */
+ * File contents are not copied: nodes point into the archive, which stays reserved in memory. Writable
+ * (tmpfs) directories and the nodes made in them hold their contents in kmalloc'd buffers (fs/tmpfs.c). */
 #pragma once
 #include "types.h"
 
@@ -18,11 +19,20 @@ struct ramfs_node {
 	uint32_t rdev;
 	uint32_t mode;
 	uint32_t ino;
-	uint64_t mtime;
-	const uint8_t *data; /* file contents or symlink target */
+	uint32_t flags;       /* RAMFS_* */
+	int refcount;         /* open files referring to the node */
+	uint64_t atime, mtime, ctime; /* seconds */
+	const uint8_t *data;  /* file contents or symlink target: into the archive, or buffer */
 	uint64_t size;
+	uint8_t *buffer;      /* tmpfs: owned storage of capacity bytes (data == buffer) */
+	uint64_t capacity;
 	struct ramfs_node *parent, *children, *next;
 };
+
+#define RAMFS_WRITABLE 1   /* a tmpfs node: may be written, and (a directory) take new entries */
+#define RAMFS_UNLINKED 2   /* removed from its directory: freed at the last close */
+#define RAMFS_OWNED_NAME 4 /* name was kmalloc'd on its own (tmpfs nodes, which rename can rename) */
+#define NAME_MAX 255
 
 /* Unpacks the archive; 0, or -1 after printing what is wrong with it. */
 int ramfs_unpack(const uint8_t *archive, size_t size);
@@ -30,6 +40,18 @@ int ramfs_unpack(const uint8_t *archive, size_t size);
  * 40; the last component only when follow_last). NULL with *error = -ENOENT, -ENOTDIR or -ELOOP. */
 struct ramfs_node *ramfs_lookup(const char *path, struct ramfs_node *start, bool follow_last, int *error);
 struct ramfs_node *ramfs_root(void);
+/* Looks up all but the last component of path (which it edits: NULs after the parent and at trailing
+ * slashes). *dir is the parent directory and *name the last component ("" for "/"); *trailing_slash
+ * says the path ended in '/'. 0, or -ENOENT, -ENOTDIR, -ELOOP. */
+long ramfs_lookup_parent(char *path, struct ramfs_node *start, struct ramfs_node **dir, const char **name,
+			 bool *trailing_slash);
+uint32_t ramfs_new_ino(void);
+struct ramfs_node *ramfs_find_child(struct ramfs_node *dir, const char *name, size_t len);
+/* Makes the directory at path (and missing parents) if needed; NULL when a component is not one. */
+struct ramfs_node *ramfs_add_directory(const char *path, uint32_t mode);
+/* An open file's hold on its node (fs/file.c); the last put frees an unlinked tmpfs node. */
+void ramfs_node_get(struct ramfs_node *node);
+void ramfs_node_put(struct ramfs_node *node);
 /* Writes the absolute path of node into buf; its length with the NUL, or -ERANGE. */
 long ramfs_path(const struct ramfs_node *node, char *buf, size_t size);
 uint32_t ramfs_file_count(void);

@@ -11,6 +11,7 @@ size_t strnlen(const char *s, size_t max);
 int strcmp(const char *a, const char *b);
 int strncmp(const char *a, const char *b, size_t n);
 char *strchr(const char *s, int c);
+char *strrchr(const char *s, int c);
 bool str_starts_with(const char *s, const char *prefix);
 
 int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);

@@ -120,11 +120,21 @@ int cmdline_parse(const char *cmdline, struct boot_options *opts)
 				return -1;
 			}
 			opts->env[opts->envc++] = w + 6;
+		} else if (str_starts_with(w, "--mount-fs=")) {
+			if (!str_starts_with(w + 11, "tmpfs,/")) {
+				kprintf("osv: command line: --mount-fs needs tmpfs,/absolute/path, got \"%s\"\n", w);
+				return -1;
+			}
+			if (opts->tmpfs_count == MAX_TMPFS_MOUNTS) {
+				kprintf("osv: command line: more than %d --mount-fs options\n", MAX_TMPFS_MOUNTS);
+				return -1;
+			}
+			opts->tmpfs[opts->tmpfs_count++] = w + 17;
 		} else if (str_starts_with(w, "--cwd=")) {
 			opts->cwd = w + 6;
 		} else {
 			kprintf("osv: command line: unknown option \"%s\" (known: --bootchart --verbose --env=K=V "
-				"--cwd=DIR --pvm-safe --nopci --blktest)\n",
+				"--cwd=DIR --mount-fs=tmpfs,/PATH --pvm-safe --nopci --blktest)\n",
 				w);
 			return -1;
 		}

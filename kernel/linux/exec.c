@@ -131,6 +131,7 @@ NORETURN void exec_app(const struct boot_options *opts)
 	p->exe_path = exe_path;
 	p->exe = node;
 	p->cwd = cwd;
+	ramfs_node_get(cwd);
 	p->boot = opts;
 	console_files_init();
 	procfs_set_exe(exe_path);

@@ -55,6 +55,9 @@ struct boot_options;
 /* Loads the program named by the boot options and runs it in ring 3 (does not return). */
 NORETURN void exec_app(const struct boot_options *opts);
 
+/* The file mode creation mask (umask) new files and directories are made with. */
+uint32_t process_umask(void);
+
 long syscall_dispatch(struct trap_frame *f);
 NORETURN void app_fatal_fault(struct trap_frame *f, int signo, uint64_t addr);
 /* Ends the VM with the app's exit status (arch/x86_64/power.c). */

@@ -1,10 +1,11 @@
 /* File syscalls: descriptors (open/openat, close, dup family, fcntl), I/O (read/write and their
  * vectored and positioned forms, lseek), metadata (fstat, newfstatat, statx, access, readlink,
  * getdents64), and the working directory. Files come from fs/file.h; paths are resolved in the ramfs,
- * which is read-only for now (creating or writing files there fails with EROFS). */
+ * which is read-only (EROFS) except in tmpfs directories (fs/tmpfs.h; namespace changes in sys_fs.c). */
 #include "errno.h"
 #include "fs/file.h"
 #include "fs/ramfs.h"
+#include "fs/tmpfs.h"
 #include "lib.h"
 #include "linux/linux.h"
 
@@ -34,14 +35,14 @@ struct iovec {
 	uint64_t base, len;
 };
 
-static long get_path(uint64_t user_path, char *buf)
+long get_path(uint64_t user_path, char *buf)
 {
 	long r = strncpy_from_user(buf, user_path, PATH_MAX);
 	return r < 0 ? r : 0;
 }
 
 /* The directory a relative path starts from: the cwd, or the directory open on dirfd. */
-static long start_dir(int dirfd, const char *path, struct ramfs_node **out)
+long start_dir(int dirfd, const char *path, struct ramfs_node **out)
 {
 	if (path[0] == '/' || dirfd == AT_FDCWD) {
 		*out = current->cwd;
@@ -67,19 +68,25 @@ static long resolve(int dirfd, const char *path, bool follow, struct ramfs_node 
 	return *out ? 0 : error;
 }
 
-static long do_openat(int dirfd, uint64_t user_path, uint64_t flags)
+/* Creates path's last component as a new node of mode in a tmpfs directory (sys_fs.c). */
+long create_at(int dirfd, char *path, uint32_t mode, struct ramfs_node **out);
+
+static long do_openat(int dirfd, uint64_t user_path, uint64_t flags, uint64_t a_mode)
 {
 	char path[PATH_MAX];
 	long r = get_path(user_path, path);
 	if (r < 0)
 		return r;
 	struct ramfs_node *node;
-	r = resolve(dirfd, path, !(flags & O_NOFOLLOW), &node);
-	if (r == -ENOENT && (flags & O_CREAT))
-		return -EROFS;
+	r = resolve(dirfd, path, !(flags & O_NOFOLLOW) && !((flags & O_CREAT) && (flags & O_EXCL)), &node);
+	bool created = false;
+	if (r == -ENOENT && (flags & O_CREAT)) {
+		r = create_at(dirfd, path, S_IFREG | (a_mode & 07777 & ~process_umask()), &node);
+		created = true;
+	}
 	if (r < 0)
 		return r;
-	if ((flags & O_CREAT) && (flags & O_EXCL))
+	if ((flags & O_CREAT) && (flags & O_EXCL) && !created)
 		return -EEXIST;
 	uint32_t type = node->mode & S_IFMT;
 	if (type == S_IFLNK) /* only reached with O_NOFOLLOW */
@@ -87,8 +94,15 @@ static long do_openat(int dirfd, uint64_t user_path, uint64_t flags)
 	if ((flags & O_DIRECTORY) && type != S_IFDIR)
 		return -ENOTDIR;
 	bool writes = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) || (flags & O_TMPFILE) == O_TMPFILE;
-	if (writes && type != S_IFCHR)
-		return type == S_IFDIR ? -EISDIR : -EROFS;
+	if ((writes || (flags & O_CREAT)) && type == S_IFDIR)
+		return -EISDIR;
+	if (writes && type != S_IFCHR && !tmpfs_writable(node))
+		return -EROFS;
+	if ((flags & O_TRUNC) && type == S_IFREG && tmpfs_writable(node) && node->size) {
+		r = tmpfs_resize(node, 0);
+		if (r < 0)
+			return r;
+	}
 	struct file *f = ramfs_open_file(node, (uint32_t)flags);
 	if (!f)
 		return -ENOMEM;
@@ -98,8 +112,9 @@ static long do_openat(int dirfd, uint64_t user_path, uint64_t flags)
 	return fd;
 }
 
-SYSCALL_DEFINE(open) { return do_openat(AT_FDCWD, a0, a1); }
-SYSCALL_DEFINE(openat) { return do_openat((int)a0, a1, a2); }
+SYSCALL_DEFINE(open) { return do_openat(AT_FDCWD, a0, a1, a2); }
+SYSCALL_DEFINE(creat) { return do_openat(AT_FDCWD, a0, O_CREAT | O_WRONLY | O_TRUNC, a1); }
+SYSCALL_DEFINE(openat) { return do_openat((int)a0, a1, a2, a3); }
 SYSCALL_DEFINE(close) { return fd_close((int)a0); }
 
 static long do_read(struct file *f, uint64_t buf, size_t n, uint64_t *pos)
@@ -404,7 +419,13 @@ static long access_at(int dirfd, uint64_t user_path, uint64_t mode, uint64_t fla
 	if (r < 0)
 		return r;
 	/* We run as root: only the read-only filesystem says no (devices stay writable). */
-	return (mode & W_OK) && (st.mode & S_IFMT) != S_IFCHR ? -EROFS : 0;
+	if (!(mode & W_OK) || (st.mode & S_IFMT) == S_IFCHR)
+		return 0;
+	struct ramfs_node *node;
+	char path[PATH_MAX];
+	if (get_path(user_path, path) < 0 || !path[0] || resolve(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), &node) < 0)
+		return -EROFS;
+	return tmpfs_writable(node) ? 0 : -EROFS;
 }
 
 SYSCALL_DEFINE(access) { return access_at(AT_FDCWD, a0, a1, 0); }
@@ -451,6 +472,8 @@ static long change_dir(struct ramfs_node *node)
 {
 	if ((node->mode & S_IFMT) != S_IFDIR)
 		return -ENOTDIR;
+	ramfs_node_get(node);
+	ramfs_node_put(current->cwd);
 	current->cwd = node;
 	return 0;
 }

@@ -178,6 +178,8 @@ SYSCALL_DEFINE(setsid) { return -EPERM; } /* already a session and group leader,
 
 static uint32_t file_mode_mask = 022;
 
+uint32_t process_umask(void) { return file_mode_mask; }
+
 SYSCALL_DEFINE(umask)
 {
 	uint32_t old = file_mode_mask;

@@ -1,0 +1,214 @@
+/* tmpfs: writable directories over the read-only ramfs (see fs/tmpfs.h). Files created here own their
+ * contents (node->buffer, capacity bytes, node->data pointing at it); names are kmalloc'd so rename
+ * can change them. A node removed while open stays usable until its last reference goes
+ * (ramfs_node_put). Out of memory is -ENOSPC, as a full tmpfs says it on Linux. */
+#include "fs/tmpfs.h"
+#include "arch/x86_64/clock.h"
+#include "boot.h"
+#include "errno.h"
+#include "fs/file.h"
+#include "lib.h"
+#include "mm/mm.h"
+
+#define MAX_FILE_SIZE (1UL << 40) /* beyond any memory: fail early instead of overflowing sizes */
+#define MIN_CAPACITY 64
+
+uint64_t tmpfs_now(void) { return clock_realtime_ns() / 1000000000UL; }
+
+void tmpfs_touch(struct ramfs_node *node, bool contents)
+{
+	node->ctime = tmpfs_now();
+	if (contents)
+		node->mtime = node->ctime;
+}
+
+static int mount_at(const char *path)
+{
+	struct ramfs_node *dir = ramfs_add_directory(path, 01777);
+	if (!dir) {
+		kprintf("osv: cannot mount tmpfs at %s: not a directory (or out of memory)\n", path);
+		return -1;
+	}
+	dir->mode = S_IFDIR | 01777;
+	dir->flags |= RAMFS_WRITABLE;
+	dir->children = NULL; /* the mount hides what the archive had there */
+	/* Times stay 0 until the first change: reading the clock here would calibrate the TSC at boot. */
+	return 0;
+}
+
+int tmpfs_init(const struct boot_options *opts)
+{
+	if (mount_at("/tmp") < 0)
+		return -1;
+	for (int i = 0; i < opts->tmpfs_count; i++)
+		if (mount_at(opts->tmpfs[i]) < 0)
+			return -1;
+	return 0;
+}
+
+static void free_node(struct ramfs_node *node)
+{
+	kfree(node->buffer);
+	if (node->flags & RAMFS_OWNED_NAME)
+		kfree((char *)node->name);
+	kfree(node);
+}
+
+void ramfs_node_get(struct ramfs_node *node) { node->refcount++; }
+
+void ramfs_node_put(struct ramfs_node *node)
+{
+	if (--node->refcount == 0 && (node->flags & RAMFS_UNLINKED))
+		free_node(node);
+}
+
+static char *copy_name(const char *name)
+{
+	size_t len = strlen(name);
+	char *copy = kmalloc(len + 1);
+	if (copy)
+		memcpy(copy, name, len + 1);
+	return copy;
+}
+
+static void link_into(struct ramfs_node *dir, struct ramfs_node *node)
+{
+	node->parent = dir;
+	node->next = dir->children;
+	dir->children = node;
+	tmpfs_touch(dir, true);
+}
+
+static void unlink_from_parent(struct ramfs_node *node)
+{
+	struct ramfs_node *dir = node->parent;
+	for (struct ramfs_node **link = &dir->children; *link; link = &(*link)->next) {
+		if (*link == node) {
+			*link = node->next;
+			break;
+		}
+	}
+	node->next = NULL;
+	node->parent = NULL;
+	tmpfs_touch(dir, true);
+}
+
+/* Makes room for size bytes (contents kept); 0 or -ENOSPC. */
+static long reserve(struct ramfs_node *node, uint64_t size)
+{
+	if (size <= node->capacity)
+		return 0;
+	if (size > MAX_FILE_SIZE)
+		return -ENOSPC;
+	uint64_t capacity = MAX(MAX(size, node->capacity * 2), (uint64_t)MIN_CAPACITY);
+	uint8_t *buffer = kmalloc(capacity);
+	if (!buffer) {
+		capacity = size;
+		buffer = kmalloc(capacity);
+		if (!buffer)
+			return -ENOSPC;
+	}
+	if (node->size)
+		memcpy(buffer, node->buffer, node->size);
+	kfree(node->buffer);
+	node->buffer = buffer;
+	node->data = buffer;
+	node->capacity = capacity;
+	return 0;
+}
+
+long tmpfs_create(struct ramfs_node *dir, const char *name, uint32_t mode, const char *target,
+		  struct ramfs_node **out)
+{
+	struct ramfs_node *node = kzalloc(sizeof(*node));
+	char *copy = copy_name(name);
+	if (!node || !copy)
+		goto fail;
+	node->name = copy;
+	node->mode = mode;
+	node->ino = ramfs_new_ino();
+	node->flags = RAMFS_WRITABLE | RAMFS_OWNED_NAME;
+	node->atime = node->mtime = node->ctime = tmpfs_now();
+	if (target) {
+		size_t len = strlen(target);
+		if (reserve(node, len) < 0)
+			goto fail;
+		memcpy(node->buffer, target, len);
+		node->size = len;
+	}
+	link_into(dir, node);
+	*out = node;
+	return 0;
+fail:
+	kfree(copy);
+	kfree(node);
+	return -ENOSPC;
+}
+
+long tmpfs_resize(struct ramfs_node *node, uint64_t size)
+{
+	if (size > node->size) {
+		long r = reserve(node, size);
+		if (r < 0)
+			return r;
+		memset(node->buffer + node->size, 0, size - node->size);
+	}
+	node->size = size;
+	if (size == 0) {
+		kfree(node->buffer);
+		node->buffer = NULL;
+		node->data = NULL;
+		node->capacity = 0;
+	}
+	tmpfs_touch(node, true);
+	return 0;
+}
+
+long tmpfs_file_write(struct file *f, uint64_t user_buf, size_t n, uint64_t *pos)
+{
+	struct ramfs_node *node = f->node;
+	if (!tmpfs_writable(node))
+		return -EROFS;
+	if (f->flags & O_APPEND)
+		*pos = node->size;
+	if (n == 0)
+		return 0;
+	uint64_t end = *pos + n;
+	if (end < *pos || end > MAX_FILE_SIZE)
+		return -EFBIG;
+	long r = reserve(node, end);
+	if (r < 0)
+		return r;
+	if (*pos > node->size)
+		memset(node->buffer + node->size, 0, *pos - node->size);
+	if (copy_from_user(node->buffer + *pos, user_buf, n) < 0)
+		return -EFAULT;
+	node->size = MAX(node->size, end);
+	*pos = end;
+	tmpfs_touch(node, true);
+	return (long)n;
+}
+
+void tmpfs_remove(struct ramfs_node *node)
+{
+	unlink_from_parent(node);
+	node->flags |= RAMFS_UNLINKED;
+	tmpfs_touch(node, false);
+	if (node->refcount == 0)
+		free_node(node);
+}
+
+long tmpfs_move(struct ramfs_node *node, struct ramfs_node *dir, const char *name)
+{
+	char *copy = copy_name(name);
+	if (!copy)
+		return -ENOSPC;
+	unlink_from_parent(node);
+	if (node->flags & RAMFS_OWNED_NAME)
+		kfree((char *)node->name);
+	node->name = copy;
+	node->flags |= RAMFS_OWNED_NAME;
+	link_into(dir, node);
+	tmpfs_touch(node, false);
+	return 0;
+}
