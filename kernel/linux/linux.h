@@ -70,6 +70,13 @@ void random_bytes(void *buf, size_t n);
 /* Fills user memory with random bytes; the count, or -EFAULT when nothing could be written. */
 long random_to_user(uint64_t user_buf, size_t n);
 
+/* Path helpers shared by the file syscalls (linux/sys_file.c, linux/sys_fs.c). */
+long get_path(uint64_t user_path, char *buf);
+/* The directory a relative path starts from: the cwd, or the directory open on dirfd. */
+long start_dir(int dirfd, const char *path, struct ramfs_node **out);
+/* The node of dirfd/path, following a final symlink when follow. */
+long resolve_path(int dirfd, const char *path, bool follow, struct ramfs_node **out);
+
 /* The signature every syscall handler has: six raw argument registers in, result or -errno out. */
 typedef long (*syscall_fn)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t);
 #define SYSCALL_DEFINE(name)                                                                         \

@@ -57,7 +57,7 @@ long start_dir(int dirfd, const char *path, struct ramfs_node **out)
 	return 0;
 }
 
-static long resolve(int dirfd, const char *path, bool follow, struct ramfs_node **out)
+long resolve_path(int dirfd, const char *path, bool follow, struct ramfs_node **out)
 {
 	struct ramfs_node *start;
 	long r = start_dir(dirfd, path, &start);
@@ -78,7 +78,7 @@ static long do_openat(int dirfd, uint64_t user_path, uint64_t flags, uint64_t a_
 	if (r < 0)
 		return r;
 	struct ramfs_node *node;
-	r = resolve(dirfd, path, !(flags & O_NOFOLLOW) && !((flags & O_CREAT) && (flags & O_EXCL)), &node);
+	r = resolve_path(dirfd, path, !(flags & O_NOFOLLOW) && !((flags & O_CREAT) && (flags & O_EXCL)), &node);
 	bool created = false;
 	if (r == -ENOENT && (flags & O_CREAT)) {
 		r = create_at(dirfd, path, S_IFREG | (a_mode & 07777 & ~process_umask()), &node);
@@ -333,7 +333,7 @@ static long stat_at(int dirfd, uint64_t user_path, uint64_t flags, struct linux_
 		return 0;
 	}
 	struct ramfs_node *node;
-	r = resolve(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), &node);
+	r = resolve_path(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), &node);
 	if (r < 0)
 		return r;
 	ramfs_stat(node, st);
@@ -423,7 +423,7 @@ static long access_at(int dirfd, uint64_t user_path, uint64_t mode, uint64_t fla
 		return 0;
 	struct ramfs_node *node;
 	char path[PATH_MAX];
-	if (get_path(user_path, path) < 0 || !path[0] || resolve(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), &node) < 0)
+	if (get_path(user_path, path) < 0 || !path[0] || resolve_path(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), &node) < 0)
 		return -EROFS;
 	return tmpfs_writable(node) ? 0 : -EROFS;
 }
@@ -441,7 +441,7 @@ static long readlink_at(int dirfd, uint64_t user_path, uint64_t buf, uint64_t si
 	if ((int64_t)size <= 0)
 		return -EINVAL;
 	struct ramfs_node *node;
-	r = resolve(dirfd, path, false, &node);
+	r = resolve_path(dirfd, path, false, &node);
 	if (r < 0)
 		return r;
 	if ((node->mode & S_IFMT) != S_IFLNK)
@@ -485,7 +485,7 @@ SYSCALL_DEFINE(chdir)
 	if (r < 0)
 		return r;
 	struct ramfs_node *node;
-	r = resolve(AT_FDCWD, path, true, &node);
+	r = resolve_path(AT_FDCWD, path, true, &node);
 	return r < 0 ? r : change_dir(node);
 }
 

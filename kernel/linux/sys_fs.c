@@ -16,8 +16,6 @@
 #define UTIME_OMIT ((1L << 30) - 2)
 #define PATH_MAX 4096
 
-long get_path(uint64_t user_path, char *buf);
-long start_dir(int dirfd, const char *path, struct ramfs_node **out);
 
 static bool is_dir(const struct ramfs_node *n) { return (n->mode & S_IFMT) == S_IFDIR; }
 
@@ -223,13 +221,7 @@ static long node_at(int dirfd, uint64_t user_path, bool follow, struct ramfs_nod
 		*out = f->node;
 		return 0;
 	}
-	struct ramfs_node *start;
-	long r = start_dir(dirfd, path, &start);
-	if (r < 0)
-		return r;
-	int error = 0;
-	*out = ramfs_lookup(path, start, follow, &error);
-	return *out ? 0 : error;
+	return resolve_path(dirfd, path, follow, out);
 }
 
 static long change_mode(struct ramfs_node *node, uint64_t mode)
