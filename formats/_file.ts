@@ -36,6 +36,25 @@ export class ContainerFile {
     }
   }
 
+  /**
+   * Opens a file and builds a reader over it, closing the file when the reader finds it invalid.
+   *
+   * @param path host path
+   * @param format format name for messages
+   * @param makeReader validates the container and returns its disk reader
+   * @returns the reader
+   */
+  static openReader<T>(path: string, format: string, makeReader: (file: ContainerFile) => T): Promise<T> {
+    let file: ContainerFile | undefined;
+    try {
+      file = ContainerFile.open(path, format);
+      return Promise.resolve(makeReader(file));
+    } catch (err) {
+      file?.close();
+      return Promise.reject(err);
+    }
+  }
+
   /** An Error `Cannot read <format> image "<path>": <why>`. */
   error(why: string): Error {
     return new Error(`Cannot read ${this.format} image "${this.path}": ${why}`);

@@ -129,13 +129,7 @@ export async function writeQcow2(disk: DiskSource, out: ImageOutput): Promise<vo
  * @throws Error naming the file and what is wrong
  */
 export function openQcow2(path: string): Promise<DiskReader> {
-  const file = ContainerFile.open(path, "qcow2");
-  try {
-    return Promise.resolve(qcow2Reader(file));
-  } catch (err) {
-    file.close();
-    return Promise.reject(err);
-  }
+  return ContainerFile.openReader(path, "qcow2", qcow2Reader);
 }
 
 function qcow2Reader(file: ContainerFile): DiskReader {

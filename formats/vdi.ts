@@ -92,13 +92,7 @@ export async function writeVdi(disk: DiskSource, out: ImageOutput): Promise<void
  * @throws Error naming the file and what is wrong
  */
 export function openVdi(path: string): Promise<DiskReader> {
-  const file = ContainerFile.open(path, "vdi");
-  try {
-    return Promise.resolve(vdiReader(file));
-  } catch (err) {
-    file.close();
-    return Promise.reject(err);
-  }
+  return ContainerFile.openReader(path, "vdi", vdiReader);
 }
 
 function vdiReader(file: ContainerFile): DiskReader {

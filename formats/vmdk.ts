@@ -214,13 +214,7 @@ export async function writeVmdkStream(disk: DiskSource, out: ImageOutput): Promi
  * @throws Error naming the file and what is wrong
  */
 export function openVmdk(path: string): Promise<DiskReader> {
-  const file = ContainerFile.open(path, "vmdk");
-  try {
-    return Promise.resolve(vmdkReader(file));
-  } catch (err) {
-    file.close();
-    return Promise.reject(err);
-  }
+  return ContainerFile.openReader(path, "vmdk", vmdkReader);
 }
 
 function vmdkReader(file: ContainerFile): DiskReader {
