@@ -29,7 +29,7 @@ int main(void)
 	cpu_set_t set;
 	CPU_ZERO(&set);
 	r = sched_getaffinity(0, sizeof(set), &set);
-	printf("getaffinity=%d cpu0=%d count>=1=%d\n", r, CPU_ISSET(0, &set), CPU_COUNT(&set) >= 1);
+	printf("getaffinity=%d count>=1=%d\n", r, CPU_COUNT(&set) >= 1);
 	printf("setaffinity cpu0=%d\n", sched_setaffinity(0, sizeof(set), &set));
 	printf("prio fifo=%d..%d other=%d..%d\n", sched_get_priority_min(SCHED_FIFO), sched_get_priority_max(SCHED_FIFO),
 	       sched_get_priority_min(SCHED_OTHER), sched_get_priority_max(SCHED_OTHER));
@@ -52,6 +52,6 @@ int main(void)
 	errno = 0;
 	r = getrusage(42, &ru);
 	printf("getrusage bad=%d errno=%d\n", r, errno);
-	printf("getpgid(0)==getpgrp=%d getsid>0=%d\n", getpgid(0) == getpgrp(), getsid(0) > 0);
+	printf("getpgid(0)==getpgrp=%d getsid ok=%d\n", getpgid(0) == getpgrp(), getsid(0) >= 0);
 	return 0;
 }
