@@ -27,6 +27,6 @@ export { build } from "./core/pipeline.ts";
 export type { BuildRequest, KernelBuilder } from "./core/pipeline.ts";
 export { runImage } from "./core/run.ts";
 export type { RunRequest, RunResult } from "./core/run.ts";
-export { convertImage, inspectImage, listCpio, setImageCmdline } from "./core/inspect.ts";
-export type { ConvertResult, ImageFile, ImageInfo } from "./core/inspect.ts";
+export { convertImage, inspectImage, setImageCmdline } from "./core/inspect.ts";
+export type { ConvertResult, ImageInfo } from "./core/inspect.ts";
 export { openImage, probeFormat, writeImageFile } from "./core/disk.ts";

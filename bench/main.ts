@@ -17,6 +17,8 @@
 import { probeKvm } from "../core/host.ts";
 import { buildKernel } from "../kernel/build.ts";
 import { stubKernel } from "../tests/unit/_helpers.ts";
+import { BIG_FILE, BIG_FILE_BYTES } from "../tests/e2e/_tree.ts";
+import { readRate, throughput, writeMixedTree } from "./_disk.ts";
 import {
   type Cell,
   failureText,
@@ -51,7 +53,7 @@ interface Options {
 interface Row {
   id: string;
   label: string;
-  unit: "ms" | "MiB";
+  unit: "ms" | "MiB" | "MiB/s";
   cells: Partial<Record<Accel, Cell>>;
 }
 
@@ -61,6 +63,8 @@ interface Results {
   options: { runs: number; budgetMs: number; minRuns: number; accels: Accel[] };
   sizes: { kernelElf: number | string; helloImage: number; helloBinary: number };
   hostHello: Cell;
+  /** Host-side figures of issue 3: building images of a 200 MiB tree; reading a 64 MiB file on the host. */
+  disk: { treeBytes: number; osvBuildRaw: Cell; osvBuildQcow2: Cell; qemuImgConvertQcow2: Cell; hostRead64: Cell };
   rows: Row[];
 }
 
@@ -99,14 +103,94 @@ function helloOk(run: { code: number; stdout: string }): boolean {
 }
 
 /** Compiles examples/hello statically and builds its image; paths of both. */
-async function prepareHello(dir: string): Promise<{ binary: string; image: string }> {
+async function prepareHello(dir: string): Promise<{ binary: string; image: string; ramfsImage: string }> {
   const binary = `${dir}/hello`;
   const gcc = await spawnTimed("gcc", ["-static", "-O2", "-o", binary, `${ROOT}examples/hello/hello.c`]);
   if (gcc.code !== 0) fail(`gcc failed: ${failureText(gcc)}`);
   const image = `${dir}/hello.img`;
-  const build = await osv(["build", binary, "-o", image]);
+  const ramfsImage = `${dir}/hello-ramfs.img`;
+  for (const [out, fs] of [[image, "rofs"], [ramfsImage, "ramfs"]]) {
+    const build = await osv(["build", binary, "--fs", fs!, "-o", out!]);
+    if (build.code !== 0) fail(`osv build failed: ${failureText(build)}`);
+  }
+  return { binary, image, ramfsImage };
+}
+
+/** Builds treehash and an image holding the test tree's 64 MiB file; the binary, image and host file. */
+async function prepareRead64(dir: string): Promise<{ binary: string; image: string; file: string }> {
+  const binary = `${dir}/treehash`;
+  const gcc = await spawnTimed("gcc", ["-static", "-O2", "-o", binary, `${ROOT}tests/guest/treehash.c`]);
+  if (gcc.code !== 0) fail(`gcc failed: ${failureText(gcc)}`);
+  const file = `${dir}/big.bin`;
+  const data = new Uint8Array(BIG_FILE_BYTES);
+  crypto.getRandomValues(data.subarray(0, 65536));
+  for (let at = 65536; at < data.length; at *= 2) data.copyWithin(at, 0, Math.min(at, data.length - at));
+  await Deno.writeFile(file, data);
+  const image = `${dir}/read64.img`;
+  const build = await osv(["build", binary, "--add", `${file}:/${BIG_FILE}`, "-o", image]);
   if (build.code !== 0) fail(`osv build failed: ${failureText(build)}`);
-  return { binary, image };
+  return { binary, image, file };
+}
+
+/** Read rate (MiB/s) of the 64 MiB file in the guest. */
+function guestRead64(image: string, accel: Accel, hypervisor: string) {
+  return async () => {
+    const run = await osv([
+      "run",
+      image,
+      "--accel",
+      accel,
+      "--hypervisor",
+      hypervisor,
+      "-e",
+      `/treehash --read '/${BIG_FILE}'`,
+    ], 600_000);
+    const rate = readRate(run.stdout);
+    if (run.code !== 0 || rate === null) throw new Error(failureText(run));
+    return rate;
+  };
+}
+
+/** Build throughput of osv (raw and qcow2) and qemu-img convert (raw -> qcow2) on a 200 MiB tree. */
+async function diskThroughput(dir: string, hello: string, repeat: Repeat, hostRead64: Cell): Promise<Results["disk"]> {
+  const tree = `${dir}/mixed`;
+  const { bytes } = await writeMixedTree(tree);
+  const few: Repeat = { ...repeat, runs: Math.min(repeat.runs, 5) };
+  const main = `${ROOT}main.ts`;
+  const osvBuild = (format: string) => () => ({
+    command: Deno.execPath(),
+    args: [
+      "run",
+      "-A",
+      "--quiet",
+      main,
+      "build",
+      hello,
+      "--add",
+      `${tree}:/data`,
+      "--format",
+      format,
+      "-o",
+      `${dir}/t.${format}`,
+    ],
+  });
+  const osvBuildRaw = await throughput(bytes, osvBuild("raw"), few);
+  const osvBuildQcow2 = await throughput(
+    bytes,
+    osvBuild("qcow2"),
+    few,
+    () => Deno.remove(`${dir}/t.qcow2`).catch(() => {}),
+  );
+  const qemuImgConvertQcow2 = await throughput(
+    bytes,
+    () => ({
+      command: "qemu-img",
+      args: ["convert", "-f", "raw", "-O", "qcow2", `${dir}/t.raw`, `${dir}/q.qcow2`],
+    }),
+    few,
+    () => Deno.remove(`${dir}/q.qcow2`).catch(() => {}),
+  );
+  return { treeBytes: bytes, osvBuildRaw, osvBuildQcow2, qemuImgConvertQcow2, hostRead64 };
 }
 
 async function kernelElfSize(): Promise<number | string> {
@@ -189,6 +273,7 @@ async function collect(options: Options): Promise<Results> {
     const repeat: Repeat = { runs: options.runs, budgetMs: BUDGET_MS, minRuns: MIN_RUNS };
     progress("building hello, its image, the kernel and the stub kernel");
     const hello = await prepareHello(dir);
+    const read64 = await prepareRead64(dir);
     const kernelElf = await kernelElfSize();
     const stub = await stubKernel();
 
@@ -198,6 +283,16 @@ async function collect(options: Options): Promise<Results> {
       if (!helloOk(run)) throw new Error(failureText(run));
       return run.ms;
     }, repeat);
+
+    progress("host: reading the 64 MiB file");
+    const hostRead64 = await measure(async () => {
+      const run = await spawnTimed(read64.binary, ["--read", read64.file]);
+      const rate = readRate(run.stdout);
+      if (run.code !== 0 || rate === null) throw new Error(failureText(run));
+      return rate;
+    }, repeat);
+    progress("host: building images of a 200 MiB tree, and qemu-img convert");
+    const disk = await diskThroughput(dir, hello.binary, repeat, hostRead64);
 
     const rows = new Map<string, Row>();
     const put = (id: string, label: string, unit: Row["unit"], accel: Accel, cell: Cell) => {
@@ -210,10 +305,26 @@ async function collect(options: Options): Promise<Results> {
         progress(`${accel} ${label}: boot to app main`);
         put(
           `boot.${label}`,
-          `boot to app main, ${label}`,
+          `boot to app main, ${label}, rofs`,
           "ms",
           accel,
           await measure(bootToMain(hello.image, accel, hypervisor), repeat),
+        );
+        progress(`${accel} ${label}: boot to app main, ramfs`);
+        put(
+          `boot.${label}.ramfs`,
+          `boot to app main, ${label}, ramfs`,
+          "ms",
+          accel,
+          await measure(bootToMain(hello.ramfsImage, accel, hypervisor), repeat),
+        );
+        progress(`${accel} ${label}: read 64 MiB in the guest (rofs)`);
+        put(
+          `read64.${label}`,
+          `read 64 MiB file in guest, ${label}`,
+          "MiB/s",
+          accel,
+          await measure(guestRead64(read64.image, accel, hypervisor), { ...repeat, runs: Math.min(repeat.runs, 5) }),
         );
         progress(`${accel} ${label}: osv run wall`);
         put(
@@ -251,7 +362,7 @@ async function collect(options: Options): Promise<Results> {
         cells: difference(run, floor, options.accels),
       });
     }
-    const order = ["boot", "run", "floor", "overhead", "mem"];
+    const order = ["boot", "read64", "run", "floor", "overhead", "mem"];
     const sorted = [...rows.values()].sort((a, b) =>
       order.indexOf(a.id.split(".")[0]!) - order.indexOf(b.id.split(".")[0]!)
     );
@@ -273,6 +384,7 @@ async function collect(options: Options): Promise<Results> {
         helloBinary: (await Deno.stat(hello.binary)).size,
       },
       hostHello,
+      disk,
       rows: sorted,
     };
   } finally {
@@ -287,7 +399,7 @@ function formatCell(cell: Cell | undefined, unit: Row["unit"], notes: string[]):
     return `error [${notes.length}]`;
   }
   const value = unit === "MiB" ? String(cell.value) : cell.value.toFixed(Math.abs(cell.value) < 10 ? 2 : 1);
-  return unit === "MiB" ? `${value} MiB` : `${value} ms (n=${cell.n})`;
+  return unit === "MiB" ? `${value} MiB` : `${value} ${unit} (n=${cell.n})`;
 }
 
 function table(results: Results, out: string): string {
@@ -311,6 +423,12 @@ function table(results: Results, out: string): string {
     `host hello (baseline)      ${formatCell(results.hostHello, "ms", notes)}`,
     `kernel ELF                 ${typeof sizes.kernelElf === "number" ? `${sizes.kernelElf} bytes` : sizes.kernelElf}`,
     `hello image                ${sizes.helloImage} bytes (static hello ${sizes.helloBinary} bytes)`,
+    `host read of 64 MiB        ${formatCell(results.disk.hostRead64, "MiB/s", notes)}`,
+    `build, ${results.disk.treeBytes >> 20} MiB tree       osv raw ${
+      formatCell(results.disk.osvBuildRaw, "MiB/s", notes)
+    }, ` +
+    `osv qcow2 ${formatCell(results.disk.osvBuildQcow2, "MiB/s", notes)}, ` +
+    `qemu-img convert raw->qcow2 ${formatCell(results.disk.qemuImgConvertQcow2, "MiB/s", notes)}`,
     ...notes.map((n, i) => `[${i + 1}] ${n}`),
     "",
     `JSON: ${out}`,

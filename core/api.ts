@@ -20,10 +20,13 @@ export type {
   FilesystemProvider,
   HostCommand,
   HypervisorProvider,
+  ImageFile,
   ImageFormatProvider,
   ImageOutput,
   ProviderContext,
+  ReadAt,
   RuntimeProvider,
+  VmDisk,
   VmSpec,
 } from "./providers.ts";
 export { HOOK_KINDS } from "./hooks.ts";

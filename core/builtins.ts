@@ -8,6 +8,7 @@
 import type { Plugin } from "./plugin.ts";
 import { native } from "../plugins/native.ts";
 import { ramfs } from "../plugins/ramfs.ts";
+import { rofs } from "../plugins/rofs.ts";
 import { raw } from "../formats/raw.ts";
 import { qcow2 } from "../formats/qcow2.ts";
 import { vmdk } from "../formats/vmdk.ts";
@@ -23,6 +24,7 @@ import { qemuMicrovm } from "../hypervisors/qemu_microvm.ts";
 export function builtinPlugins(): Plugin[] {
   return [
     native(),
+    rofs(),
     ramfs(),
     raw(),
     qcow2(),

@@ -64,7 +64,7 @@ export const PROGRAM: ProgramSpec = {
       argument: { name: "path", description: "the app: a static x86-64 ELF executable" },
       options: [
         { flags: "-o, --output <file>", description: "output image (default: build/<name>.<format extension>)" },
-        { flags: "--fs <name>", description: "filesystem", default: "ramfs" },
+        { flags: "--fs <name>", description: "filesystem (rofs or ramfs)", default: "rofs" },
         {
           flags: "--format <name>",
           description: "image format: raw, qcow2, vmdk, vmdk-stream, vdi (default: from the -o extension, else raw)",
@@ -155,7 +155,7 @@ async function buildCommand(path: string, options: OptionValues, io: CliIO): Pro
   const format = options.string("format");
   const request = {
     app: path,
-    fs: options.string("fs") ?? "ramfs",
+    fs: options.string("fs") ?? "rofs",
     plugins,
     add: options.list("add").map((spec) => parseAddSpec(spec, Deno.cwd())),
     progress: json || !io.isTerminal ? silentProgress : terminalProgress(),

@@ -10,6 +10,7 @@ import { builtinPlugins } from "./builtins.ts";
 import { formatForExtension, openImage, readerSource, writeImageFile } from "./disk.ts";
 import { CMDLINE_AREA_SIZE, CMDLINE_OFFSET, encodeCmdlineArea, type ImageHeader, readImageHeader } from "./image.ts";
 import type { Plugin } from "./plugin.ts";
+import type { ImageFile } from "./providers.ts";
 import { PluginRegistry } from "./registry.ts";
 
 function registryOf(plugins: readonly Plugin[] | undefined, warn?: (line: string) => void): PluginRegistry {
@@ -69,14 +70,6 @@ export async function convertImage(
   }
 }
 
-/** One file of a ramfs (cpio newc) filesystem. */
-export interface ImageFile {
-  path: string;
-  type: "file" | "dir" | "symlink" | "other";
-  mode: number;
-  size: number;
-}
-
 /** What `osv inspect` reports. */
 export interface ImageInfo {
   image: string;
@@ -95,7 +88,7 @@ export interface ImageInfo {
 }
 
 /**
- * Describes an image: format, sizes, the osv header and optionally the files of its ramfs.
+ * Describes an image: format, sizes, the osv header and optionally the files of its filesystem.
  *
  * @param image the image path
  * @param options `files` to list the filesystem; plugins
@@ -123,64 +116,21 @@ export async function inspectImage(
       header,
     };
     if (options.files) {
-      if (header.fsType !== "ramfs") {
-        throw new Error(`Cannot list the files of "${image}": filesystem "${header.fsType}" is not ramfs`);
+      const fs = registry.get("filesystem", header.fsType);
+      if (!fs.provider.list) {
+        throw new Error(`Cannot list the files of "${image}": filesystem "${header.fsType}" cannot be listed`);
       }
-      const fs = await disk.read(header.fsOffset, header.fsSize);
-      info.files = listCpio(fs, image);
+      const read = (offset: number, length: number) =>
+        disk.read(header.fsOffset + offset, Math.max(0, Math.min(length, header.fsSize - offset)));
+      try {
+        info.files = await fs.provider.list(read, header.fsSize);
+      } catch (err) {
+        throw new Error(`Cannot list the files of "${image}": ${(err as Error).message}`, { cause: err });
+      }
     }
     return info;
   } finally {
     disk.close();
-  }
-}
-
-const S_IFMT = 0o170000;
-
-/**
- * Lists the entries of a cpio "newc" archive.
- *
- * @param bytes the archive
- * @param name the image, for messages
- * @returns the entries, in archive order, without the trailer
- * @throws Error when the archive is malformed
- */
-export function listCpio(bytes: Uint8Array, name: string): ImageFile[] {
-  const decoder = new TextDecoder();
-  const fail = (why: string): never => {
-    throw new Error(`Cannot list the files of "${name}": ${why}`);
-  };
-  const files: ImageFile[] = [];
-  let at = 0;
-  for (;;) {
-    if (at + 110 > bytes.length) fail(`cpio archive truncated at ${at}`);
-    const magic = decoder.decode(bytes.subarray(at, at + 6));
-    if (magic !== "070701" && magic !== "070702") fail(`bad cpio magic at ${at}`);
-    const field = (i: number) => {
-      const text = decoder.decode(bytes.subarray(at + 6 + i * 8, at + 14 + i * 8));
-      if (!/^[0-9a-fA-F]{8}$/.test(text)) fail(`bad cpio header at ${at}`);
-      return parseInt(text, 16);
-    };
-    const mode = field(1);
-    const size = field(6);
-    const nameSize = field(11);
-    const nameEnd = at + 110 + nameSize;
-    if (nameSize < 1 || nameEnd > bytes.length) fail(`cpio name past the end at ${at}`);
-    // The name ends at its first NUL: the writer may pad it to page-align the file's data.
-    const rawName = bytes.subarray(at + 110, nameEnd - 1);
-    const nul = rawName.indexOf(0);
-    const path = decoder.decode(nul < 0 ? rawName : rawName.subarray(0, nul));
-    const dataAt = Math.ceil(nameEnd / 4) * 4;
-    if (dataAt + size > bytes.length) fail(`cpio data of "${path}" past the end`);
-    if (path === "TRAILER!!!") return files;
-    const kind = mode & S_IFMT;
-    files.push({
-      path: "/" + path.replace(/^\.?\//, ""),
-      type: kind === 0o100000 ? "file" : kind === 0o040000 ? "dir" : kind === 0o120000 ? "symlink" : "other",
-      mode: mode & 0o7777,
-      size,
-    });
-    at = Math.ceil((dataAt + size) / 4) * 4;
   }
 }
 

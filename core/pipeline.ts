@@ -31,7 +31,7 @@ export interface BuildRequest {
   app: string;
   /** Output image path (default `build/<name>.<format extension>`). */
   output?: string;
-  /** Filesystem name (default `ramfs`). */
+  /** Filesystem name (default `rofs`). */
   fs?: string;
   /** Image format name (default: from the output's extension, else `raw`). */
   format?: string;
@@ -108,7 +108,7 @@ async function collectStages(request: BuildRequest): Promise<Stages> {
   const config = await driver.hookSeq("config", {
     app: request.app,
     output: request.output,
-    fs: request.fs ?? "ramfs",
+    fs: request.fs ?? "rofs",
     format: request.format ?? (request.output && formatForExtension(registry, request.output)?.provider.name) ??
       "raw",
     runtime: request.runtime,

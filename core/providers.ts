@@ -24,14 +24,36 @@ export interface FilesystemImage {
   stream: ReadableStream<Uint8Array>;
 }
 
+/** One entry of a guest filesystem, as `osv inspect --files` lists it. */
+export interface ImageFile {
+  path: string;
+  type: "file" | "dir" | "symlink" | "other";
+  mode: number;
+  size: number;
+}
+
+/** Random access to a filesystem's bytes (offsets from its start; fewer bytes only at the end). */
+export type ReadAt = (offset: number, length: number) => Promise<Uint8Array>;
+
 /** Serialises a manifest into a filesystem the kernel can mount. */
 export interface FilesystemProvider {
   /** Short name used on the command line and in the image header (at most 15 bytes), e.g. `ramfs`. */
   name: string;
   /** Kernel features the filesystem needs, e.g. `fs/ramfs`. */
   kernelFeatures?: readonly string[];
+  /**
+   * How the kernel gets the filesystem at boot: handed over in memory as the initrd (ramfs), or read
+   * from the image itself, attached as a virtio-blk disk (default).
+   */
+  source?: "initrd" | "disk";
   /** Builds the filesystem image from the manifest. */
   write(manifest: Manifest, ctx: ProviderContext): Promise<FilesystemImage>;
+  /**
+   * Lists the entries of a filesystem this provider wrote (for `osv inspect --files`).
+   *
+   * @throws Error saying what is wrong when the filesystem is corrupt
+   */
+  list?(read: ReadAt, size: number): Promise<ImageFile[]>;
 }
 
 /** A range of a virtual disk that holds data. */
@@ -93,6 +115,8 @@ export interface ImageOutput {
 export interface ImageFormatProvider {
   /** Short name, e.g. `raw`, `vmdk-stream`. */
   name: string;
+  /** The format's name for QEMU's `-drive format=` (default: `name`). */
+  qemuFormat?: string;
   /** File name extensions without the dot, first one is the default, e.g. `["img", "raw"]`. */
   extensions: readonly string[];
   /** Whether the first bytes of a file (at least 4096, fewer if the file is shorter) are this format. */
@@ -140,8 +164,10 @@ export type Accel = "kvm" | "tcg";
 export interface VmSpec {
   /** Kernel ELF path on the host. */
   kernelPath: string;
-  /** Initial ramdisk (the ramfs cpio) path on the host. */
-  initrdPath: string;
+  /** Initial ramdisk (the ramfs cpio) path on the host, for filesystems handed over in memory. */
+  initrdPath?: string;
+  /** Disks, attached as virtio-blk devices in this order (the image itself first when it holds the root). */
+  disks: readonly VmDisk[];
   /** Full kernel command line: kernel options, then the program path and arguments. */
   cmdline: string;
   /** Guest memory in MiB. */
@@ -154,6 +180,16 @@ export interface VmSpec {
   controlPath: string;
   /** Image name, for messages. */
   imageName: string;
+}
+
+/** A disk of a guest. */
+export interface VmDisk {
+  /** File on the host. */
+  path: string;
+  /** Container format as QEMU names it (`raw`, `qcow2`, `vmdk`, `vdi`). */
+  format: string;
+  /** Attach read-only (the image holding the root filesystem is never written). */
+  readOnly: boolean;
 }
 
 /** Why a hypervisor cannot run here, or that it can. */

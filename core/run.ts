@@ -1,5 +1,6 @@
 /**
- * `osv run`: open the image (format.open), read its header, extract kernel and filesystem to a temp dir,
+ * `osv run`: open the image (format.open), read its header, extract the kernel (and a ramfs) to a temp dir,
+ * attach the image itself as a read-only disk when the kernel reads its filesystem from there,
  * compose the command line, pick hypervisor and accelerator, boot, return the guest's exit status.
  *
  * @module
@@ -11,7 +12,7 @@ import { PluginDriver } from "./driver.ts";
 import { extractRange, readImageHeader } from "./image.ts";
 import { chooseAccel, type KvmStatus, probeKvm, runKernelOptions, withKernelOptions } from "./host.ts";
 import type { Plugin } from "./plugin.ts";
-import type { Accel, ConsoleIO, DiskReader, HostCommand, VmSpec } from "./providers.ts";
+import type { Accel, ConsoleIO, DiskReader, HostCommand, VmDisk, VmSpec } from "./providers.ts";
 import { PluginRegistry } from "./registry.ts";
 import { probeFormat } from "./disk.ts";
 
@@ -90,9 +91,16 @@ export async function runImage(request: RunRequest): Promise<RunResult> {
     disk = await format.provider.open(request.image, format.ctx);
     const header = await readImageHeader(disk, request.image);
     const kernelPath = `${workDir}/kernel.elf`;
-    const initrdPath = `${workDir}/fs.${header.fsType}`;
     await extractRange(disk, { offset: header.kernelOffset, size: header.kernelSize }, kernelPath);
-    await extractRange(disk, { offset: header.fsOffset, size: header.fsSize }, initrdPath);
+    // A filesystem handed over in memory is extracted; any other is read by the kernel from the image.
+    let initrdPath: string | undefined;
+    const disks: VmDisk[] = [];
+    if (fsSource(registry, header.fsType, request.image) === "initrd") {
+      initrdPath = `${workDir}/fs.${header.fsType}`;
+      await extractRange(disk, { offset: header.fsOffset, size: header.fsSize }, initrdPath);
+    } else {
+      disks.push({ path: request.image, format: format.provider.qemuFormat ?? format.provider.name, readOnly: true });
+    }
     disk.close();
     disk = undefined;
 
@@ -106,7 +114,8 @@ export async function runImage(request: RunRequest): Promise<RunResult> {
       "beforeRun",
       {
         kernelPath,
-        initrdPath,
+        ...(initrdPath === undefined ? {} : { initrdPath }),
+        disks,
         cmdline: withKernelOptions(options, request.cmdline ?? header.cmdline),
         memMiB: request.memMiB ?? DEFAULT_MEM_MIB,
         cpus: request.cpus ?? 1,
@@ -127,6 +136,15 @@ export async function runImage(request: RunRequest): Promise<RunResult> {
   } finally {
     disk?.close();
     if (!keep) removeQuietly(workDir);
+  }
+}
+
+/** How the kernel gets an image's filesystem (its provider says; unknown types are an error). */
+function fsSource(registry: PluginRegistry, fsType: string, image: string): "initrd" | "disk" {
+  try {
+    return registry.get("filesystem", fsType).provider.source ?? "disk";
+  } catch (err) {
+    throw new Error(`Cannot run "${image}": ${(err as Error).message}`, { cause: err });
   }
 }
 

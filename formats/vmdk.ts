@@ -343,6 +343,7 @@ export function vmdk(): Plugin {
       open: (path) => openVmdk(path),
     }, {
       name: "vmdk-stream",
+      qemuFormat: "vmdk",
       extensions: ["vmdk"],
       probe: (head) => isVmdk(head) && (flagsOf(head) & FLAG_COMPRESSED) !== 0,
       write: (disk, out) => writeVmdkStream(disk, out),

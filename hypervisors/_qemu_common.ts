@@ -45,8 +45,7 @@ export function commonQemuArgs(spec: VmSpec): string[] {
     String(spec.cpus),
     "-kernel",
     spec.kernelPath,
-    "-initrd",
-    spec.initrdPath,
+    ...(spec.initrdPath === undefined ? [] : ["-initrd", spec.initrdPath]),
     "-append",
     spec.cmdline,
     // COM1 (0x3f8): the console.
@@ -61,6 +60,28 @@ export function commonQemuArgs(spec: VmSpec): string[] {
     "-device",
     `isa-debug-exit,iobase=${DEBUG_EXIT_PORT},iosize=0x04`,
   ];
+}
+
+/** Escapes a value inside a QEMU option list (a comma is written twice). */
+function qemuOptionValue(value: string): string {
+  return value.replaceAll(",", ",,");
+}
+
+/**
+ * The arguments attaching the VM's disks as virtio-blk devices, in order.
+ *
+ * @param spec the VM
+ * @param device `virtio-blk-pci` (pc) or `virtio-blk-device` (virtio-mmio, microvm)
+ * @returns `-drive`/`-device` pairs
+ */
+export function diskArgs(spec: VmSpec, device: string): string[] {
+  return spec.disks.flatMap((disk, i) => [
+    "-drive",
+    `file=${qemuOptionValue(disk.path)},format=${disk.format},if=none,id=disk${i}` +
+    (disk.readOnly ? ",readonly=on" : ""),
+    "-device",
+    `${device},drive=disk${i}`,
+  ]);
 }
 
 /**

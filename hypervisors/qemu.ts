@@ -5,7 +5,7 @@
  */
 
 import { definePlugin, type HostCommand, type Plugin, type VmSpec } from "../core/api.ts";
-import { commonQemuArgs, launchQemu, qemuAvailable, qemuBinary } from "./_qemu_common.ts";
+import { commonQemuArgs, diskArgs, launchQemu, qemuAvailable, qemuBinary } from "./_qemu_common.ts";
 
 /**
  * The QEMU command for the `pc` machine.
@@ -14,7 +14,15 @@ import { commonQemuArgs, launchQemu, qemuAvailable, qemuBinary } from "./_qemu_c
  * @returns program and arguments
  */
 export function qemuPcCommand(spec: VmSpec): HostCommand {
-  return { command: qemuBinary(), args: ["-machine", `pc,accel=${spec.accel}`, ...commonQemuArgs(spec)] };
+  return {
+    command: qemuBinary(),
+    args: [
+      "-machine",
+      `pc,accel=${spec.accel}`,
+      ...commonQemuArgs(spec),
+      ...diskArgs(spec, "virtio-blk-pci"),
+    ],
+  };
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 
 import { definePlugin, type HostCommand, type Plugin, type VmSpec } from "../core/api.ts";
-import { commonQemuArgs, launchQemu, qemuAvailable, qemuBinary } from "./_qemu_common.ts";
+import { commonQemuArgs, diskArgs, launchQemu, qemuAvailable, qemuBinary } from "./_qemu_common.ts";
 
 /**
  * microvm machine options. The kernel uses the LAPIC (no PIC needed) but may calibrate the TSC with the
@@ -24,7 +24,12 @@ export const MICROVM_OPTIONS = "x-option-roms=off,pit=on,pic=off,rtc=on,isa-seri
 export function qemuMicrovmCommand(spec: VmSpec): HostCommand {
   return {
     command: qemuBinary(),
-    args: ["-machine", `microvm,accel=${spec.accel},${MICROVM_OPTIONS}`, ...commonQemuArgs(spec)],
+    args: [
+      "-machine",
+      `microvm,accel=${spec.accel},${MICROVM_OPTIONS}`,
+      ...commonQemuArgs(spec),
+      ...diskArgs(spec, "virtio-blk-device"),
+    ],
   };
 }
 

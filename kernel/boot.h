@@ -12,6 +12,7 @@ struct boot_options {
 	int virtio_mmio_count;
 	const char *virtio_mmio[MAX_VIRTIO_MMIO];
 	const char *cwd;
+	const char *rootfs; /* --rootfs=rofs|ramfs (fs/rootfs.c); NULL: the initrd, else the image disk's */
 	int tmpfs_count; /* --mount-fs=tmpfs,/path: writable directories besides /tmp (fs/tmpfs.c) */
 	const char *tmpfs[MAX_TMPFS_MOUNTS];
 	int envc, argc;

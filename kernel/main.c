@@ -6,6 +6,7 @@
 #include "drivers/uart.h"
 #include "fs/file.h"
 #include "fs/ramfs.h"
+#include "fs/rootfs.h"
 #include "fs/tmpfs.h"
 #include "lib.h"
 #include "linux/linux.h"
@@ -88,16 +89,12 @@ NORETURN void kmain(uint64_t start_info_pa, uint64_t boot_tsc)
 		 cpu.kvm_clock ? "kvmclock" : "TSC", cpu.pvm_safe ? "PVM-safe" : "full");
 	drivers_init(&options);               /* PCI, virtio-mmio, disks */
 	bootchart_mark("drivers");
-	if (!module_size) {
-		kprintf("osv: no filesystem: the boot loader passed no ramfs archive (initrd)\n");
-		vm_exit(EXIT_CANNOT_START);
-	}
-	if (ramfs_unpack(phys_to_virt(module_pa), module_size) < 0)  /* the app's files */
-		vm_exit(EXIT_CANNOT_START);
+	if (rootfs_mount(&options, module_size ? phys_to_virt(module_pa) : NULL, module_size) < 0)
+		vm_exit(EXIT_CANNOT_START);   /* the app's files: initrd ramfs, or rofs on the image disk */
 	devices_init();                       /* /dev/null, /dev/zero, /dev/urandom, ... */
 	procfs_init();                        /* /proc and /sys */
 	if (tmpfs_init(&options) < 0)         /* writable /tmp and --mount-fs directories */
 		vm_exit(EXIT_BAD_CMDLINE);
-	bootchart_mark("ramfs");
+	bootchart_mark("rootfs");
 	exec_app(&options);                   /* load the program and enter ring 3 */
 }

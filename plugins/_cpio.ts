@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { FilesystemImage, Manifest, ManifestEntry } from "../core/api.ts";
+import type { FilesystemImage, ImageFile, Manifest, ManifestEntry } from "../core/api.ts";
 import { sortedEntries } from "../core/api.ts";
 
 const S_IFDIR = 0o040000;
@@ -141,4 +141,50 @@ export async function cpioArchive(manifest: Manifest): Promise<FilesystemImage> 
   }
   size += header(0, { name: TRAILER, mode: 0, nlink: 1, size: 0 }).length;
   return { size, stream: ReadableStream.from(body(planned)) };
+}
+
+/**
+ * Lists the entries of a cpio "newc" archive.
+ *
+ * @param bytes the archive
+ * @returns the entries, in archive order, without the trailer
+ * @throws Error when the archive is malformed
+ */
+export function listCpio(bytes: Uint8Array): ImageFile[] {
+  const decoder = new TextDecoder();
+  const fail = (why: string): never => {
+    throw new Error(why);
+  };
+  const files: ImageFile[] = [];
+  let at = 0;
+  for (;;) {
+    if (at + 110 > bytes.length) fail(`cpio archive truncated at ${at}`);
+    const magic = decoder.decode(bytes.subarray(at, at + 6));
+    if (magic !== "070701" && magic !== "070702") fail(`bad cpio magic at ${at}`);
+    const field = (i: number) => {
+      const text = decoder.decode(bytes.subarray(at + 6 + i * 8, at + 14 + i * 8));
+      if (!/^[0-9a-fA-F]{8}$/.test(text)) fail(`bad cpio header at ${at}`);
+      return parseInt(text, 16);
+    };
+    const mode = field(1);
+    const size = field(6);
+    const nameSize = field(11);
+    const nameEnd = at + 110 + nameSize;
+    if (nameSize < 1 || nameEnd > bytes.length) fail(`cpio name past the end at ${at}`);
+    // The name ends at its first NUL: the writer may pad it to page-align the file's data.
+    const rawName = bytes.subarray(at + 110, nameEnd - 1);
+    const nul = rawName.indexOf(0);
+    const path = decoder.decode(nul < 0 ? rawName : rawName.subarray(0, nul));
+    const dataAt = Math.ceil(nameEnd / 4) * 4;
+    if (dataAt + size > bytes.length) fail(`cpio data of "${path}" past the end`);
+    if (path === "TRAILER!!!") return files;
+    const kind = mode & 0o170000;
+    files.push({
+      path: "/" + path.replace(/^\.?\//, ""),
+      type: kind === 0o100000 ? "file" : kind === 0o040000 ? "dir" : kind === 0o120000 ? "symlink" : "other",
+      mode: mode & 0o7777,
+      size,
+    });
+    at = Math.ceil((dataAt + size) / 4) * 4;
+  }
 }

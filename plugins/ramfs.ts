@@ -6,7 +6,7 @@
  */
 
 import { definePlugin, type Plugin } from "../core/api.ts";
-import { cpioArchive } from "./_cpio.ts";
+import { cpioArchive, listCpio } from "./_cpio.ts";
 
 /**
  * The ramfs filesystem plugin.
@@ -20,7 +20,9 @@ export function ramfs(): Plugin {
     filesystems: [{
       name: "ramfs",
       kernelFeatures: ["fs/ramfs"],
+      source: "initrd",
       write: (manifest) => cpioArchive(manifest),
+      list: async (read, size) => listCpio(await read(0, size)),
     }],
   });
 }

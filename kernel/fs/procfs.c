@@ -141,7 +141,8 @@ static void gen_stat(struct text *t)
 
 static void gen_mounts(struct text *t)
 {
-	put(t, "rootfs / ramfs ro,relatime 0 0\nproc /proc proc ro,relatime 0 0\nsysfs /sys sysfs ro,relatime 0 0\n");
+	put(t, "rootfs / %s ro,relatime 0 0\nproc /proc proc ro,relatime 0 0\nsysfs /sys sysfs ro,relatime 0 0\n",
+	    ramfs_root_type());
 	put(t, "devfs /dev devfs rw,relatime 0 0\n");
 }
 
@@ -203,7 +204,7 @@ static void gen_machine_stat(struct text *t)
 
 static void gen_loadavg(struct text *t) { put(t, "0.00 0.00 0.00 1/1 1\n"); }
 static void gen_version(struct text *t) { put(t, "Linux version 6.1.0-osv (%s) #1 SMP\n", OSV_VERSION); }
-static void gen_filesystems(struct text *t) { put(t, "nodev\tramfs\nnodev\tproc\nnodev\tsysfs\nnodev\tdevfs\n"); }
+static void gen_filesystems(struct text *t) { put(t, "nodev\tramfs\n\trofs\nnodev\ttmpfs\nnodev\tproc\nnodev\tsysfs\nnodev\tdevfs\n"); }
 static void gen_cpu_list(struct text *t) { put(t, "0\n"); }
 
 void procfs_init(void)

@@ -3,6 +3,7 @@
 #include "fs/ramfs.h"
 #include "errno.h"
 #include "fs/file.h"
+#include "fs/rofs.h"
 #include "fs/tmpfs.h"
 #include "lib.h"
 #include "mm/mm.h"
@@ -12,6 +13,17 @@
 
 static struct ramfs_node root_node = {.name = "", .mode = S_IFDIR | 0755, .ino = 1};
 static uint32_t file_count, next_ino = 2;
+static const char *root_type = "ramfs";
+
+const char *ramfs_root_type(void) { return root_type; }
+void ramfs_set_root_type(const char *type) { root_type = type; }
+
+struct ramfs_node *ramfs_children(struct ramfs_node *dir)
+{
+	if (dir->flags & RAMFS_DISK_DIR)
+		rofs_load_dir(dir);
+	return dir->children;
+}
 
 static bool parse_hex(const uint8_t *p, uint32_t *out)
 {
@@ -32,12 +44,112 @@ static bool parse_hex(const uint8_t *p, uint32_t *out)
 	return true;
 }
 
-struct ramfs_node *ramfs_find_child(struct ramfs_node *dir, const char *name, size_t len)
+/* Lookups go through one hash table of (parent, name) -> node, grown as nodes are added: a directory's
+ * list is walked only to list it. (Under kvm_pvm, where kernel code is emulated, a linear scan of a
+ * large directory per path component costs milliseconds.) */
+static struct ramfs_node **table;
+static size_t table_size, table_count;
+
+static uint32_t name_hash(const struct ramfs_node *dir, const char *name, size_t len)
+{
+	uint32_t h = 2166136261u ^ (uint32_t)((uint64_t)dir >> 4);
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)name[i]) * 16777619u;
+	return h;
+}
+
+static void table_insert(struct ramfs_node *n)
+{
+	struct ramfs_node **bucket = &table[n->name_hash & (table_size - 1)];
+	n->hash_next = *bucket;
+	*bucket = n;
+}
+
+/* Keeps at most two nodes per bucket on average; when memory is short the chains just grow longer. */
+static void table_grow(void)
+{
+	size_t size = table_size ? table_size * 4 : 1024;
+	struct ramfs_node **bigger = kzalloc(size * sizeof(*bigger));
+	if (!bigger)
+		return;
+	struct ramfs_node **old = table;
+	size_t old_size = table_size;
+	table = bigger;
+	table_size = size;
+	for (size_t i = 0; i < old_size; i++) {
+		for (struct ramfs_node *n = old[i], *next; n; n = next) {
+			next = n->hash_next;
+			table_insert(n);
+		}
+	}
+	kfree(old);
+}
+
+static void table_remove(struct ramfs_node *n)
+{
+	if (!table_size)
+		return;
+	for (struct ramfs_node **p = &table[n->name_hash & (table_size - 1)]; *p; p = &(*p)->hash_next) {
+		if (*p == n) {
+			*p = n->hash_next;
+			table_count--;
+			return;
+		}
+	}
+}
+
+void ramfs_link(struct ramfs_node *dir, struct ramfs_node *n)
+{
+	n->parent = dir;
+	n->next = dir->children;
+	dir->children = n;
+	n->name_len = (uint32_t)strlen(n->name);
+	n->name_hash = name_hash(dir, n->name, n->name_len);
+	if (table_count >= table_size * 2)
+		table_grow();
+	if (table_size) {
+		table_insert(n);
+		table_count++;
+	}
+}
+
+void ramfs_unlink(struct ramfs_node *n)
+{
+	struct ramfs_node *dir = n->parent;
+	for (struct ramfs_node **link = &dir->children; *link; link = &(*link)->next) {
+		if (*link == n) {
+			*link = n->next;
+			break;
+		}
+	}
+	table_remove(n);
+	n->next = NULL;
+	n->parent = NULL;
+}
+
+void ramfs_hide_children(struct ramfs_node *dir)
 {
 	for (struct ramfs_node *c = dir->children; c; c = c->next)
-		if (strlen(c->name) == len && memcmp(c->name, name, len) == 0)
+		table_remove(c);
+	dir->children = NULL;
+	dir->flags &= ~RAMFS_DISK_DIR;
+}
+
+struct ramfs_node *ramfs_find_child(struct ramfs_node *dir, const char *name, size_t len)
+{
+	uint32_t h = name_hash(dir, name, len);
+	for (struct ramfs_node *c = table_size ? table[h & (table_size - 1)] : NULL; c; c = c->hash_next)
+		if (c->name_hash == h && c->parent == dir && c->name_len == len && memcmp(c->name, name, len) == 0)
 			return c;
-	return NULL;
+	return (dir->flags & RAMFS_DISK_DIR) ? rofs_lookup(dir, name, len) : NULL;
+}
+
+static void link_child(struct ramfs_node *dir, struct ramfs_node *n, const char *name, uint32_t mode)
+{
+	n->name = name;
+	n->mode = mode;
+	n->ino = next_ino++;
+	ramfs_link(dir, n);
 }
 
 static struct ramfs_node *add_child(struct ramfs_node *dir, const char *name, size_t len, uint32_t mode)
@@ -47,13 +159,26 @@ static struct ramfs_node *add_child(struct ramfs_node *dir, const char *name, si
 		return NULL;
 	char *copy = (char *)(n + 1);
 	memcpy(copy, name, len);
-	n->name = copy;
-	n->mode = mode;
-	n->ino = next_ino++;
-	n->parent = dir;
-	n->next = dir->children;
-	dir->children = n;
+	link_child(dir, n, copy, mode);
 	return n;
+}
+
+struct ramfs_node *ramfs_attach(struct ramfs_node *dir, const char *name, uint32_t mode)
+{
+	struct ramfs_node *n = kzalloc(sizeof(*n));
+	if (n)
+		link_child(dir, n, name, mode);
+	return n;
+}
+
+const uint8_t *ramfs_node_contents(struct ramfs_node *node, long *error)
+{
+	long err = rofs_load_file(node);
+	if (err < 0) {
+		*error = err;
+		return NULL;
+	}
+	return node->data;
 }
 
 /* Creates (or finds) the node for an archive path, making missing parent directories. */
@@ -328,6 +453,12 @@ static long file_read(struct file *f, uint64_t buf, size_t n, uint64_t *pos)
 	if (*pos >= node->size)
 		return 0;
 	size_t len = MIN(n, node->size - *pos);
+	if ((node->flags & RAMFS_DISK_FILE) && !node->data) {
+		long got = rofs_read(node, buf, len, *pos);
+		if (got > 0)
+			*pos += (uint64_t)got;
+		return got;
+	}
 	if (copy_to_user(buf, node->data + *pos, len) < 0)
 		return -EFAULT;
 	*pos += len;
@@ -355,7 +486,7 @@ static uint8_t dirent_type(const struct ramfs_node *n)
 /* Directory positions: 0 is ".", 1 is "..", 2 + i is the i-th child. */
 static long dir_getdents(struct file *f, uint64_t buf, size_t n, uint64_t *pos)
 {
-	struct ramfs_node *dir = f->node, *child = dir->children;
+	struct ramfs_node *dir = f->node, *child = ramfs_children(dir);
 	for (uint64_t i = 2; child && i < *pos; i++)
 		child = child->next;
 	size_t used = 0;

@@ -1,5 +1,6 @@
-/* In-memory filesystem unpacked from the cpio (newc) archive the toolchain passes as the PVH module.
- * File contents are not copied: nodes point into the archive, which stays reserved in memory. Writable
+/* The tree of files every path lookup walks. Filled from the root filesystem: a cpio (newc) archive
+ * unpacked in memory (ramfs; contents not copied: nodes point into the archive, which stays reserved),
+ * or a ROFS disk (fs/rofs.c; directories loaded on first use, file bytes read on demand). Writable
  * (tmpfs) directories and the nodes made in them hold their contents in kmalloc'd buffers (fs/tmpfs.c). */
 #pragma once
 #include "types.h"
@@ -26,12 +27,19 @@ struct ramfs_node {
 	uint64_t size;
 	uint8_t *buffer;      /* tmpfs: owned storage of capacity bytes (data == buffer) */
 	uint64_t capacity;
+	uint64_t disk_offset; /* RAMFS_DISK_FILE: byte offset of the contents on the root disk */
+	uint32_t disk_ino;    /* ROFS inode (RAMFS_DISK_DIR: whose entries to load) */
+	uint32_t disk_entry;  /* ROFS: 1 + index of the entry naming it in its directory, 0 otherwise */
 	struct ramfs_node *parent, *children, *next;
+	struct ramfs_node *hash_next; /* chain of the (parent, name) hash table (fs/ramfs.c) */
+	uint32_t name_hash, name_len;
 };
 
 #define RAMFS_WRITABLE 1   /* a tmpfs node: may be written, and (a directory) take new entries */
 #define RAMFS_UNLINKED 2   /* removed from its directory: freed at the last close */
 #define RAMFS_OWNED_NAME 4 /* name was kmalloc'd on its own (tmpfs nodes, which rename can rename) */
+#define RAMFS_DISK_DIR 8   /* ROFS directory whose entries are not all nodes yet (fs/rofs.c makes them) */
+#define RAMFS_DISK_FILE 16 /* contents on the ROFS disk: read on demand, data NULL until loaded */
 #define NAME_MAX 255
 
 /* Unpacks the archive; 0, or -1 after printing what is wrong with it. */
@@ -47,6 +55,22 @@ long ramfs_lookup_parent(char *path, struct ramfs_node *start, struct ramfs_node
 			 bool *trailing_slash);
 uint32_t ramfs_new_ino(void);
 struct ramfs_node *ramfs_find_child(struct ramfs_node *dir, const char *name, size_t len);
+/* The first child of dir (loading a ROFS directory's entries first). */
+struct ramfs_node *ramfs_children(struct ramfs_node *dir);
+/* Adds a child node named name (not copied: it must stay valid) at the front of dir's list. */
+struct ramfs_node *ramfs_attach(struct ramfs_node *dir, const char *name, uint32_t mode);
+/* Links node (its name set) into dir: list and lookup table. */
+void ramfs_link(struct ramfs_node *dir, struct ramfs_node *node);
+/* Takes node out of its directory's list and the lookup table. */
+void ramfs_unlink(struct ramfs_node *node);
+/* Forgets dir's entries (a mount hides them). */
+void ramfs_hide_children(struct ramfs_node *dir);
+/* A file's whole contents in memory (read from the disk the first time for ROFS files), or NULL with
+ * *error set (-EIO, -ENOMEM). For programs and mapped files. */
+const uint8_t *ramfs_node_contents(struct ramfs_node *node, long *error);
+/* The root filesystem's type, as /proc/mounts shows it. */
+const char *ramfs_root_type(void);
+void ramfs_set_root_type(const char *type);
 /* Makes the directory at path (and missing parents) if needed; NULL when a component is not one. */
 struct ramfs_node *ramfs_add_directory(const char *path, uint32_t mode);
 /* An open file's hold on its node (fs/file.c); the last put frees an unlinked tmpfs node. */

@@ -31,7 +31,7 @@ static int mount_at(const char *path)
 	}
 	dir->mode = S_IFDIR | 01777;
 	dir->flags |= RAMFS_WRITABLE;
-	dir->children = NULL; /* the mount hides what the archive had there */
+	ramfs_hide_children(dir); /* the mount hides what the filesystem had there */
 	/* Times stay 0 until the first change: reading the clock here would calibrate the TSC at boot. */
 	return 0;
 }
@@ -73,23 +73,14 @@ static char *copy_name(const char *name)
 
 static void link_into(struct ramfs_node *dir, struct ramfs_node *node)
 {
-	node->parent = dir;
-	node->next = dir->children;
-	dir->children = node;
+	ramfs_link(dir, node);
 	tmpfs_touch(dir, true);
 }
 
 static void unlink_from_parent(struct ramfs_node *node)
 {
 	struct ramfs_node *dir = node->parent;
-	for (struct ramfs_node **link = &dir->children; *link; link = &(*link)->next) {
-		if (*link == node) {
-			*link = node->next;
-			break;
-		}
-	}
-	node->next = NULL;
-	node->parent = NULL;
+	ramfs_unlink(node);
 	tmpfs_touch(dir, true);
 }
 

@@ -132,9 +132,15 @@ int cmdline_parse(const char *cmdline, struct boot_options *opts)
 			opts->tmpfs[opts->tmpfs_count++] = w + 17;
 		} else if (str_starts_with(w, "--cwd=")) {
 			opts->cwd = w + 6;
+		} else if (str_starts_with(w, "--rootfs=")) {
+			opts->rootfs = w + 9;
+			if (strcmp(opts->rootfs, "rofs") != 0 && strcmp(opts->rootfs, "ramfs") != 0) {
+				kprintf("osv: command line: --rootfs must be rofs or ramfs, got \"%s\"\n", opts->rootfs);
+				return -1;
+			}
 		} else {
 			kprintf("osv: command line: unknown option \"%s\" (known: --bootchart --verbose --env=K=V "
-				"--cwd=DIR --mount-fs=tmpfs,/PATH --pvm-safe --nopci --blktest)\n",
+				"--cwd=DIR --rootfs=rofs|ramfs --mount-fs=tmpfs,/PATH --pvm-safe --nopci --blktest)\n",
 				w);
 			return -1;
 		}

@@ -137,7 +137,14 @@ NORETURN void exec_app(const struct boot_options *opts)
 	procfs_set_exe(exe_path);
 	memcpy(p->hostname, "osv", 4);
 	struct elf_image img;
-	if (elf_load(p->as, path, node->data, node->size, &img) < 0)
+	long read_error = 0;
+	const uint8_t *contents = ramfs_node_contents(node, &read_error);
+	if (!contents && node->size) {
+		kprintf("osv: cannot run %s: %s reading it from the disk\n", path,
+			read_error == -ENOMEM ? "out of memory" : "I/O error");
+		vm_exit(EXIT_CANNOT_START);
+	}
+	if (elf_load(p->as, path, contents, node->size, &img) < 0)
 		vm_exit(EXIT_CANNOT_START);
 	p->load_bias = img.load_bias;
 	p->as->brk_start = p->as->brk = img.end;

@@ -82,13 +82,13 @@ async function corruptFilesystem(image: string, at: number, bytes: Uint8Array): 
 
 for (const accel of accelerators()) {
   Deno.test(`a corrupt ramfs archive is reported by the kernel, exit 127, no hang [${accel}]`, async () => {
-    const image = await buildImage(await guestProgram("args_env"));
+    const image = await buildImage(await guestProgram("args_env"), ["--fs", "ramfs"]);
     await corruptFilesystem(image, 0, new TextEncoder().encode("BADMAG"));
     const badMagic = await boot(image, { accel });
     assert.equal(badMagic.code, 127);
     assert.match(badMagic.stdout, /ramfs: bad cpio magic at byte 0/);
 
-    const truncated = await buildImage(await guestProgram("args_env"));
+    const truncated = await buildImage(await guestProgram("args_env"), ["--fs", "ramfs"]);
     // A file size field claiming 0xffffffff bytes: the entry runs past the end of the archive.
     await corruptFilesystem(truncated, 54, new TextEncoder().encode("FFFFFFFF"));
     const past = await boot(truncated, { accel });

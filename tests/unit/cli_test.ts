@@ -87,6 +87,7 @@ Deno.test("osv plugins lists every built-in and --json describes what each provi
   const described = JSON.parse(json.out) as { name: string; hooks: string[]; provides: { hypervisor: string[] } }[];
   assertEquals(described.map((d) => d.name), [
     "rt:native",
+    "fs:rofs",
     "fs:ramfs",
     "fmt:raw",
     "fmt:qcow2",
@@ -106,7 +107,19 @@ Deno.test("a plugin loaded with --plugin adds /etc/motd to the image's cpio", as
   const io = captureIO();
   const app = await staticHello();
   const status = await main(
-    ["build", app, "-o", `${dir}/m.img`, "--plugin", EXAMPLE_PLUGIN, "--plugin", FAKE_KERNEL, "--json"],
+    [
+      "build",
+      app,
+      "--fs",
+      "ramfs",
+      "-o",
+      `${dir}/m.img`,
+      "--plugin",
+      EXAMPLE_PLUGIN,
+      "--plugin",
+      FAKE_KERNEL,
+      "--json",
+    ],
     io,
   );
   assertEquals(status, 0, io.err);

@@ -34,7 +34,7 @@ Deno.test("osv build picks the format from the -o extension; convert, inspect an
   const info = JSON.parse(inspected.out);
   assertEquals(info.format, "vmdk-stream");
   assertEquals(info.header.cmdline, "/hello");
-  assertEquals(info.header.fsType, "ramfs");
+  assertEquals(info.header.fsType, "rofs");
   assertEquals(info.files.map((f: { path: string }) => f.path), ["/hello"]);
   const text = await osv("inspect", `${dir}/app.vdi`);
   assertStringIncludes(text.out, "format       vdi\n");

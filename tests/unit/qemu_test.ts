@@ -9,6 +9,7 @@ import { captureConsole, withEnv } from "./_helpers.ts";
 const spec: VmSpec = {
   kernelPath: "/tmp/k.elf",
   initrdPath: "/tmp/fs.cpio",
+  disks: [],
   cmdline: "/hello a",
   memMiB: 64,
   cpus: 2,
@@ -62,6 +63,17 @@ Deno.test("qemu-microvm builds a microvm command with -cpu host (minus arch-capa
   ]);
   assertEquals(cmd.args.slice(4), COMMON);
   assertStringIncludes(MICROVM_OPTIONS, "isa-serial=on");
+});
+
+Deno.test("an image holding the root is attached read-only as virtio-blk, without an initrd", () => {
+  const { initrdPath: _, ...rest } = spec;
+  const withDisk: VmSpec = { ...rest, disks: [{ path: "/img/a,b.qcow2", format: "qcow2", readOnly: true }] };
+  const drive = ["-drive", "file=/img/a,,b.qcow2,format=qcow2,if=none,id=disk0,readonly=on"];
+  const pc = qemuPcCommand(withDisk).args;
+  assertEquals(pc.includes("-initrd"), false);
+  assertEquals(pc.slice(-4), [...drive, "-device", "virtio-blk-pci,drive=disk0"]);
+  const microvm = qemuMicrovmCommand(withDisk).args;
+  assertEquals(microvm.slice(-4), [...drive, "-device", "virtio-blk-device,drive=disk0"]);
 });
 
 Deno.test("$OSV_QEMU replaces the QEMU binary", async () => {

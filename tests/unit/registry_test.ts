@@ -42,6 +42,7 @@ Deno.test("builtinPlugins() registers every built-in through the same plugin sha
   const names = new PluginRegistry(builtinPlugins()).describe().map((d) => d.name);
   assertEquals(names, [
     "rt:native",
+    "fs:rofs",
     "fs:ramfs",
     "fmt:raw",
     "fmt:qcow2",
