@@ -23,6 +23,7 @@ export type {
   ImageFormatProvider,
   ImageOutput,
   ProviderContext,
+  RuntimeContext,
   RuntimeProvider,
   VmSpec,
 } from "./providers.ts";
@@ -30,6 +31,7 @@ export { HOOK_KINDS } from "./hooks.ts";
 export type {
   BuildConfig,
   BuildResult,
+  GuestNetwork,
   HookArgs,
   HookContext,
   HookKind,
@@ -44,8 +46,11 @@ export type {
 export { addEntry, normalizeGuestPath, sortedEntries } from "./manifest.ts";
 export type { DirEntry, FileEntry, Manifest, ManifestEntry, SymlinkEntry } from "./manifest.ts";
 export { PluginError, RunError, ValidationError } from "./errors.ts";
-export { assertRunnableStatic, ElfError, parseElf, readElf } from "./elf.ts";
-export type { ElfInfo, ProgramHeader } from "./elf.ts";
+export { assertRunnable, ElfError, identifyElf, parseElf, readElf } from "./elf.ts";
+export type { DynamicInfo, ElfIdentity, ElfInfo, ProgramHeader } from "./elf.ts";
+export { LibraryError, resolveLibraries } from "./libraries.ts";
+export type { LibraryClosure, ResolveOptions, SharedLibrary } from "./libraries.ts";
+export { addHostFileKeepingLinks } from "./add.ts";
 export { IMAGE_MAGIC, readImageHeader } from "./image.ts";
 export { dataClusters, isZero, readerSource, streamSource } from "./disk.ts";
 export type { DataCluster } from "./disk.ts";
