@@ -22,7 +22,6 @@
 
 import { DF_1_NODEFLIB, EM_X86_64, readElfIdentity } from "./elf.ts";
 import { type LdCacheEntry, lookupLdCache } from "./ldcache.ts";
-import { normalize } from "./paths.ts";
 
 /** What `$LIB` expands to with Debian's multiarch glibc on x86-64. */
 export const DST_LIB = "lib/x86_64-linux-gnu";
@@ -112,12 +111,21 @@ export function expandTokens(dir: string, origin: string): string {
   });
 }
 
-/** The absolute directories of a colon-separated path list, tokens expanded, trailing slashes removed. */
+/**
+ * The absolute directories of a colon-separated path list: tokens expanded, trailing slashes removed,
+ * otherwise as written (`/opt/app/bin/../lib`: ld.so opens that path, and so does the guest).
+ *
+ * @param list a DT_RPATH or DT_RUNPATH value
+ * @param origin the object's `$ORIGIN`
+ * @returns the directories in order, relative ones left out
+ */
 export function searchDirs(list: string, origin: string): string[] {
-  return list.split(":")
-    .map((element) => expandTokens(element, origin))
-    .filter((dir) => dir.startsWith("/"))
-    .map((dir) => normalize(dir));
+  const dirs: string[] = [];
+  for (const element of list.split(":")) {
+    const dir = expandTokens(element, origin).replace(/(?<=.)\/+$/, "");
+    if (dir.startsWith("/") && !dirs.includes(dir)) dirs.push(dir);
+  }
+  return dirs;
 }
 
 /** Whether ld.so would use the file as an x86-64 library: `ok`, skip it (`skip`) or fail (throws). */

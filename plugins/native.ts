@@ -54,7 +54,11 @@ async function collect(app: string, ctx: RuntimeContext): Promise<CollectedApp> 
   const extra = ctx.config.libraries;
   if (elf.interpreter !== null || extra.length > 0) {
     try {
-      addLibraries(manifest, await resolveLibraries(app, { extra }));
+      const placed = addLibraries(manifest, await resolveLibraries(app, { extra }));
+      const hidden = placed.filter((path) => path.startsWith("/tmp/"));
+      if (hidden.length > 0) {
+        ctx.warn(`the guest mounts a tmpfs at /tmp, which hides ${hidden.join(", ")} at run time`);
+      }
     } catch (err) {
       // LibraryError names the library, who needs it and where it was looked for; a corrupt host
       // ld.so.cache names the cache.
@@ -69,15 +73,18 @@ async function collect(app: string, ctx: RuntimeContext): Promise<CollectedApp> 
  *
  * @param manifest the app's manifest
  * @param closure what the program loads
+ * @returns the resolved guest paths of the files added
  */
-function addLibraries(manifest: Manifest, closure: LibraryClosure): void {
-  if (closure.interpreter !== null) addHostFileKeepingLinks(manifest, closure.interpreter);
+function addLibraries(manifest: Manifest, closure: LibraryClosure): string[] {
+  const placed: string[] = [];
+  if (closure.interpreter !== null) placed.push(addHostFileKeepingLinks(manifest, closure.interpreter));
   const cache = new Map<string, string>();
   for (const library of closure.libraries) {
-    addHostFileKeepingLinks(manifest, library.path);
+    placed.push(addHostFileKeepingLinks(manifest, library.path));
     for (const name of library.names) if (!name.includes("/")) cache.set(name, library.path);
   }
   if (cache.size > 0) addEntry(manifest, LD_SO_CACHE, { kind: "file", bytes: writeLdCache(cache), mode: 0o644 });
+  return placed;
 }
 
 async function isElf(app: string): Promise<boolean> {
