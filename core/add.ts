@@ -92,8 +92,9 @@ function addOnce(manifest: Manifest, path: string, entry: ManifestEntry): void {
 
 /**
  * Adds a host file at the same path in the guest, reproducing every symbolic link met while resolving
- * the path (`/lib64 -> usr/lib64`, `libfoo.so.1 -> libfoo.so.1.2.3`) as a link in the manifest and the
- * file itself at its resolved path, so that the guest resolves the path exactly as the host does.
+ * the path (`/lib64 -> usr/lib64`, `libfoo.so.1 -> libfoo.so.1.2.3`) as a link in the manifest, every
+ * directory a `..` leaves, and the file itself at its resolved path, so that the guest resolves the
+ * path exactly as the host does.
  *
  * @param manifest the manifest to extend
  * @param path absolute host path of a file (or a link to one)
@@ -120,6 +121,8 @@ export function addHostFileKeepingLinks(manifest: Manifest, path: string): strin
     const part = pending.shift()!;
     if (part === "" || part === ".") continue;
     if (part === "..") {
+      // The guest resolves `dir/..` only if `dir` exists there too (ld.so opens `$ORIGIN/../lib/...`).
+      if (resolved.length > 0) addOnce(manifest, "/" + resolved.join("/"), { kind: "dir", mode: 0o755 });
       resolved.pop();
       info = undefined;
       continue;

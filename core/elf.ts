@@ -89,6 +89,8 @@ const DT_FLAGS_1 = 0x6ffffffbn;
 const EHDR_SIZE = 64;
 const PHDR_SIZE = 56;
 const DYN_SIZE = 16;
+/** Names are read from the string table this many bytes at a time. */
+const NAME_CHUNK = 256;
 /** No real program has more; a larger count is a corrupt header, not a reason to allocate gigabytes. */
 const MAX_PROGRAM_HEADERS = 4096;
 const TYPES: Record<number, ElfType> = { 1: "rel", 2: "exec", 3: "dyn", 4: "core" };
@@ -186,6 +188,17 @@ function readProgramHeaders(source: ByteSource, header: DataView): ProgramHeader
   return headers;
 }
 
+function concat(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
 function cString(raw: Uint8Array): string {
   const nul = raw.indexOf(0);
   return new TextDecoder().decode(nul >= 0 ? raw.subarray(0, nul) : raw);
@@ -229,15 +242,24 @@ function readDynamic(source: ByteSource, dyn: ProgramHeader, headers: readonly P
   const declared = value(DT_STRSZ);
   const size = declared === undefined ? where.available : Number(declared);
   if (size > where.available) throw new ElfError(`bad dynamic section (DT_STRSZ ${size} runs past its segment)`);
-  const strings = readExact(source, where.offset, size, "string table");
+  if (where.offset + size > source.size) {
+    throw new ElfError("truncated ELF file (string table past the end of the file)");
+  }
+  // Read name by name: the string tables of big libraries (LLVM, CUDA) run to megabytes.
   const string = (offset: bigint): string => {
-    if (offset >= BigInt(strings.length)) {
-      throw new ElfError(`bad dynamic section (name at ${offset} is past the string table of ${strings.length} bytes)`);
+    if (offset >= BigInt(size)) {
+      throw new ElfError(`bad dynamic section (name at ${offset} is past the string table of ${size} bytes)`);
     }
     const start = Number(offset);
-    const end = strings.indexOf(0, start);
-    if (end < 0) throw new ElfError(`bad dynamic section (name at ${offset} is not NUL-terminated)`);
-    return new TextDecoder().decode(strings.subarray(start, end));
+    const chunks: Uint8Array[] = [];
+    for (let at = start; at < size; at += NAME_CHUNK) {
+      const chunk = source.read(where.offset + at, Math.min(NAME_CHUNK, size - at));
+      const nul = chunk.indexOf(0);
+      chunks.push(nul >= 0 ? chunk.subarray(0, nul) : chunk);
+      if (nul >= 0) return new TextDecoder().decode(concat(chunks));
+      if (chunk.length === 0) break;
+    }
+    throw new ElfError(`bad dynamic section (name at ${offset} is not NUL-terminated)`);
   };
   const optional = (tag: bigint) => {
     const v = value(tag);

@@ -131,7 +131,10 @@ function hwcapNames(data: Uint8Array, view: DataView, extensionOffset: number, p
     if (offset + size > data.length || size % 4 !== 0) {
       throw new Error(`Cannot read "${path}": glibc-hwcaps extension runs past the end`);
     }
-    return Array.from({ length: size / 4 }, (_, k) => readString(data, view.getUint32(offset + k * 4, true), "hwcaps", path));
+    return Array.from(
+      { length: size / 4 },
+      (_, k) => readString(data, view.getUint32(offset + k * 4, true), "hwcaps", path),
+    );
   }
   return [];
 }

@@ -17,8 +17,8 @@ import {
   BadLibraryError,
   DEFAULT_LIBRARY_DIRS,
   type HostLibraryConfig,
-  searchLibrary,
   type SearchingObject,
+  searchLibrary,
   type SearchTrace,
 } from "./ldsearch.ts";
 import { dirname, resolve } from "./paths.ts";

@@ -9,7 +9,14 @@
  * @module
  */
 
-import { addEntry, type BuildConfig, definePlugin, type GuestNetwork, type Manifest, type Plugin } from "../core/api.ts";
+import {
+  addEntry,
+  type BuildConfig,
+  definePlugin,
+  type GuestNetwork,
+  type Manifest,
+  type Plugin,
+} from "../core/api.ts";
 
 /** Options of the etc plugin. */
 export interface Options {

@@ -41,7 +41,9 @@ async function collect(app: string, ctx: RuntimeContext): Promise<CollectedApp> 
   });
   if (stat.isDirectory) fail("it is a directory (give the path of an executable)");
   if (!stat.isFile) fail("not a regular file");
-  const elf = await readElf(app).catch((err: unknown) => fail(err instanceof ElfError ? err.message : String(err), err));
+  const elf = await readElf(app).catch((err: unknown) =>
+    fail(err instanceof ElfError ? err.message : String(err), err)
+  );
   try {
     assertRunnable(elf);
   } catch (err) {

@@ -55,7 +55,8 @@ function scenario(name: string, make: (dir: string) => Promise<void>): Promise<s
   return found;
 }
 
-const lib = (fn: string, calls = "") => `${calls ? `int ${calls}(void);\n` : ""}int ${fn}(void) { return ${calls ? `${calls}() + ` : ""}1; }\n`;
+const lib = (fn: string, calls = "") =>
+  `${calls ? `int ${calls}(void);\n` : ""}int ${fn}(void) { return ${calls ? `${calls}() + ` : ""}1; }\n`;
 const program = (calls: string) => `int ${calls}(void);\nint main(void) { return ${calls}() == 0; }\n`;
 const NEW_DTAGS = "-Wl,--enable-new-dtags";
 const OLD_DTAGS = "-Wl,--disable-new-dtags";
@@ -74,7 +75,12 @@ export const originTree = () =>
       source: lib("foo", "dep"),
       flags: ["-Llib", "-l:libdep.so.1", NEW_DTAGS, "-Wl,-rpath,$ORIGIN"],
     });
-    await build(dir, { out: "lib/libextra.so.1", soname: "libextra.so.1", source: lib("extra", "dep"), flags: ["-Llib", "-l:libdep.so.1", NEW_DTAGS, "-Wl,-rpath,$ORIGIN"] });
+    await build(dir, {
+      out: "lib/libextra.so.1",
+      soname: "libextra.so.1",
+      source: lib("extra", "dep"),
+      flags: ["-Llib", "-l:libdep.so.1", NEW_DTAGS, "-Wl,-rpath,$ORIGIN"],
+    });
     await build(dir, {
       out: "bin/app",
       source: program("foo"),
@@ -103,7 +109,11 @@ export const inheritTree = () =>
 export const missingTree = () =>
   scenario("missing", async (dir) => {
     await build(dir, { out: "lib/libgone.so.1", soname: "libgone.so.1", source: lib("gone") });
-    await build(dir, { out: "app", source: program("gone"), flags: ["-Llib", "-l:libgone.so.1", NEW_DTAGS, "-Wl,-rpath,$ORIGIN/lib"] });
+    await build(dir, {
+      out: "app",
+      source: program("gone"),
+      flags: ["-Llib", "-l:libgone.so.1", NEW_DTAGS, "-Wl,-rpath,$ORIGIN/lib"],
+    });
     await Deno.remove(`${dir}/lib/libgone.so.1`);
   });
 
@@ -147,8 +157,18 @@ export const cycleTree = () =>
   scenario("cycle", async (dir) => {
     const rpath = [NEW_DTAGS, "-Wl,-rpath,$ORIGIN"];
     await build(dir, { out: "libcyc1.so", soname: "libcyc1.so", source: lib("cyc1") });
-    await build(dir, { out: "libcyc2.so", soname: "libcyc2.so", source: lib("cyc2", "cyc1"), flags: ["-L.", "-lcyc1", ...rpath] });
-    await build(dir, { out: "libcyc1.so", soname: "libcyc1.so", source: lib("cyc1", "cyc2"), flags: ["-L.", "-lcyc2", ...rpath] });
+    await build(dir, {
+      out: "libcyc2.so",
+      soname: "libcyc2.so",
+      source: lib("cyc2", "cyc1"),
+      flags: ["-L.", "-lcyc1", ...rpath],
+    });
+    await build(dir, {
+      out: "libcyc1.so",
+      soname: "libcyc1.so",
+      source: lib("cyc1", "cyc2"),
+      flags: ["-L.", "-lcyc2", ...rpath],
+    });
     await build(dir, { out: "app", source: program("cyc1"), flags: ["-L.", "-lcyc1", ...rpath] });
   });
 

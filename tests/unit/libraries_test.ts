@@ -1,7 +1,17 @@
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "./_assert.ts";
 import { LibraryError, resolveLibraries, type ResolveOptions } from "../../core/libraries.ts";
 import { expandTokens, searchDirs } from "../../core/ldsearch.ts";
-import { archTree, confTree, cycleTree, hasTool, inheritTree, ldd, missingTree, nodeflibTree, originTree } from "./_libs.ts";
+import {
+  archTree,
+  confTree,
+  cycleTree,
+  hasTool,
+  inheritTree,
+  ldd,
+  missingTree,
+  nodeflibTree,
+  originTree,
+} from "./_libs.ts";
 import { dynamicHello, staticHello } from "./_helpers.ts";
 
 /** Our closure as `[name, path]` pairs in load order, the shape ldd prints. */
