@@ -133,18 +133,19 @@ export async function resolveLibraries(program: string, options: ResolveOptions 
   const host = await hostLibraryConfig(options);
   const elf = await readElf(program);
   const programPath = resolve(program);
+  const programFile = await realPath(programPath, `program "${programPath}"`);
   const main: LoadedObject = {
     ...objectFields(elf.dynamic),
     path: programPath,
     // ld.so takes the program's $ORIGIN from /proc/self/exe: the path with every link resolved.
-    origin: dirname(await realPath(programPath, `Cannot resolve "${programPath}"`)),
+    origin: dirname(programFile),
     loader: null,
     names: new Set(),
     neededBy: null,
     firstName: programPath,
   };
   const loaded: LoadedObject[] = [main];
-  const byFile = new Map<string, LoadedObject>([[await realPath(programPath, programPath), main]]);
+  const byFile = new Map<string, LoadedObject>([[programFile, main]]);
 
   const rtld = elf.interpreter === null ? null : await loadInterpreter(elf.interpreter, programPath);
   if (rtld !== null) {
