@@ -51,6 +51,8 @@ export type { DynamicInfo, ElfIdentity, ElfInfo, ProgramHeader } from "./elf.ts"
 export { LibraryError, resolveLibraries } from "./libraries.ts";
 export type { LibraryClosure, ResolveOptions, SharedLibrary } from "./libraries.ts";
 export { addHostFileKeepingLinks } from "./add.ts";
+export { compareLibraryNames, parseLdCache, readLdCache, writeLdCache } from "./ldcache.ts";
+export type { LdCacheEntry } from "./ldcache.ts";
 export { IMAGE_MAGIC, readImageHeader } from "./image.ts";
 export { dataClusters, isZero, readerSource, streamSource } from "./disk.ts";
 export type { DataCluster } from "./disk.ts";

@@ -219,7 +219,7 @@ export async function searchLibrary(
     const cached = lookupLdCache(host.cache, name);
     if (cached !== null && await acceptCandidate(cached, trace)) return { path: cached, trace };
   } else {
-    const found = await tryDirs(`ld.so.conf directories (no ${host.cachePath})`, [...host.confDirs]);
+    const found = await tryDirs(`ld.so.conf directories, as there is no ${host.cachePath}`, [...host.confDirs]);
     if (found) return { path: found, trace };
   }
   const found = await tryDirs("default directories", [...host.defaultDirs]);

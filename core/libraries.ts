@@ -220,6 +220,7 @@ function objectFields(dynamic: DynamicInfo | null) {
 
 async function loadInterpreter(path: string, program: string): Promise<LoadedObject> {
   const subject = `interpreter "${path}" of "${program}"`;
+  if (!path.startsWith("/")) throw new LibraryError(`${subject} is not an absolute path`);
   try {
     await Deno.stat(path);
   } catch {

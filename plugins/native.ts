@@ -26,8 +26,8 @@ import {
   readElf,
   resolveLibraries,
   type RuntimeContext,
+  writeLdCache,
 } from "../core/api.ts";
-import { writeLdCache } from "../core/ldcache.ts";
 
 /** Where the guest's ld.so reads its cache. */
 const LD_SO_CACHE = "/etc/ld.so.cache";

@@ -160,6 +160,24 @@ Deno.test("without an ld.so.cache the directories of ld.so.conf (with its includ
   assertStringIncludes((await assertRejects(() => resolveLibraries(`${dir}/app`))).message, "/etc/ld.so.cache");
 });
 
+Deno.test("an interpreter that does not exist on the host, or is relative, is an error naming it", async () => {
+  const bytes = await Deno.readFile(await dynamicHello());
+  const at = bytes.findIndex((_, i) => new TextDecoder().decode(bytes.subarray(i, i + 10)) === "/lib64/ld-");
+  const dir = await Deno.makeTempDir();
+  const patched = async (interp: string) => {
+    const copy = bytes.slice();
+    copy.set(new TextEncoder().encode(interp + "\0"), at);
+    await Deno.writeFile(`${dir}/app`, copy);
+    return (await assertRejects(() => resolveLibraries(`${dir}/app`), LibraryError)).message;
+  };
+  assertEquals(
+    await patched("/lib64/ld-nope.so.2"),
+    `interpreter "/lib64/ld-nope.so.2" of "${dir}/app" does not exist on this host`,
+  );
+  assertEquals(await patched("ld.so"), `interpreter "ld.so" of "${dir}/app" is not an absolute path`);
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("the closure of real Debian programs is what ldd lists", async () => {
   if (!lddAvailable) return;
   const programs = ["/bin/ls", "/usr/bin/python3", "/usr/bin/ssh", "/usr/bin/git", "/usr/bin/curl", "/usr/bin/perl"];
