@@ -1,6 +1,7 @@
 /**
- * `osv build --add HOST[:GUEST]`: host files and whole directory trees into the manifest, keeping
- * modes, symbolic links (as links) and empty directories.
+ * Host files into the manifest: `osv build --add HOST[:GUEST]` (files and whole directory trees, keeping
+ * modes, symbolic links as links and empty directories), and single host files at their own path with
+ * the symbolic links on the way (for a program's libraries).
  *
  * @module
  */
@@ -73,6 +74,81 @@ export function addHostPath(manifest: Manifest, spec: AddSpec): number {
     }
   }
   return count;
+}
+
+/** Linux gives up after this many symbolic links in one path (ELOOP). */
+const MAX_SYMLINKS = 40;
+
+function addOnce(manifest: Manifest, path: string, entry: ManifestEntry): void {
+  const existing = manifest.get(path);
+  if (existing === undefined) return addEntry(manifest, path, entry);
+  const same = existing.kind === entry.kind && (
+    existing.kind === "dir" ||
+    (existing.kind === "symlink" && entry.kind === "symlink" && existing.target === entry.target) ||
+    (existing.kind === "file" && entry.kind === "file" && existing.hostPath === entry.hostPath)
+  );
+  if (!same) throw new Error(`Cannot add "${path}": the manifest already has a different ${existing.kind} there`);
+}
+
+/**
+ * Adds a host file at the same path in the guest, reproducing every symbolic link met while resolving
+ * the path (`/lib64 -> usr/lib64`, `libfoo.so.1 -> libfoo.so.1.2.3`) as a link in the manifest, every
+ * directory a `..` leaves, and the file itself at its resolved path, so that the guest resolves the
+ * path exactly as the host does.
+ *
+ * @param manifest the manifest to extend
+ * @param path absolute host path of a file (or a link to one)
+ * @returns the resolved path the file was added at
+ * @throws Error naming the path when it does not exist, loops (more than 40 links) or is not a file
+ * @example
+ * ```ts
+ * import { addHostFileKeepingLinks } from "./add.ts";
+ * const manifest = new Map();
+ * const at = addHostFileKeepingLinks(manifest, Deno.execPath());
+ * if (manifest.get(at)?.kind !== "file") throw new Error();
+ * ```
+ */
+export function addHostFileKeepingLinks(manifest: Manifest, path: string): string {
+  if (!path.startsWith("/")) throw new TypeError(`Cannot add "${path}": not an absolute path`);
+  const fail = (why: string): never => {
+    throw new Error(`Cannot add "${path}": ${why}`);
+  };
+  const pending = path.split("/");
+  const resolved: string[] = [];
+  let links = 0;
+  let info: Deno.FileInfo | undefined;
+  while (pending.length > 0) {
+    const part = pending.shift()!;
+    if (part === "" || part === ".") continue;
+    if (part === "..") {
+      // The guest resolves `dir/..` only if `dir` exists there too (ld.so opens `$ORIGIN/../lib/...`).
+      if (resolved.length > 0) addOnce(manifest, "/" + resolved.join("/"), { kind: "dir", mode: 0o755 });
+      resolved.pop();
+      info = undefined;
+      continue;
+    }
+    const here = "/" + [...resolved, part].join("/");
+    try {
+      info = Deno.lstatSync(here);
+    } catch (err) {
+      return fail(err instanceof Deno.errors.NotFound ? `"${here}" does not exist` : String(err));
+    }
+    if (info.isSymlink) {
+      if (++links > MAX_SYMLINKS) fail("too many levels of symbolic links");
+      const target = Deno.readLinkSync(here);
+      addOnce(manifest, here, { kind: "symlink", target });
+      pending.unshift(...target.split("/"));
+      if (target.startsWith("/")) resolved.length = 0;
+      info = undefined;
+      continue;
+    }
+    resolved.push(part);
+    if (pending.some((p) => p !== "" && p !== ".") && !info.isDirectory) fail(`"${here}" is not a directory`);
+  }
+  const final = "/" + resolved.join("/");
+  if (info === undefined || !info.isFile) return fail("not a regular file");
+  addOnce(manifest, final, { kind: "file", hostPath: final, mode: (info.mode ?? 0o644) & 0o7777 });
+  return final;
 }
 
 /**

@@ -25,6 +25,7 @@ export type {
   ImageOutput,
   ProviderContext,
   ReadAt,
+  RuntimeContext,
   RuntimeProvider,
   VmDisk,
   VmSpec,
@@ -33,6 +34,7 @@ export { HOOK_KINDS } from "./hooks.ts";
 export type {
   BuildConfig,
   BuildResult,
+  GuestNetwork,
   HookArgs,
   HookContext,
   HookKind,
@@ -47,8 +49,13 @@ export type {
 export { addEntry, normalizeGuestPath, sortedEntries } from "./manifest.ts";
 export type { DirEntry, FileEntry, Manifest, ManifestEntry, SymlinkEntry } from "./manifest.ts";
 export { PluginError, RunError, ValidationError } from "./errors.ts";
-export { assertRunnableStatic, ElfError, parseElf, readElf } from "./elf.ts";
-export type { ElfInfo, ProgramHeader } from "./elf.ts";
+export { assertRunnable, ElfError, identifyElf, parseElf, readElf } from "./elf.ts";
+export type { DynamicInfo, ElfIdentity, ElfInfo, ProgramHeader } from "./elf.ts";
+export { LibraryError, resolveLibraries } from "./libraries.ts";
+export type { LibraryClosure, ResolveOptions, SharedLibrary } from "./libraries.ts";
+export { addHostFileKeepingLinks } from "./add.ts";
+export { compareLibraryNames, parseLdCache, readLdCache, writeLdCache } from "./ldcache.ts";
+export type { LdCacheEntry } from "./ldcache.ts";
 export { IMAGE_MAGIC, readImageHeader } from "./image.ts";
 export { dataClusters, isZero, readerSource, streamSource } from "./disk.ts";
 export type { DataCluster } from "./disk.ts";

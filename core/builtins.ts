@@ -7,6 +7,7 @@
 
 import type { Plugin } from "./plugin.ts";
 import { native } from "../plugins/native.ts";
+import { etc } from "../plugins/etc.ts";
 import { ramfs } from "../plugins/ramfs.ts";
 import { rofs } from "../plugins/rofs.ts";
 import { raw } from "../formats/raw.ts";
@@ -17,13 +18,15 @@ import { qemu } from "../hypervisors/qemu.ts";
 import { qemuMicrovm } from "../hypervisors/qemu_microvm.ts";
 
 /**
- * Every built-in plugin: runtimes, filesystems, formats, hypervisors.
+ * Every built-in plugin: runtimes, the generated /etc (`enforce: "post"`, so it runs last and keeps what
+ * the app and other plugins put in /etc), filesystems, formats, hypervisors.
  *
  * @returns fresh plugin objects
  */
 export function builtinPlugins(): Plugin[] {
   return [
     native(),
+    etc(),
     rofs(),
     ramfs(),
     raw(),

@@ -61,7 +61,7 @@ export const PROGRAM: ProgramSpec = {
     {
       name: "build",
       description: "build an image from a host executable",
-      argument: { name: "path", description: "the app: a static x86-64 ELF executable" },
+      argument: { name: "path", description: "the app: an x86-64 ELF executable, static or dynamically linked" },
       options: [
         { flags: "-o, --output <file>", description: "output image (default: build/<name>.<format extension>)" },
         { flags: "--fs <name>", description: "filesystem (rofs or ramfs)", default: "rofs" },
@@ -74,6 +74,11 @@ export const PROGRAM: ProgramSpec = {
         {
           flags: "--add <host[:guest]>",
           description: "add a host file or directory tree at guest (default: the same path; repeatable)",
+          repeatable: true,
+        },
+        {
+          flags: "--lib <soname|path>",
+          description: "a shared library the app dlopen()s, with its dependencies (repeatable)",
           repeatable: true,
         },
         PLUGIN,
@@ -158,6 +163,7 @@ async function buildCommand(path: string, options: OptionValues, io: CliIO): Pro
     fs: options.string("fs") ?? "rofs",
     plugins,
     add: options.list("add").map((spec) => parseAddSpec(spec, Deno.cwd())),
+    libraries: options.list("lib"),
     progress: json || !io.isTerminal ? silentProgress : terminalProgress(),
     warn: (line: string) => io.stderr(line + "\n"),
     ...(output === undefined ? {} : { output }),

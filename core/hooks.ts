@@ -25,6 +25,21 @@ export interface BuildConfig {
   runtime: string | undefined;
   /** Command line override (`-e`), `undefined` = the runtime's default. */
   cmdline: string | undefined;
+  /**
+   * Shared libraries the app loads with `dlopen()` (`--lib`): sonames, searched as the app's ld.so would,
+   * or absolute paths. The runtime adds them and their dependencies.
+   */
+  libraries: readonly string[];
+  /** The guest's network settings; `undefined` when the guest has no network (then no /etc/resolv.conf). */
+  network: GuestNetwork | undefined;
+}
+
+/** Network settings the guest's files describe (DNS for now; addresses come with networking). */
+export interface GuestNetwork {
+  /** DNS servers (IPv4 or IPv6 addresses), in the order the resolver tries them. */
+  nameservers: readonly string[];
+  /** Search domains for short host names. */
+  search?: readonly string[];
 }
 
 /** The kernel the image will carry (same shape as `kernel/build.ts`'s artifact). */

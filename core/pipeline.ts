@@ -10,7 +10,7 @@ import { dirname } from "./paths.ts";
 import { buildKernel as buildKernelFromSources } from "../kernel/build.ts";
 import { builtinPlugins } from "./builtins.ts";
 import { PluginDriver } from "./driver.ts";
-import type { BuildConfig, BuildResult, KernelArtifact, KernelRequest } from "./hooks.ts";
+import type { BuildConfig, BuildResult, GuestNetwork, KernelArtifact, KernelRequest } from "./hooks.ts";
 import { imageSource, planImage } from "./image.ts";
 import { formatForExtension, writeImageFile } from "./disk.ts";
 import { type Manifest, sortedEntries } from "./manifest.ts";
@@ -49,6 +49,10 @@ export interface BuildRequest {
   warn?: (line: string) => void;
   /** Host files and trees to add (`--add HOST[:GUEST]`), after the runtime's files. */
   add?: readonly AddSpec[];
+  /** Shared libraries the app `dlopen()`s (`--lib`): sonames or absolute paths; see {@linkcode BuildConfig}. */
+  libraries?: readonly string[];
+  /** The guest's network settings (DNS servers for /etc/resolv.conf); none by default. */
+  network?: GuestNetwork;
 }
 
 /** The guest's files and command line, before anything is built (`osv build --dry-run`). */
@@ -113,9 +117,11 @@ async function collectStages(request: BuildRequest): Promise<Stages> {
       "raw",
     runtime: request.runtime,
     cmdline: request.cmdline,
+    libraries: request.libraries ?? [],
+    network: request.network,
   });
   const runtime = await pickRuntime(registry, config);
-  const collected = await runtime.provider.collect(config.app, runtime.ctx);
+  const collected = await runtime.provider.collect(config.app, { ...runtime.ctx, config });
   for (const spec of request.add ?? []) addHostPath(collected.manifest, spec);
   const manifest = await driver.hookSeq("manifest", collected.manifest);
   return { registry, driver, config, collected, manifest, cmdline: config.cmdline ?? collected.cmdline, runtime };

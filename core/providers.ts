@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { BuildConfig } from "./hooks.ts";
 import type { Manifest } from "./manifest.ts";
 
 /** Plugin-agnostic services a provider may use (logging with the plugin's name). */
@@ -14,6 +15,12 @@ export interface ProviderContext {
   readonly plugin: string;
   /** A warning line on stderr, prefixed with the plugin's name. */
   warn(message: string): void;
+}
+
+/** What a runtime's `collect` gets besides the app: the plugin context and the build's settings. */
+export interface RuntimeContext extends ProviderContext {
+  /** The resolved build settings (e.g. `libraries`, the extra shared libraries to collect). */
+  readonly config: BuildConfig;
 }
 
 /** A filesystem image with its size known before its bytes are produced (the header needs it first). */
@@ -154,7 +161,7 @@ export interface RuntimeProvider {
   /** Whether this runtime recognises the app (used when `--runtime` is not given). */
   detect?(app: string, ctx: ProviderContext): Promise<boolean>;
   /** Collects the app's files. Throws a clear error when the app cannot be used. */
-  collect(app: string, ctx: ProviderContext): Promise<CollectedApp>;
+  collect(app: string, ctx: RuntimeContext): Promise<CollectedApp>;
 }
 
 /** Accelerators a hypervisor may run a guest with. */

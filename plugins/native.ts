@@ -1,14 +1,38 @@
 /**
  * `rt:native`: a host x86-64 ELF executable goes into the image at `/<basename>` and is the default
- * command. Only static executables for now (no PT_INTERP).
+ * command.
+ *
+ * A static program is all there is. A dynamically linked one brings its interpreter (PT_INTERP) and the
+ * closure of its DT_NEEDED libraries, found as glibc's ld.so finds them (core/libraries.ts), plus the
+ * libraries named with `--lib` (for `dlopen()`) and theirs. Those go to the same paths as on the host,
+ * with the symbolic links on the way kept as links, and a generated /etc/ld.so.cache lists every library,
+ * so that the guest's ld.so finds each at once, also where the program's `$ORIGIN` differs from the host's
+ * (the program itself sits at `/<basename>`).
  *
  * @module
  */
 
 import { basename, extname } from "../core/paths.ts";
-import { assertRunnableStatic, definePlugin, ElfError, type Manifest, type Plugin, readElf } from "../core/api.ts";
+import {
+  addEntry,
+  addHostFileKeepingLinks,
+  assertRunnable,
+  type CollectedApp,
+  definePlugin,
+  ElfError,
+  type LibraryClosure,
+  type Manifest,
+  type Plugin,
+  readElf,
+  resolveLibraries,
+  type RuntimeContext,
+  writeLdCache,
+} from "../core/api.ts";
 
-async function collect(app: string) {
+/** Where the guest's ld.so reads its cache. */
+const LD_SO_CACHE = "/etc/ld.so.cache";
+
+async function collect(app: string, ctx: RuntimeContext): Promise<CollectedApp> {
   const fail = (why: string, cause?: unknown): never => {
     throw new Error(`Cannot build "${app}": ${why}`, cause === undefined ? undefined : { cause });
   };
@@ -17,8 +41,11 @@ async function collect(app: string) {
   });
   if (stat.isDirectory) fail("it is a directory (give the path of an executable)");
   if (!stat.isFile) fail("not a regular file");
+  const elf = await readElf(app).catch((err: unknown) =>
+    fail(err instanceof ElfError ? err.message : String(err), err)
+  );
   try {
-    assertRunnableStatic(await readElf(app));
+    assertRunnable(elf);
   } catch (err) {
     if (err instanceof ElfError) fail(err.message);
     throw err;
@@ -26,19 +53,48 @@ async function collect(app: string) {
   const file = basename(app);
   const guestPath = `/${file}`;
   const manifest: Manifest = new Map([[guestPath, { kind: "file", hostPath: app, mode: 0o755 }]]);
+  const extra = ctx.config.libraries;
+  if (elf.interpreter !== null || extra.length > 0) {
+    try {
+      const placed = addLibraries(manifest, await resolveLibraries(app, { extra }));
+      const hidden = placed.filter((path) => path.startsWith("/tmp/"));
+      if (hidden.length > 0) {
+        ctx.warn(`the guest mounts a tmpfs at /tmp, which hides ${hidden.join(", ")} at run time`);
+      }
+    } catch (err) {
+      // LibraryError names the library, who needs it and where it was looked for; a corrupt host
+      // ld.so.cache names the cache.
+      fail(err instanceof Error ? err.message : String(err), err);
+    }
+  }
   return { manifest, cmdline: guestPath, name: basename(file, extname(file)) || file };
+}
+
+/**
+ * Adds the interpreter and the libraries at their host paths, and an ld.so.cache naming them.
+ *
+ * @param manifest the app's manifest
+ * @param closure what the program loads
+ * @returns the resolved guest paths of the files added
+ */
+function addLibraries(manifest: Manifest, closure: LibraryClosure): string[] {
+  const placed: string[] = [];
+  if (closure.interpreter !== null) placed.push(addHostFileKeepingLinks(manifest, closure.interpreter));
+  const cache = new Map<string, string>();
+  for (const library of closure.libraries) {
+    placed.push(addHostFileKeepingLinks(manifest, library.path));
+    for (const name of library.names) if (!name.includes("/")) cache.set(name, library.path);
+  }
+  if (cache.size > 0) addEntry(manifest, LD_SO_CACHE, { kind: "file", bytes: writeLdCache(cache), mode: 0o644 });
+  return placed;
 }
 
 async function isElf(app: string): Promise<boolean> {
   try {
-    const file = await Deno.open(app);
-    try {
-      const magic = new Uint8Array(4);
-      return (await file.read(magic)) === 4 && magic[0] === 0x7f && magic[1] === 0x45 && magic[2] === 0x4c &&
-        magic[3] === 0x46;
-    } finally {
-      file.close();
-    }
+    using file = await Deno.open(app);
+    const magic = new Uint8Array(4);
+    return (await file.read(magic)) === 4 && magic[0] === 0x7f && magic[1] === 0x45 && magic[2] === 0x4c &&
+      magic[3] === 0x46;
   } catch {
     return false;
   }
@@ -52,7 +108,7 @@ async function isElf(app: string): Promise<boolean> {
 export function native(): Plugin {
   return definePlugin({
     name: "rt:native",
-    description: "static x86-64 ELF executables from the host",
+    description: "x86-64 ELF executables from the host, static or with their shared libraries",
     runtimes: [{ name: "native", detect: isElf, collect }],
   });
 }

@@ -61,15 +61,42 @@ Deno.test("osv build refuses a file that is not an ELF executable, and writes no
   await assert.rejects(Deno.stat(out));
 });
 
-Deno.test("osv build refuses a dynamically linked program with a clear hint", async () => {
+Deno.test("osv build takes a dynamically linked program; --dry-run lists its interpreter and libc", async () => {
   const dir = await work();
   const src = `${dir}/dyn.c`;
   await Deno.writeTextFile(src, "int main(void) { return 0; }\n");
   const compiled = await new Deno.Command("gcc", { args: ["-o", `${dir}/dyn`, src] }).output();
   assert.ok(compiled.success);
-  const result = await osv("build", `${dir}/dyn`, "-o", `${dir}/dyn.img`);
+  const listed = await osv("build", `${dir}/dyn`, "--dry-run");
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.match(listed.stdout, /^file 0755 \/dyn <- /m);
+  // The interpreter's path as PT_INTERP names it, and libc, as on the host (links kept as links).
+  const interp = /^(?:file \d{4}|link {5}) \/lib64(?:\/ld-linux-x86-64\.so\.2)? /m;
+  assert.match(listed.stdout, interp);
+  assert.match(listed.stdout, /^file \d{4} \S*\/libc\.so\.6 <- /m);
+  assert.match(listed.stdout, /^file 0644 \/etc\/ld\.so\.cache /m);
+  assert.match(listed.stdout, /^cmdline \/dyn$/m);
+  const out = `${dir}/dyn.img`;
+  const built = await osv("build", `${dir}/dyn`, "-o", out);
+  assert.equal(built.code, 0, built.stderr);
+  assert.ok((await Deno.stat(out)).size > 0);
+});
+
+Deno.test("osv build of a program whose library is missing names the library and writes no image", async () => {
+  const dir = await work();
+  await Deno.mkdir(`${dir}/missing-lib`, { recursive: true });
+  const lib = `${dir}/missing-lib/libgone.so.1`;
+  await Deno.writeTextFile(`${lib}.c`, "int gone(void) { return 0; }\n");
+  await Deno.writeTextFile(`${dir}/missing-lib/app.c`, "int gone(void);\nint main(void) { return gone(); }\n");
+  const gcc = (args: string[]) => new Deno.Command("gcc", { args, cwd: `${dir}/missing-lib` }).output();
+  assert.ok((await gcc(["-shared", "-fPIC", "-Wl,-soname,libgone.so.1", "-o", lib, `${lib}.c`])).success);
+  assert.ok((await gcc(["-o", "app", "app.c", "-L.", "-l:libgone.so.1"])).success);
+  await Deno.remove(lib);
+  const out = `${dir}/missing-lib/app.img`;
+  const result = await osv("build", `${dir}/missing-lib/app`, "-o", out);
   assert.equal(result.code, 1);
-  assert.match(result.stderr, /-static/);
+  assert.match(result.stderr, /library "libgone\.so\.1" needed by ".*\/app" was not found \(searched /);
+  await assert.rejects(Deno.stat(out));
 });
 
 /** Overwrites bytes of the image's filesystem (the ramfs cpio archive) at the given offset in it. */

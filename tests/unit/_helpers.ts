@@ -5,6 +5,7 @@
  */
 
 import { ensureHostTools } from "../../core/setup.ts";
+import { etcFiles } from "../../plugins/etc.ts";
 import type { CliIO } from "../../core/cli.ts";
 import type { ConsoleIO } from "../../mod.ts";
 
@@ -70,6 +71,17 @@ export function stubKernel(): Promise<string> {
     ]);
     return out;
   });
+}
+
+/** How many files `osv:etc` adds to every image on this host (/etc/localtime only where the host has one). */
+export function generatedEtcFiles(): number {
+  let localtime = 0;
+  try {
+    localtime = Deno.statSync("/etc/localtime").isFile ? 1 : 0;
+  } catch {
+    // no time zone on this host
+  }
+  return etcFiles("osv", undefined).size + localtime;
 }
 
 /** Captured CLI output. */

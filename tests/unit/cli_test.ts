@@ -3,7 +3,7 @@ import { main, VERSION } from "../../core/cli.ts";
 import { ensureHostTools } from "../../core/setup.ts";
 import { extractRange, readImageHeader } from "../../core/image.ts";
 import { openRawDisk } from "../../formats/raw.ts";
-import { captureIO, ROOT, sh, staticHello, stubKernel, withEnv } from "./_helpers.ts";
+import { captureIO, generatedEtcFiles, ROOT, sh, staticHello, stubKernel, withEnv } from "./_helpers.ts";
 
 const EXAMPLE_PLUGIN = `${ROOT}tests/plugins/example_plugin.ts`;
 const FAKE_KERNEL = `${ROOT}tests/plugins/fake_kernel.ts`;
@@ -96,6 +96,7 @@ Deno.test("osv plugins lists every built-in and --json describes what each provi
     "hv:qemu",
     "hv:qemu-microvm",
     "example:motd",
+    "osv:etc", // enforce: "post"
   ]);
   assertEquals(described.find((d) => d.name === "example:motd")?.hooks, ["manifest"]);
   assertEquals(described.find((d) => d.name === "hv:qemu")?.provides.hypervisor, ["qemu"]);
@@ -126,7 +127,7 @@ Deno.test("a plugin loaded with --plugin adds /etc/motd to the image's cpio", as
   const result = JSON.parse(io.out);
   assertEquals(result.output, `${dir}/m.img`);
   assertEquals(result.cmdline, "/hello");
-  assertEquals(result.files, 3); // /hello, /etc, /etc/motd
+  assertEquals(result.files, 3 + generatedEtcFiles()); // /hello, /etc, /etc/motd and the generated /etc
   const disk = await openRawDisk(`${dir}/m.img`);
   const header = await readImageHeader(disk, "m.img");
   await extractRange(disk, { offset: header.fsOffset, size: header.fsSize }, `${dir}/fs.cpio`);
@@ -143,7 +144,7 @@ Deno.test("plugins listed in osv.json are loaded relative to the config file", a
   await Deno.copyFile(await staticHello(), app);
   const io = captureIO();
   assertEquals(await main(["build", app, "-o", `${dir}/x.img`, "--plugin", FAKE_KERNEL, "--json"], io), 0, io.err);
-  assertEquals(JSON.parse(io.out).files, 3);
+  assertEquals(JSON.parse(io.out).files, 3 + generatedEtcFiles());
   await Deno.remove(dir, { recursive: true });
 });
 

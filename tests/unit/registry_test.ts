@@ -50,6 +50,7 @@ Deno.test("builtinPlugins() registers every built-in through the same plugin sha
     "fmt:vdi",
     "hv:qemu",
     "hv:qemu-microvm",
+    "osv:etc", // enforce: "post"
   ]);
 });
 
