@@ -9,6 +9,7 @@
 
 import type { FilesystemImage, ImageFile, Manifest, ManifestEntry } from "../core/api.ts";
 import { sortedEntries } from "../core/api.ts";
+import { hostFileChunks } from "./_host_file.ts";
 
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
@@ -101,29 +102,11 @@ async function* body(planned: PlannedEntry[]): AsyncGenerator<Uint8Array> {
     if (entry.kind === "symlink") yield encoder.encode(entry.target);
     if (entry.kind === "file") {
       if (entry.bytes !== undefined) yield entry.bytes;
-      else yield* hostFile(entry.hostPath, p.size);
+      else yield* hostFileChunks(entry.hostPath, p.size);
     }
     if (pad4(p.size) > 0) yield new Uint8Array(pad4(p.size));
   }
   yield header(0, { name: TRAILER, mode: 0, nlink: 1, size: 0 });
-}
-
-async function* hostFile(path: string, expected: number): AsyncGenerator<Uint8Array> {
-  const file = await Deno.open(path);
-  try {
-    let total = 0;
-    while (true) {
-      const buf = new Uint8Array(1 << 16);
-      const n = await file.read(buf);
-      if (n === null) break;
-      total += n;
-      if (total > expected) break;
-      yield buf.subarray(0, n);
-    }
-    if (total !== expected) throw new Error(`Cannot add "${path}" to the filesystem: it changed while being read`);
-  } finally {
-    file.close();
-  }
 }
 
 /**

@@ -19,6 +19,7 @@
 
 import type { FilesystemImage, ImageFile, Manifest, ManifestEntry, ReadAt } from "../core/api.ts";
 import { sortedEntries } from "../core/api.ts";
+import { hostFileChunks } from "./_host_file.ts";
 
 export const ROFS_MAGIC = "OSVROFS\0";
 export const ROFS_VERSION = 1;
@@ -246,24 +247,6 @@ function encodeMetadata(inodes: PlannedInode[], sb: RofsSuperblock): Uint8Array 
   return meta;
 }
 
-async function* hostFile(path: string, expected: number): AsyncGenerator<Uint8Array> {
-  const file = await Deno.open(path);
-  try {
-    let total = 0;
-    while (true) {
-      const buf = new Uint8Array(1 << 20);
-      const n = await file.read(buf);
-      if (n === null) break;
-      total += n;
-      if (total > expected) break;
-      yield buf.subarray(0, n);
-    }
-    if (total !== expected) throw new Error(`Cannot add "${path}" to the filesystem: it changed while being read`);
-  } finally {
-    file.close();
-  }
-}
-
 async function* body(inodes: PlannedInode[], sb: RofsSuperblock): AsyncGenerator<Uint8Array> {
   yield encodeSuperblock(sb);
   yield encodeMetadata(inodes, sb);
@@ -273,7 +256,7 @@ async function* body(inodes: PlannedInode[], sb: RofsSuperblock): AsyncGenerator
     if (entry?.kind !== "file" || inode.size === 0) continue;
     if (inode.where > at) yield new Uint8Array(inode.where - at);
     if (entry.bytes !== undefined) yield entry.bytes;
-    else yield* hostFile(entry.hostPath, inode.size);
+    else yield* hostFileChunks(entry.hostPath, inode.size);
     at = inode.where + inode.size;
   }
   if (sb.totalSize > at) yield new Uint8Array(sb.totalSize - at);

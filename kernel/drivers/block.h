@@ -8,9 +8,19 @@
 
 struct block_device;
 
+/* A physically contiguous range of memory (for reads straight into an app's pages). */
+struct block_segment {
+	uint64_t pa;
+	uint32_t len;
+};
+
 struct block_ops {
 	/* Reads count sectors from sector into buf (a kernel address); 0 or -EIO. */
 	int (*read)(struct block_device *dev, uint64_t sector, uint32_t count, void *buf);
+	/* Reads count sectors into the physical ranges segs (lengths adding up to count sectors; a range
+	 * need not be whole sectors); 0, -EIO or -EINVAL. Optional. */
+	int (*read_segments)(struct block_device *dev, uint64_t sector, uint32_t count,
+			     const struct block_segment *segs, int nsegs);
 	/* Writes count sectors; 0, -EIO, or -EROFS for read-only devices. */
 	int (*write)(struct block_device *dev, uint64_t sector, uint32_t count, const void *buf);
 	/* Makes written data durable; 0 or -EIO. */

@@ -22,7 +22,8 @@
 #define VIRTIO_BLK_S_OK 0
 
 #define MAX_SLOTS 32             /* requests in flight per disk */
-#define DEFAULT_CHUNK_SECTORS 128 /* 64 KiB per request */
+#define DEFAULT_CHUNK_SECTORS 512 /* 256 KiB per request */
+#define MAX_REQUEST_SEGMENTS 66   /* data buffers per request: 256 KiB in pages, plus partial ends */
 
 /* One request's header and status, in DMA-able memory (the page of slots). */
 struct request {
@@ -55,18 +56,19 @@ static struct request *take_slot(struct vblk *d)
 	return NULL;
 }
 
-/* Queues one request (header, optional data, status); 0 or -ENOSPC. */
-static int submit(struct vblk *d, struct request *r, uint32_t type, uint64_t sector, void *data, uint32_t bytes)
+/* Queues one request: header, data buffers (physical ranges), status; 0 or -ENOSPC. */
+static int submit(struct vblk *d, struct request *r, uint32_t type, uint64_t sector, const struct virtq_buffer *data,
+		  int data_count)
 {
 	r->type = type;
 	r->reserved = 0;
 	r->sector = sector;
 	r->status = 0xff;
-	struct virtq_buffer buffers[3];
+	struct virtq_buffer buffers[2 + MAX_REQUEST_SEGMENTS];
 	int n = 0;
 	buffers[n++] = (struct virtq_buffer){virt_to_phys(r), 16, false};
-	if (bytes)
-		buffers[n++] = (struct virtq_buffer){virt_to_phys(data), bytes, type == VIRTIO_BLK_T_IN};
+	for (int i = 0; i < data_count; i++)
+		buffers[n++] = data[i];
 	buffers[n++] = (struct virtq_buffer){virt_to_phys(&r->status), 1, true};
 	return virtq_add(d->vq, buffers, n, r);
 }
@@ -93,39 +95,89 @@ static int collect(struct vblk *d, int *in_flight)
 	return err;
 }
 
-/* Splits a transfer into requests, keeps as many in flight as the ring allows, waits for all. */
-static int transfer(struct vblk *d, uint32_t type, uint64_t sector, uint32_t count, void *buf)
+/* Fills one request's data buffers from the segments at *si/*so: at most limit bytes and
+ * MAX_REQUEST_SEGMENTS buffers, trimmed to whole sectors. Returns the bytes taken (0: none fit). */
+static uint32_t take_segments(const struct block_segment *segs, int nsegs, int *si, uint32_t *so, uint32_t limit,
+			      bool device_writes, struct virtq_buffer *out, int *count)
+{
+	int starts_si[MAX_REQUEST_SEGMENTS];
+	uint32_t starts_so[MAX_REQUEST_SEGMENTS];
+	uint32_t bytes = 0;
+	int n = 0;
+	while (bytes < limit && n < MAX_REQUEST_SEGMENTS && *si < nsegs) {
+		uint32_t take = MIN(segs[*si].len - *so, limit - bytes);
+		starts_si[n] = *si;
+		starts_so[n] = *so;
+		out[n++] = (struct virtq_buffer){segs[*si].pa + *so, take, device_writes};
+		bytes += take;
+		*so += take;
+		if (*so == segs[*si].len) {
+			(*si)++;
+			*so = 0;
+		}
+	}
+	/* A request moves whole sectors: give back the tail, possibly whole buffers. */
+	for (uint32_t trim = bytes % SECTOR_SIZE; trim;) {
+		struct virtq_buffer *last = &out[n - 1];
+		uint32_t cut = MIN(trim, last->len);
+		last->len -= cut;
+		trim -= cut;
+		bytes -= cut;
+		*si = starts_si[n - 1];
+		*so = starts_so[n - 1] + last->len;
+		if (last->len == 0)
+			n--;
+	}
+	*count = n;
+	return bytes;
+}
+
+/* Splits a transfer into requests, keeps as many in flight as the ring allows, waits for all. The
+ * segments' lengths add up to count sectors. */
+static int transfer(struct vblk *d, uint32_t type, uint64_t sector, uint32_t count, const struct block_segment *segs,
+		    int nsegs)
 {
 	if (d->broken)
 		return -EIO;
 	if (sector > d->block.sectors || count > d->block.sectors - sector)
 		return -EIO;
-	uint64_t address = (uint64_t)buf;
-	if (address < DIRECT_MAP)
-		return -EIO; /* not a kernel address: not known to be physically contiguous */
-	int in_flight = 0, err = 0;
-	char *data = buf;
+	int in_flight = 0, err = 0, si = 0;
+	uint32_t so = 0;
 	while (count || in_flight) {
 		bool added = false;
 		while (count && !err) {
-			uint32_t n = MIN(count, d->chunk_sectors);
 			struct request *r = take_slot(d);
 			if (!r)
 				break;
-			if (submit(d, r, type, sector, data, n * SECTOR_SIZE) < 0) {
+			struct virtq_buffer data[MAX_REQUEST_SEGMENTS];
+			int data_count, saved_si = si;
+			uint32_t saved_so = so;
+			uint32_t limit = MIN(count, d->chunk_sectors) * SECTOR_SIZE;
+			uint32_t bytes = take_segments(segs, nsegs, &si, &so, limit, type == VIRTIO_BLK_T_IN, data,
+						       &data_count);
+			if (bytes == 0) {
 				r->busy = false;
+				err = -EINVAL; /* segments smaller than a sector each: not a valid transfer */
+				break;
+			}
+			if (submit(d, r, type, sector, data, data_count) < 0) {
+				r->busy = false;
+				si = saved_si;
+				so = saved_so;
 				break;
 			}
 			added = true;
 			in_flight++;
-			sector += n;
-			count -= n;
-			data += (uint64_t)n * SECTOR_SIZE;
+			sector += bytes / SECTOR_SIZE;
+			count -= bytes / SECTOR_SIZE;
 		}
 		if (added)
 			virtq_kick(d->vq);
-		if (!in_flight)
+		if (!in_flight) {
+			if (count && !err)
+				err = -EIO; /* nothing in flight yet nothing could be queued */
 			break;
+		}
 		int e = collect(d, &in_flight);
 		if (e < 0)
 			err = e;
@@ -135,16 +187,31 @@ static int transfer(struct vblk *d, uint32_t type, uint64_t sector, uint32_t cou
 	return err;
 }
 
+/* One segment over a kernel buffer (direct map or kernel image: physically contiguous). */
+static int transfer_buffer(struct vblk *d, uint32_t type, uint64_t sector, uint32_t count, void *buf)
+{
+	if ((uint64_t)buf < DIRECT_MAP)
+		return -EIO; /* not a kernel address: not known to be physically contiguous */
+	struct block_segment seg = {virt_to_phys(buf), count * SECTOR_SIZE};
+	return transfer(d, type, sector, count, &seg, 1);
+}
+
 static int vblk_read(struct block_device *dev, uint64_t sector, uint32_t count, void *buf)
 {
-	return transfer(dev->driver_data, VIRTIO_BLK_T_IN, sector, count, buf);
+	return transfer_buffer(dev->driver_data, VIRTIO_BLK_T_IN, sector, count, buf);
+}
+
+static int vblk_read_segments(struct block_device *dev, uint64_t sector, uint32_t count,
+			      const struct block_segment *segs, int nsegs)
+{
+	return transfer(dev->driver_data, VIRTIO_BLK_T_IN, sector, count, segs, nsegs);
 }
 
 static int vblk_write(struct block_device *dev, uint64_t sector, uint32_t count, const void *buf)
 {
 	if (dev->read_only)
 		return -EROFS;
-	return transfer(dev->driver_data, VIRTIO_BLK_T_OUT, sector, count, (void *)buf);
+	return transfer_buffer(dev->driver_data, VIRTIO_BLK_T_OUT, sector, count, (void *)buf);
 }
 
 static int vblk_flush(struct block_device *dev)
@@ -169,6 +236,7 @@ static int vblk_flush(struct block_device *dev)
 
 static const struct block_ops vblk_ops = {
     .read = vblk_read,
+    .read_segments = vblk_read_segments,
     .write = vblk_write,
     .flush = vblk_flush,
 };

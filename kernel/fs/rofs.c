@@ -16,6 +16,7 @@
 
 #define BOUNCE_PAGES 32                 /* 128 KiB: the largest single disk read */
 #define SMALL_READ (16 * 1024)          /* reads below this go through the block cache */
+#define DIRECT_BATCH (1024 * 1024)      /* bytes read straight into the app's pages per disk transfer */
 #define MAX_METADATA (512UL << 20)
 #define NAME_MAX_LEN 255
 
@@ -252,6 +253,26 @@ static int read_direct(uint64_t offset, size_t len, const uint8_t **out)
 	return 0;
 }
 
+/* Reads whole sectors at disk byte offset at straight into the app's memory [user, user + len): the
+ * device writes the pages, the kernel copies nothing (under kvm_pvm, where kernel code is emulated, a
+ * copy costs far more than the transfer). len is a multiple of the sector size, at most DIRECT_BATCH. */
+static long read_direct_to_user(uint64_t at, uint64_t user, size_t len)
+{
+	struct block_segment segs[DIRECT_BATCH / PAGE_SIZE + 1];
+	int n = 0;
+	for (uint64_t va = user; va < user + len; n++) {
+		uint64_t piece = MIN(ALIGN_DOWN(va, PAGE_SIZE) + PAGE_SIZE, user + len) - va;
+		uint64_t pa = as_user_write_pa(current_as, va);
+		if (!pa)
+			return -EFAULT;
+		segs[n] = (struct block_segment){pa, (uint32_t)piece};
+		va += piece;
+	}
+	if (fs.dev->ops->read_segments(fs.dev, at / SECTOR_SIZE, (uint32_t)(len / SECTOR_SIZE), segs, n) < 0)
+		return -EIO;
+	return (long)len;
+}
+
 long rofs_read(const struct ramfs_node *file, uint64_t user_buf, size_t n, uint64_t pos)
 {
 	size_t done = 0;
@@ -259,16 +280,27 @@ long rofs_read(const struct ramfs_node *file, uint64_t user_buf, size_t n, uint6
 	while (done < n) {
 		size_t chunk;
 		const uint8_t *src;
-		if (n < SMALL_READ) {
-			chunk = MIN(n - done, (size_t)BCACHE_BLOCK_SIZE);
+		size_t left = n - done;
+		if (left >= SMALL_READ && (at + done) % SECTOR_SIZE == 0 && fs.dev->ops->read_segments) {
+			chunk = MIN(ALIGN_DOWN(left, SECTOR_SIZE), (size_t)DIRECT_BATCH);
+			long got = read_direct_to_user(at + done, user_buf + done, chunk);
+			if (got < 0)
+				return done ? (long)done : got;
+			done += chunk;
+			continue;
+		}
+		if (n < SMALL_READ || left < SMALL_READ) {
+			chunk = MIN(left, (size_t)BCACHE_BLOCK_SIZE - (size_t)((at + done) % BCACHE_BLOCK_SIZE));
 			if (bcache_read(fs.dev, at + done, fs.bounce, chunk) < 0)
-				return -EIO;
+				return done ? (long)done : -EIO;
 			src = fs.bounce;
 		} else {
-			/* Leave room for the partial sectors at both ends. */
-			chunk = MIN(n - done, (size_t)BOUNCE_PAGES * PAGE_SIZE - 2 * SECTOR_SIZE);
+			/* Up to the next sector boundary (or a bounce buffer's worth without read_segments). */
+			size_t to_sector = SECTOR_SIZE - (size_t)((at + done) % SECTOR_SIZE);
+			chunk = fs.dev->ops->read_segments ? MIN(left, to_sector)
+							   : MIN(left, (size_t)BOUNCE_PAGES * PAGE_SIZE - 2 * SECTOR_SIZE);
 			if (read_direct(at + done, chunk, &src) < 0)
-				return -EIO;
+				return done ? (long)done : -EIO;
 		}
 		if (copy_to_user(user_buf + done, src, chunk) < 0)
 			return done ? (long)done : -EFAULT;

@@ -83,6 +83,9 @@ int as_populate(struct address_space *as, uint64_t addr, bool write);
 /* The kernel's (direct map) view of the user page holding va, allocated if needed whatever the
  * region's protection: for the program loader. NULL outside any region or when out of memory. */
 void *as_kernel_view(struct address_space *as, uint64_t va);
+/* The physical address of the app's byte at va, for a device to write into: the page is made present
+ * and private first (one page-table walk when it already is). 0 when the app may not write there. */
+uint64_t as_user_write_pa(struct address_space *as, uint64_t va);
 /* Maps the page at pa (not ours: it is never freed, and copied before it is made writable) at va,
  * inside an existing region, with the region's rights. 0 or -ENOMEM. */
 int as_map_borrowed(struct address_space *as, uint64_t va, uint64_t pa);

@@ -340,6 +340,19 @@ void *as_kernel_view(struct address_space *as, uint64_t va)
 	return phys_to_virt(*pte & PTE_ADDR);
 }
 
+uint64_t as_user_write_pa(struct address_space *as, uint64_t va)
+{
+	uint64_t span, *pte = pte_lookup(as->pml4, va, &span);
+	const uint64_t ready = PTE_P | PTE_W | PTE_U;
+	if (!pte || (*pte & (ready | PTE_BORROWED)) != ready) {
+		if (as_populate(as, va, true) < 0)
+			return 0;
+		void *page = as_kernel_view(as, va); /* a private copy if the page was borrowed */
+		return page ? virt_to_phys(page) + (va & (PAGE_SIZE - 1)) : 0;
+	}
+	return (*pte & PTE_ADDR) + (va & (PAGE_SIZE - 1));
+}
+
 int as_map_borrowed(struct address_space *as, uint64_t va, uint64_t pa)
 {
 	struct vma *v = as_find_vma(as, va);

@@ -1,5 +1,5 @@
 /* Local APIC timer in one-shot mode, used to wake a halted CPU at a deadline. The LAPIC's counting
- * rate is measured against the TSC on first use. */
+ * rate is measured against the TSC when a timer is first armed. */
 #include "arch/x86_64/clock.h"
 #include "arch/x86_64/cpu.h"
 #include "lib.h"
@@ -20,6 +20,8 @@ static uint64_t lapic_hz;
 static uint32_t lapic_read(uint32_t reg) { return lapic[reg / 4]; }
 static void lapic_write(uint32_t reg, uint32_t v) { lapic[reg / 4] = v; }
 
+/* Maps and enables the local APIC; the timer's rate is measured only when a timer is first armed, so
+ * that routing interrupts at boot (which needs the APIC ID) does not calibrate the clocks. */
 static void lapic_init(void)
 {
 	uint64_t base = rdmsr(MSR_APIC_BASE);
@@ -30,7 +32,11 @@ static void lapic_init(void)
 	lapic_write(REG_SPURIOUS, 0x100 | SPURIOUS_VECTOR);
 	lapic_write(REG_TIMER_DIVIDE, 0xb); /* divide by 1 */
 	lapic_write(REG_LVT_TIMER, LVT_MASKED | TIMER_VECTOR);
-	/* Rate: let the counter run for ~1 ms of TSC time. */
+}
+
+/* The timer's counting rate: let the counter run for ~1 ms of TSC time. */
+static void lapic_calibrate(void)
+{
 	uint64_t tsc_hz = clock_tsc_hz();
 	lapic_write(REG_TIMER_INITIAL, 0xffffffff);
 	uint64_t start = rdtsc();
@@ -61,6 +67,8 @@ uint32_t lapic_id(void)
 
 static void arm_oneshot(uint64_t ns)
 {
+	if (!lapic_hz)
+		lapic_calibrate();
 	if (ns > 4000000000UL) /* callers loop until the deadline; this also keeps the product in 64 bits */
 		ns = 4000000000UL;
 	uint64_t count = ns * lapic_hz / 1000000000UL;
