@@ -250,6 +250,8 @@ struct ramfs_node *ramfs_lookup(const char *path, struct ramfs_node *start, bool
 
 struct ramfs_node *ramfs_root(void) { return &root_node; }
 
+const uint8_t *ramfs_node_contents(struct ramfs_node *node) { return node->data; }
+
 long ramfs_lookup_parent(char *path, struct ramfs_node *start, struct ramfs_node **dir, const char **name,
 			 bool *trailing_slash)
 {

@@ -61,3 +61,7 @@ struct ramfs_node *ramfs_add_device(const char *path, uint32_t rdev, const struc
 struct ramfs_node *ramfs_add_special(const char *path, const struct file_ops *ops, const void *data);
 /* Adds a symbolic link (target is not copied: it must stay valid). */
 struct ramfs_node *ramfs_add_symlink(const char *path, const char *target);
+/* The bytes of a regular file (size bytes), for the program loader and file mappings; NULL when they
+ * cannot be had. They stay at the same address while the node lives (file mappings borrow whole pages
+ * of them), except for tmpfs files (RAMFS_WRITABLE), whose buffer moves when it grows. */
+const uint8_t *ramfs_node_contents(struct ramfs_node *node);

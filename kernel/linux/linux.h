@@ -34,7 +34,7 @@ struct ramfs_node;
 struct process {
 	struct address_space *as;
 	const char *exe_path;
-	const struct ramfs_node *exe;
+	struct ramfs_node *exe;
 	uint64_t load_bias;
 	struct k_sigaction actions[NSIG + 1];
 	uint64_t signal_mask;

@@ -19,8 +19,9 @@ export interface Outcome {
   stderr: string;
 }
 
-/** The C library a guest program is linked with. */
-export type Libc = "glibc" | "musl";
+/** The C library a guest program is linked with: statically, or (`glibc-dynamic`) as a normal dynamically
+ * linked executable that needs the host's ld.so and libc.so.6 in the image (see {@linkcode dynamicLibraries}). */
+export type Libc = "glibc" | "musl" | "glibc-dynamic";
 
 /** The accelerators every end-to-end test runs under: TCG always, KVM when /dev/kvm is usable. */
 export function accelerators(): ("tcg" | "kvm")[] {
@@ -42,7 +43,8 @@ export function work(): Promise<string> {
 
 const compiled = new Map<string, Promise<string>>();
 
-/** Compiles tests/guest/NAME.c statically with the given libc; the binary's path (named NAME). */
+/** Compiles tests/guest/NAME.c with the given libc (statically, except `glibc-dynamic`); the binary's path
+ * (named NAME). */
 export function guestProgram(name: string, libc: Libc = "glibc"): Promise<string> {
   const key = `${name}:${libc}`;
   let found = compiled.get(key);
@@ -52,7 +54,8 @@ export function guestProgram(name: string, libc: Libc = "glibc"): Promise<string
       await Deno.mkdir(dir, { recursive: true });
       const out = `${dir}/${name}`;
       const compiler = libc === "musl" ? "musl-gcc" : "gcc";
-      const result = await run(compiler, ["-static", "-O2", "-g", "-o", out, `${ROOT}tests/guest/${name}.c`]);
+      const linking = libc === "glibc-dynamic" ? [] : ["-static"];
+      const result = await run(compiler, [...linking, "-O2", "-g", "-o", out, `${ROOT}tests/guest/${name}.c`]);
       if (result.code !== 0) throw new Error(`${compiler} ${name}.c failed:\n${result.stderr}`);
       return out;
     })();
