@@ -108,3 +108,27 @@ export async function onHost(program: string, args: string[] = [], env: Record<s
   const text = new TextDecoder();
   return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
 }
+
+/**
+ * `--add` arguments that put what a dynamically linked program needs into an image: its interpreter
+ * (ld.so) and shared libraries as `ldd` finds them on the host, at the same paths, each symbolic link
+ * (such as /lib64/ld-linux-x86-64.so.2) together with the file it leads to.
+ */
+export async function dynamicLibraries(program: string): Promise<string[]> {
+  const out = await run("ldd", [program]);
+  if (out.code !== 0) throw new Error(`ldd ${program} failed:\n${out.stderr}`);
+  const args: string[] = [];
+  const seen = new Set<string>();
+  for (const line of out.stdout.split("\n")) {
+    // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or "/lib64/ld-linux-x86-64.so.2 (0x...)"
+    let path = line.match(/(\/\S+) \(0x[0-9a-f]+\)$/)?.[1];
+    for (let links = 0; path !== undefined && !seen.has(path) && links < 40; links++) {
+      seen.add(path);
+      args.push("--add", path);
+      if (!(await Deno.lstat(path)).isSymlink) break;
+      const target = await Deno.readLink(path);
+      path = target.startsWith("/") ? target : `${path.slice(0, path.lastIndexOf("/"))}/${target}`;
+    }
+  }
+  return args;
+}
