@@ -30,6 +30,7 @@
 #define AT_RANDOM 25
 #define AT_HWCAP2 26
 #define AT_EXECFN 31
+#define AT_SYSINFO_EHDR 33
 
 static struct process the_process;
 struct process *current;
@@ -50,9 +51,10 @@ static uint64_t push_bytes(struct stack_builder *sb, const void *data, size_t n)
 
 static uint64_t push_string(struct stack_builder *sb, const char *s) { return push_bytes(sb, s, strlen(s) + 1); }
 
-/* img is the program; interp_base is where its interpreter is (AT_BASE), 0 without one. */
+/* img is the program; interp_base is where its interpreter is (AT_BASE), 0 without one; vdso is the
+ * vDSO image (AT_SYSINFO_EHDR). */
 static uint64_t build_stack(const struct boot_options *opts, const struct elf_image *img, uint64_t interp_base,
-			    const char *execfn)
+			    uint64_t vdso, const char *execfn)
 {
 	struct stack_builder sb = {USER_STACK_TOP, false};
 	uint64_t argv[MAX_ARGS], envp[MAX_ENV + 1];
@@ -76,7 +78,7 @@ static uint64_t build_stack(const struct boot_options *opts, const struct elf_im
 	    {AT_GID, 0},               {AT_EGID, 0},             {AT_SECURE, 0},
 	    {AT_RANDOM, random_addr},  {AT_HWCAP, hwcap},        {AT_HWCAP2, cpu.fsgsbase ? 2 : 0},
 	    {AT_CLKTCK, 100},          {AT_PLATFORM, platform},  {AT_EXECFN, execfn_addr},
-	    {AT_NULL, 0},
+	    {AT_SYSINFO_EHDR, vdso},   {AT_NULL, 0},
 	};
 	/* argc, argv[], NULL, envp[], NULL, auxv: the final RSP must be 16-byte aligned. */
 	size_t words = 1 + opts->argc + 1 + envc + 1 + ARRAY_SIZE(auxv) * 2;
@@ -166,7 +168,10 @@ NORETURN void exec_app(const struct boot_options *opts)
 	p->as->brk_start = p->as->brk = img.end;
 	if (as_add_vma(p->as, USER_STACK_TOP - USER_STACK_SIZE, USER_STACK_TOP, PROT_READ | PROT_WRITE, "[stack]") < 0)
 		panic("cannot map the stack");
-	uint64_t sp = build_stack(opts, &img, interp.base, path);
+	uint64_t vdso = vdso_map(p->as);
+	if (!vdso)
+		panic("cannot map the vDSO");
+	uint64_t sp = build_stack(opts, &img, interp.base, vdso, path);
 	if (!sp) {
 		kprintf("osv: cannot run %s: arguments and environment do not fit on the stack\n", path);
 		vm_exit(EXIT_CANNOT_START);

@@ -55,6 +55,11 @@ struct boot_options;
 /* Loads the program named by the boot options and runs it in ring 3 (does not return). */
 NORETURN void exec_app(const struct boot_options *opts);
 
+/* Maps the vDSO and its data page into as; the image's address (AT_SYSINFO_EHDR), 0 when out of room. */
+uint64_t vdso_map(struct address_space *as);
+/* Publishes the clock's TSC conversion and realtime offset to the vDSO once the clock knows them. */
+void vdso_sync_clock(void);
+
 /* The file mode creation mask (umask) new files and directories are made with. */
 uint32_t process_umask(void);
 

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { accelerators, boot, buildImage, dynamicLibraries, guestProgram, onHost } from "./_harness.ts";
+import { accelerators, boot, buildImage, dynamicLibraries, guestProgram, type Libc, onHost } from "./_harness.ts";
 
 const INTERPRETER = "/lib64/ld-linux-x86-64.so.2";
 
@@ -55,4 +55,23 @@ for (const accel of accelerators()) {
     assert.equal(guest.stdout, host.stdout);
     assert.equal(guest.code, 0, guest.stderr);
   });
+
+  for (const libc of ["glibc", "musl", "glibc-dynamic"] as Libc[]) {
+    Deno.test(`the vDSO's functions agree with the syscalls around them (${libc}) [${accel}]`, async () => {
+      const program = await guestProgram("vdso", libc);
+      let image, cmdline = "/vdso";
+      if (libc === "glibc-dynamic") {
+        const libraries = await dynamicLibraries(program);
+        image = await buildImage(await guestProgram("args_env"), ["--add", `${program}:/vdso_dynamic`, ...libraries]);
+        cmdline = "/vdso_dynamic";
+      } else {
+        image = await buildImage(program);
+      }
+      const [guest, host] = await Promise.all([boot(image, { accel, cmdline }), onHost(program)]);
+      assert.equal(host.code, 0, host.stderr);
+      assert.match(host.stdout, /clock_gettime\(MONOTONIC\): ok=1 between syscalls=1/);
+      assert.equal(guest.stdout, host.stdout);
+      assert.equal(guest.code, 0, guest.stderr);
+    });
+  }
 }
