@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { accelerators, boot, buildImage, dynamicLibraries, guestProgram, type Libc, onHost } from "./_harness.ts";
+import { accelerators, boot, buildImage, dynamicLibraries, guestProgram, type Libc, onHost, work } from "./_harness.ts";
 
 const INTERPRETER = "/lib64/ld-linux-x86-64.so.2";
 
@@ -23,6 +23,26 @@ function helloImage() {
     return { image, hello, staticHello };
   })();
   return image;
+}
+
+/** Debian's own tools from the host, unchanged. */
+const TOOLS = ["/usr/bin/ls", "/usr/bin/cat", "/usr/bin/sha256sum"];
+
+let toolsImage: Promise<{ image: string; big: string; small: string }> | undefined;
+
+/** An image with the tools at /bin, their libraries, and two data files at /data. */
+function debianToolsImage() {
+  toolsImage ??= (async () => {
+    const dir = await work();
+    const big = `${dir}/tools-big.bin`, small = `${dir}/tools-small.txt`;
+    await Deno.writeFile(big, Uint8Array.from({ length: 70000 }, (_, i) => (i * 2654435761) >>> 24));
+    await Deno.writeTextFile(small, "a small text file\nwith two lines\n");
+    const extra = ["--add", `${big}:/data/big.bin`, "--add", `${small}:/data/small.txt`];
+    for (const tool of TOOLS) extra.push("--add", `${tool}:/bin/${tool.slice(tool.lastIndexOf("/") + 1)}`);
+    for (const tool of TOOLS) extra.push(...await dynamicLibraries(tool));
+    return { image: await buildImage(await guestProgram("args_env"), extra), big, small };
+  })();
+  return toolsImage;
 }
 
 for (const accel of accelerators()) {
@@ -74,4 +94,26 @@ for (const accel of accelerators()) {
       assert.equal(guest.code, 0, guest.stderr);
     });
   }
+
+  Deno.test(`Debian's cat, sha256sum and ls run unchanged [${accel}]`, async () => {
+    const { image, big, small } = await debianToolsImage();
+    const [cat, sum, ls, long, hostSum] = await Promise.all([
+      boot(image, { accel, cmdline: "/bin/cat /data/small.txt" }),
+      boot(image, { accel, cmdline: "/bin/sha256sum /data/big.bin" }),
+      boot(image, { accel, cmdline: "/bin/ls -1 /data" }),
+      boot(image, { accel, cmdline: "/bin/ls -la /data" }),
+      onHost("/usr/bin/sha256sum", [big]),
+    ]);
+    assert.equal(cat.stdout, await Deno.readTextFile(small));
+    assert.equal(cat.code, 0, cat.stderr);
+    assert.equal(sum.stdout, hostSum.stdout.replace(big, "/data/big.bin"));
+    assert.equal(sum.code, 0, sum.stderr);
+    assert.equal(ls.stdout, "big.bin\nsmall.txt\n");
+    assert.equal(ls.code, 0, ls.stderr);
+    assert.match(
+      long.stdout,
+      /^total \d+\ndrwxr-xr-x .* \.\n.* \.\.\n-rw-r--r-- 1 0 0 70000 .* big\.bin\n-rw-r--r-- 1 0 0 +33 .* small\.txt\n$/,
+    );
+    assert.equal(long.code, 0, long.stderr);
+  });
 }
