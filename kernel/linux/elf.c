@@ -93,9 +93,8 @@ static int load_segment(struct address_space *as, struct ramfs_node *node, const
 		r = as_add_vma(as, anon_start, anon_end, prot, NULL);
 	if (r < 0)
 		return r;
-	for (uint64_t page = first; page < file_pages_end; page += PAGE_SIZE)
-		if (as_populate(as, page, false) < 0)
-			break; /* PROT_NONE, or out of memory: demand paging brings the rest */
+	if (first < file_pages_end)
+		as_prefault(as, first, file_pages_end); /* what fails (PROT_NONE, no memory) is left to fault */
 	if (p->memsz > p->filesz && (file_end & (PAGE_SIZE - 1)) && file_end > first) {
 		uint8_t *page = as_kernel_view(as, file_end);
 		if (!page)

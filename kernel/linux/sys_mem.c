@@ -133,9 +133,8 @@ SYSCALL_DEFINE(mmap)
 		      : as_add_vma(as, addr, addr + len, prot, NULL);
 	if (r < 0)
 		return r;
-	if ((flags & MAP_POPULATE) && prot)
-		for (uint64_t va = addr; va < addr + len && as_populate(as, va, false) == 0; va += PAGE_SIZE)
-			;
+	if (flags & MAP_POPULATE)
+		as_prefault(as, addr, addr + len); /* what cannot come now (past the end of the file) faults later */
 	return (long)addr;
 }
 

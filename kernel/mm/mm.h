@@ -102,6 +102,9 @@ uint64_t as_find_free(struct address_space *as, uint64_t len);
 /* Makes the page at addr present (demand paging); 0, -EFAULT (no access), -ENXIO (past the end of a
  * mapped file) or -ENOMEM. */
 int as_populate(struct address_space *as, uint64_t addr, bool write);
+/* Makes every page of [start,end) present now, as a touch would (for the program loader and
+ * MAP_POPULATE); 0, or the error of the first page that cannot be (the rest are left to fault). */
+int as_prefault(struct address_space *as, uint64_t start, uint64_t end);
 /* The kernel's (direct map) view of the user page holding va, allocated if needed whatever the
  * region's protection, and private to the region (a file page is copied): for the program loader.
  * NULL outside any region, past the end of a mapped file, or when out of memory. */

@@ -360,18 +360,12 @@ static uint64_t fill_page(const struct vma *v, uint64_t va, bool private, int *e
 	return virt_to_phys(page);
 }
 
-int as_populate(struct address_space *as, uint64_t addr, bool write)
+/* Makes the entry *pte of page va in region v present. */
+static int populate_entry(const struct vma *v, uint64_t va, uint64_t *pte)
 {
-	struct vma *v = as_find_vma(as, addr);
-	if (!v || !(v->prot & (write ? PROT_WRITE : PROT_READ | PROT_EXEC))) /* x86 pages are readable */
-		return -EFAULT;
-	uint64_t va = ALIGN_DOWN(addr, PAGE_SIZE);
-	uint64_t *pte = pte_of(as->pml4, va, true);
-	if (!pte)
-		return -ENOMEM;
+	uint64_t pa;
 	if (*pte & PTE_P)
 		return 0;
-	uint64_t pa;
 	if (*pte & PTE_KEPT) {
 		/* A page kept while PROT_NONE; a borrowed one stays borrowed (as_protect copies borrowed pages
 		 * before a region becomes writable, so this one is in a read-only region). */
@@ -382,8 +376,52 @@ int as_populate(struct address_space *as, uint64_t addr, bool write)
 		if (!pa)
 			return error;
 	}
+	/* No invlpg: the entry was not present, and x86 never caches a translation that is not present. */
 	*pte = pa | prot_to_pte(v->prot);
-	invlpg(va);
+	return 0;
+}
+
+/* Makes the missing pages of [start,end) in region v present, stopping at the first one that cannot
+ * be. Walks the page table entries in order instead of looking each page up from the top: where kernel
+ * code is emulated (kvm_pvm) every instruction counts. */
+static int populate_range(struct address_space *as, const struct vma *v, uint64_t start, uint64_t end)
+{
+	uint64_t *pte = NULL;
+	for (uint64_t va = start; va < end; va += PAGE_SIZE) {
+		if (!pte || (va & ((1UL << 21) - 1)) == 0) /* the first page, or the first of a page table */
+			pte = pte_of(as->pml4, va, true);
+		else
+			pte++;
+		if (!pte)
+			return -ENOMEM;
+		int r = populate_entry(v, va, pte);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int as_populate(struct address_space *as, uint64_t addr, bool write)
+{
+	struct vma *v = as_find_vma(as, addr);
+	if (!v || !(v->prot & (write ? PROT_WRITE : PROT_READ | PROT_EXEC))) /* x86 pages are readable */
+		return -EFAULT;
+	uint64_t va = ALIGN_DOWN(addr, PAGE_SIZE);
+	return populate_range(as, v, va, va + PAGE_SIZE);
+}
+
+int as_prefault(struct address_space *as, uint64_t start, uint64_t end)
+{
+	for (uint64_t va = start; va < end;) {
+		struct vma *v = as_find_vma(as, va);
+		if (!v || !v->prot)
+			return -EFAULT;
+		uint64_t stop = MIN(end, v->end);
+		int r = populate_range(as, v, va, stop);
+		if (r < 0)
+			return r;
+		va = stop;
+	}
 	return 0;
 }
 
@@ -540,16 +578,13 @@ int as_handle_fault(struct address_space *as, uint64_t addr, uint64_t error_code
 	bool write = error_code & 2, exec = error_code & 16;
 	if ((write && !(v->prot & PROT_WRITE)) || (exec && !(v->prot & PROT_EXEC)) || v->prot == 0)
 		return -EFAULT;
-	int r = as_populate(as, addr, write);
-	/* Fault-around: also bring in the next few missing pages of the region, as sequential touching
-	 * is the common case and each fault costs an exception round trip (a very slow one where the
-	 * kernel is emulated, under kvm_pvm). */
-	uint64_t next = ALIGN_DOWN(addr, PAGE_SIZE) + PAGE_SIZE;
-	for (int i = 1; r == 0 && i < FAULT_AROUND_PAGES && next < v->end; i++, next += PAGE_SIZE) {
-		uint64_t span, *pte = pte_lookup(as->pml4, next, &span);
-		if ((pte && (*pte & (PTE_P | PTE_KEPT))) || as_populate(as, next, write) < 0)
-			break;
-	}
+	uint64_t va = ALIGN_DOWN(addr, PAGE_SIZE);
+	int r = populate_range(as, v, va, va + PAGE_SIZE);
+	/* Fault-around: also bring in the next few pages of the region, as sequential touching is the
+	 * common case and each fault costs an exception round trip (a very slow one where the kernel is
+	 * emulated, under kvm_pvm). Pages that cannot come (past the end of a file) are left to fault. */
+	if (r == 0)
+		populate_range(as, v, va + PAGE_SIZE, MIN(v->end, va + FAULT_AROUND_PAGES * PAGE_SIZE));
 	return r;
 }
 
