@@ -258,8 +258,11 @@ SYSCALL_DEFINE(madvise)
 			if (advice == MADV_REMOVE && !(v->flags & VMA_SHARED))
 				return -EINVAL; /* shared memory only */
 		}
-		/* MADV_FREE may drop the pages now or later: now. A file region shows the file again. */
-		as_discard(as, a0, end);
+		/* MADV_FREE may drop the pages now or later: now. A file region shows the file again. The
+		 * vDSO's pages stay: they would come back the same, as on Linux. */
+		for (struct vma *v = as->vmas; v && v->start < end; v = v->next)
+			if (v->end > a0 && !(v->flags & VMA_KERNEL_PAGES))
+				as_discard(as, MAX(v->start, a0), MIN(v->end, end));
 	}
 	return 0; /* other advice is only a hint */
 }

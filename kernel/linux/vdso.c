@@ -23,6 +23,8 @@ uint64_t vdso_map(struct address_space *as)
 	if (!base || as_add_vma(as, base, base + PAGE_SIZE, PROT_READ, "[vvar]") < 0 ||
 	    as_add_vma(as, base + PAGE_SIZE, base + PAGE_SIZE + size, PROT_READ | PROT_EXEC, "[vdso]") < 0)
 		return 0;
+	as_find_vma(as, base)->flags |= VMA_KERNEL_PAGES;
+	as_find_vma(as, base + PAGE_SIZE)->flags |= VMA_KERNEL_PAGES;
 	if (as_map_borrowed(as, base, virt_to_phys(&vvar)) < 0)
 		return 0;
 	for (uint64_t offset = 0; offset < size; offset += PAGE_SIZE)

@@ -63,8 +63,11 @@ struct vma {
 };
 
 /* Region flags. A shared file region shows the file's bytes and never takes writes (no writable
- * shared file mappings yet); a private one copies a page before it can be written. */
+ * shared file mappings yet); a private one copies a page before it can be written. A region of kernel
+ * pages (the vDSO) is mapped whole when made and has no way to bring a dropped page back, so
+ * madvise leaves its pages alone. */
 #define VMA_SHARED 1
+#define VMA_KERNEL_PAGES 2
 
 /* An address space: a page table (user half private, kernel half shared) and its regions. Never a
  * global, so that exec, spawn and fork can have several. */
