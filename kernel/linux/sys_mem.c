@@ -181,6 +181,8 @@ SYSCALL_DEFINE(mremap)
 	bool duplicate = old_len == 0; /* a second mapping of the same pages: shared mappings only */
 	if (duplicate && !(v->flags & VMA_SHARED))
 		return -EINVAL;
+	if (duplicate && !(flags & MREMAP_MAYMOVE))
+		return -ENOMEM; /* a second mapping is always somewhere else */
 	if (old_len > v->end - old)
 		return -EFAULT;
 	if ((flags & MREMAP_DONTUNMAP) && (v->file || (v->flags & VMA_SHARED)))

@@ -322,8 +322,7 @@ void as_unmap(struct address_space *as, uint64_t start, uint64_t end)
 
 /* ---- pages ---- */
 
-/* Where the page of file region v at va comes from: the file offset, and whether the page lies wholly
- * past the end of the file (SIGBUS on Linux). */
+/* The file offset the page of file region v at va shows. */
 static uint64_t file_offset_of(const struct vma *v, uint64_t va) { return v->offset + (va - v->start); }
 
 /* A fresh page for the empty entry of va in region v: zeros, or the file's bytes. A read-only page of a

@@ -159,6 +159,12 @@ static void private_and_shared(const char *what, const char *path)
 	printf("%s shared writable map: %s\n", what,
 	       mapped(mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)));
 	printf("%s msync=%d\n", what, msync(s, len, MS_SYNC));
+	/* mremap with old size 0: a second mapping of the same shared pages. */
+	unsigned char *twin = mremap(s, 0, len, MREMAP_MAYMOVE);
+	printf("%s shared twin: %s same=%d\n", what, mapped(twin), twin != MAP_FAILED && memcmp(twin, data, size) == 0);
+	if (twin != MAP_FAILED)
+		munmap(twin, len);
+	printf("%s private twin: %s\n", what, mapped(mremap(m, 0, len, MREMAP_MAYMOVE)));
 	munmap(s, size);
 	munmap(m, size);
 	free(data);
