@@ -1,7 +1,8 @@
 /**
  * Builds the osv kernel ELF with the host's gcc and binutils, cached by a hash of its sources and flags.
  *
- * Called by the toolchain's pipeline (core/pipeline.ts) and by tests and benchmarks. The link is done
+ * Called by the toolchain's pipeline (core/pipeline.ts) and by tests and benchmarks. The vDSO
+ * (`kernel/vdso/`) is built first, as a small shared object embedded in the kernel. The link is done
  * twice: the first link gives the final addresses, from which a symbol table is generated and linked
  * into the last section of the image (so no address moves), letting the kernel name the function of
  * any RIP in its crash reports.
@@ -65,6 +66,43 @@ export const KERNEL_CFLAGS: readonly string[] = [
 ];
 
 const LDFLAGS: readonly string[] = ["-nostdlib", "-static", "-no-pie", "-z", "max-page-size=4096", "-z", "noexecstack"];
+
+/** Flags of the vDSO (`kernel/vdso/`): user-mode code, position-independent, integer only. */
+export const VDSO_CFLAGS: readonly string[] = [
+  "-std=gnu11",
+  "-O2",
+  "-g0",
+  "-fPIC",
+  "-ffreestanding",
+  "-fno-builtin",
+  "-nostdlib",
+  "-nostdinc",
+  "-fno-stack-protector",
+  "-fno-asynchronous-unwind-tables",
+  "-fcf-protection=none",
+  "-march=x86-64",
+  "-mtune=generic",
+  "-mgeneral-regs-only",
+  "-Wall",
+  "-Wextra",
+  "-Wno-unused-parameter",
+  "-Werror=implicit-function-declaration",
+  "-Werror=return-type",
+];
+
+const VDSO_LDFLAGS: readonly string[] = [
+  "-nostdlib",
+  "-shared",
+  "-Wl,--hash-style=both",
+  "-Wl,-soname=linux-vdso.so.1",
+  "-Wl,--no-undefined",
+  "-Wl,--build-id=none",
+  "-Wl,-z,max-page-size=4096",
+  "-Wl,-z,noexecstack",
+];
+
+/** The vDSO's sources: compiled on their own (user code), never into the kernel. */
+const VDSO_DIR = "vdso/";
 
 /** The kernel source directory (real files; copied out when running from a `deno compile` binary). */
 async function sourceDir(cacheDir: string): Promise<string> {
@@ -162,6 +200,39 @@ export function symbolTableAsm(nmOutput: string): string {
 }
 
 /**
+ * Builds the vDSO: compiles `vdso/*.c` as position-independent user code, links them into a shared object
+ * with `vdso/vdso.ld`, strips it, checks that it needs no relocations and has one loadable segment and no
+ * writable data (the kernel maps the file as it is, read-only, into every app), and returns an assembler
+ * source that embeds it page-aligned in the kernel's read-only data as `vdso_image`..`vdso_image_end`.
+ */
+async function buildVdso(src: string, files: readonly string[], workDir: string, includes: readonly string[]) {
+  const objects: string[] = [];
+  for (const f of files.filter((f) => f.startsWith(VDSO_DIR) && f.endsWith(".c"))) {
+    const obj = `${workDir}/vdso_${f.slice(VDSO_DIR.length)}.o`;
+    await run("gcc", [...VDSO_CFLAGS, ...includes, "-c", `${src}/${f}`, "-o", obj]);
+    objects.push(obj);
+  }
+  const linked = `${workDir}/vdso.so`, image = `${workDir}/vdso.image`;
+  await run("gcc", [...VDSO_LDFLAGS, `-Wl,-T,${src}/${VDSO_DIR}vdso.ld`, "-o", linked, ...objects]);
+  await run("objcopy", ["--strip-all", linked, image]);
+  const layout = await run("readelf", ["-lrSW", image]);
+  const loads = layout.match(/^\s+LOAD\s/gm)?.length ?? 0;
+  if (!layout.includes("There are no relocations in this file.") || loads !== 1 || /\s\.(data|bss)\s/.test(layout)) {
+    throw new Error(`Cannot build the kernel: the vDSO must have one segment, no relocations and no data:\n${layout}`);
+  }
+  return [
+    `.section .rodata.vdso, "a"`,
+    `.balign 4096`,
+    `.globl vdso_image`,
+    `vdso_image:`,
+    `.incbin "${image}"`,
+    `.globl vdso_image_end`,
+    `vdso_image_end:`,
+    `.balign 4096`,
+  ].join("\n") + "\n";
+}
+
+/**
  * Compiles and links the kernel, or returns the cached ELF built from the same inputs.
  *
  * @param options features, cache directory and progress callback
@@ -176,7 +247,11 @@ export async function buildKernel(options: KernelBuildOptions = {}): Promise<Ker
   const files = await listSources(src);
   const encoder = new TextEncoder();
   const flags = [...KERNEL_CFLAGS, ...features.map(featureDefine)];
-  const parts = [encoder.encode(flags.join(" ")), encoder.encode(KERNEL_VERSION)];
+  const parts = [
+    encoder.encode(flags.join(" ")),
+    encoder.encode([...VDSO_CFLAGS, ...VDSO_LDFLAGS].join(" ")),
+    encoder.encode(KERNEL_VERSION),
+  ];
   for (const f of files) parts.push(encoder.encode(f), await Deno.readFile(`${src}/${f}`));
   const hash = await sha256Hex(parts);
   const version = `osv-${KERNEL_VERSION}-${hash.slice(0, 12)}`;
@@ -194,7 +269,10 @@ export async function buildKernel(options: KernelBuildOptions = {}): Promise<Ker
   try {
     const includes = [`-I${src}`, `-I${src}/include`];
     const defines = [`-DOSV_VERSION="${version}"`];
-    const sources = files.filter((f) => f.endsWith(".c") || f.endsWith(".S"));
+    const sources = files.filter((f) => (f.endsWith(".c") || f.endsWith(".S")) && !f.startsWith(VDSO_DIR));
+    const vdsoAsm = `${workDir}/vdso_image.S`;
+    await Deno.writeTextFile(vdsoAsm, await buildVdso(src, files, workDir, includes));
+    log("kernel: built the vDSO");
     const objects: string[] = [];
     let done = 0;
     // Two compilers at a time: our machines have two cores.
@@ -208,6 +286,8 @@ export async function buildKernel(options: KernelBuildOptions = {}): Promise<Ker
       }
     };
     await Promise.all([worker(), worker()]);
+    await run("gcc", [...flags, "-c", vdsoAsm, "-o", `${workDir}/obj/vdso_image.o`]);
+    objects.push(`${workDir}/obj/vdso_image.o`);
     objects.sort();
     const linkScript = `${src}/arch/x86_64/kernel.ld`;
     const link = async (symbolsAsm: string, out: string) => {

@@ -15,7 +15,7 @@
 #define MAX_MEM_EXTENTS 128
 #define MAX_FDS 1024
 #define MAX_TMPFS_MOUNTS 16           /* --mount-fs=tmpfs,/path options */
-#define FAULT_AROUND_PAGES 16 /* pages mapped per anonymous page fault */
+#define FAULT_AROUND_PAGES 16 /* pages mapped per page fault */
 #define MAX_VIRTIO_MMIO 32           /* virtio_mmio.device= words taken from the command line */
 #define MAX_PCI_DEVICES 64
 #define VIRTQUEUE_MAX_SIZE 256        /* descriptors per virtqueue (devices may offer more) */

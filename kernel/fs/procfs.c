@@ -74,16 +74,28 @@ static const struct file_ops generated_ops = {.read = generated_read, .stat = ge
 
 /* ---- the process ---- */
 
+/* One line per region, as Linux writes them: range, rights, file offset, device, inode, then from
+ * column 73 the file's path or the region's name. */
 static void gen_maps(struct text *t)
 {
+	static char path[4096];
 	for (struct vma *v = current->as->vmas; v; v = v->next) {
 		size_t line_start = t->len;
-		put(t, "%012lx-%012lx %c%c%cp 00000000 00:00 0", v->start, v->end, v->prot & PROT_READ ? 'r' : '-',
-		    v->prot & PROT_WRITE ? 'w' : '-', v->prot & PROT_EXEC ? 'x' : '-');
-		if (v->name) {
+		const struct ramfs_node *file = v->file;
+		put(t, "%08lx-%08lx %c%c%c%c %08lx %s %u", v->start, v->end, v->prot & PROT_READ ? 'r' : '-',
+		    v->prot & PROT_WRITE ? 'w' : '-', v->prot & PROT_EXEC ? 'x' : '-', v->flags & VMA_SHARED ? 's' : 'p',
+		    file ? v->offset : 0, file ? "00:01" : "00:00", file ? file->ino : 0);
+		const char *name = v->name;
+		if (file) {
+			bool deleted = file->flags & RAMFS_UNLINKED; /* no longer in a directory: only its name */
+			if (deleted)
+				snprintf(path, sizeof(path), "/%s (deleted)", file->name);
+			name = deleted || ramfs_path(file, path, sizeof(path)) > 0 ? path : file->name;
+		}
+		if (name) {
 			while (t->len - line_start < 73) /* names start in column 73, as on Linux */
 				put(t, " ");
-			put(t, "%s", v->name);
+			put(t, "%s", name);
 		}
 		put(t, "\n");
 	}

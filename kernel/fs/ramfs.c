@@ -171,11 +171,10 @@ struct ramfs_node *ramfs_attach(struct ramfs_node *dir, const char *name, uint32
 	return n;
 }
 
-const uint8_t *ramfs_node_contents(struct ramfs_node *node, long *error)
+const uint8_t *ramfs_node_contents(struct ramfs_node *node)
 {
-	long err = rofs_load_file(node);
-	if (err < 0) {
-		*error = err;
+	if (rofs_load_file(node) < 0) {
+		kprintf("osv: cannot read %s from the disk (I/O error or out of memory)\n", node->name);
 		return NULL;
 	}
 	return node->data;

@@ -65,9 +65,6 @@ void ramfs_link(struct ramfs_node *dir, struct ramfs_node *node);
 void ramfs_unlink(struct ramfs_node *node);
 /* Forgets dir's entries (a mount hides them). */
 void ramfs_hide_children(struct ramfs_node *dir);
-/* A file's whole contents in memory (read from the disk the first time for ROFS files), or NULL with
- * *error set (-EIO, -ENOMEM). For programs and mapped files. */
-const uint8_t *ramfs_node_contents(struct ramfs_node *node, long *error);
 /* The root filesystem's type, as /proc/mounts shows it. */
 const char *ramfs_root_type(void);
 void ramfs_set_root_type(const char *type);
@@ -85,3 +82,7 @@ struct ramfs_node *ramfs_add_device(const char *path, uint32_t rdev, const struc
 struct ramfs_node *ramfs_add_special(const char *path, const struct file_ops *ops, const void *data);
 /* Adds a symbolic link (target is not copied: it must stay valid). */
 struct ramfs_node *ramfs_add_symlink(const char *path, const char *target);
+/* The bytes of a regular file (size bytes), for the program loader and file mappings (a ROFS file is
+ * read from the disk into page-aligned memory the first time); NULL when they cannot be had. They stay at the same address while the node lives (file mappings borrow whole pages
+ * of them), except for tmpfs files (RAMFS_WRITABLE), whose buffer moves when it grows. */
+const uint8_t *ramfs_node_contents(struct ramfs_node *node);

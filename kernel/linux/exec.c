@@ -1,5 +1,6 @@
-/* Starting the app: find the program in the filesystem, load it (linux/elf.c), build the initial
- * stack Linux programs expect (argc, argv, envp, auxv, strings, AT_RANDOM bytes) and enter ring 3. */
+/* Starting the app: find the program in the filesystem, load it and its interpreter if it names one
+ * (linux/elf.c), build the initial stack Linux programs expect (argc, argv, envp, auxv, strings,
+ * AT_RANDOM bytes) and enter ring 3, at the interpreter's entry for a dynamically linked program. */
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/clock.h"
 #include "boot.h"
@@ -29,6 +30,7 @@
 #define AT_RANDOM 25
 #define AT_HWCAP2 26
 #define AT_EXECFN 31
+#define AT_SYSINFO_EHDR 33
 
 static struct process the_process;
 struct process *current;
@@ -49,7 +51,10 @@ static uint64_t push_bytes(struct stack_builder *sb, const void *data, size_t n)
 
 static uint64_t push_string(struct stack_builder *sb, const char *s) { return push_bytes(sb, s, strlen(s) + 1); }
 
-static uint64_t build_stack(const struct boot_options *opts, const struct elf_image *img, const char *execfn)
+/* img is the program; interp_base is where its interpreter is (AT_BASE), 0 without one; vdso is the
+ * vDSO image (AT_SYSINFO_EHDR). */
+static uint64_t build_stack(const struct boot_options *opts, const struct elf_image *img, uint64_t interp_base,
+			    uint64_t vdso, const char *execfn)
 {
 	struct stack_builder sb = {USER_STACK_TOP, false};
 	uint64_t argv[MAX_ARGS], envp[MAX_ENV + 1];
@@ -68,12 +73,12 @@ static uint64_t build_stack(const struct boot_options *opts, const struct elf_im
 	cpuid(1, 0, &a, &b, &c, &hwcap);
 	uint64_t auxv[][2] = {
 	    {AT_PHDR, img->phdr_addr}, {AT_PHENT, img->phent},   {AT_PHNUM, img->phnum},
-	    {AT_PAGESZ, PAGE_SIZE},    {AT_BASE, 0},             {AT_FLAGS, 0},
+	    {AT_PAGESZ, PAGE_SIZE},    {AT_BASE, interp_base},             {AT_FLAGS, 0},
 	    {AT_ENTRY, img->entry},    {AT_UID, 0},              {AT_EUID, 0},
 	    {AT_GID, 0},               {AT_EGID, 0},             {AT_SECURE, 0},
 	    {AT_RANDOM, random_addr},  {AT_HWCAP, hwcap},        {AT_HWCAP2, cpu.fsgsbase ? 2 : 0},
 	    {AT_CLKTCK, 100},          {AT_PLATFORM, platform},  {AT_EXECFN, execfn_addr},
-	    {AT_NULL, 0},
+	    {AT_SYSINFO_EHDR, vdso},   {AT_NULL, 0},
 	};
 	/* argc, argv[], NULL, envp[], NULL, auxv: the final RSP must be 16-byte aligned. */
 	size_t words = 1 + opts->argc + 1 + envc + 1 + ARRAY_SIZE(auxv) * 2;
@@ -91,6 +96,24 @@ static uint64_t build_stack(const struct boot_options *opts, const struct elf_im
 	uint64_t argc = opts->argc;
 	push_bytes(&sb, &argc, 8);
 	return sb.failed ? 0 : sb.sp;
+}
+
+/* Loads the interpreter a dynamically linked program names (PT_INTERP, e.g. /lib64/ld-linux-x86-64.so.2),
+ * looked up like any path (relative ones from the working directory). Exits with 127 when it cannot. */
+static void load_interpreter(const char *program, const char *interp_path, struct ramfs_node *cwd,
+			     struct elf_image *out)
+{
+	int error = 0;
+	struct ramfs_node *node = ramfs_lookup(interp_path, cwd, true, &error);
+	if (!node || (node->mode & S_IFMT) != S_IFREG) {
+		kprintf("osv: cannot run %s: its interpreter %s is %s\n", program, interp_path,
+			node ? "not a regular file" : "not in the image (add it, e.g. with --add)");
+		vm_exit(EXIT_CANNOT_START);
+	}
+	static char label[4200]; /* how elf_load names it in messages */
+	snprintf(label, sizeof(label), "%s (the interpreter of %s)", interp_path, program);
+	if (elf_load(current->as, label, node, true, out) < 0)
+		vm_exit(EXIT_CANNOT_START);
 }
 
 NORETURN void exec_app(const struct boot_options *opts)
@@ -136,21 +159,19 @@ NORETURN void exec_app(const struct boot_options *opts)
 	console_files_init();
 	procfs_set_exe(exe_path);
 	memcpy(p->hostname, "osv", 4);
-	struct elf_image img;
-	long read_error = 0;
-	const uint8_t *contents = ramfs_node_contents(node, &read_error);
-	if (!contents && node->size) {
-		kprintf("osv: cannot run %s: %s reading it from the disk\n", path,
-			read_error == -ENOMEM ? "out of memory" : "I/O error");
+	struct elf_image img, interp = {0};
+	if (elf_load(p->as, path, node, false, &img) < 0)
 		vm_exit(EXIT_CANNOT_START);
-	}
-	if (elf_load(p->as, path, contents, node->size, &img) < 0)
-		vm_exit(EXIT_CANNOT_START);
+	if (img.interp)
+		load_interpreter(path, img.interp, cwd, &interp);
 	p->load_bias = img.load_bias;
 	p->as->brk_start = p->as->brk = img.end;
 	if (as_add_vma(p->as, USER_STACK_TOP - USER_STACK_SIZE, USER_STACK_TOP, PROT_READ | PROT_WRITE, "[stack]") < 0)
 		panic("cannot map the stack");
-	uint64_t sp = build_stack(opts, &img, path);
+	uint64_t vdso = vdso_map(p->as);
+	if (!vdso)
+		panic("cannot map the vDSO");
+	uint64_t sp = build_stack(opts, &img, interp.base, vdso, path);
 	if (!sp) {
 		kprintf("osv: cannot run %s: arguments and environment do not fit on the stack\n", path);
 		vm_exit(EXIT_CANNOT_START);
@@ -161,7 +182,7 @@ NORETURN void exec_app(const struct boot_options *opts)
 		bootchart_print();
 	fpu_init_user_state();
 	struct trap_frame frame = {
-	    .rip = img.entry,
+	    .rip = img.interp ? interp.entry : img.entry,
 	    .cs = USER_CS,
 	    .rflags = RFLAGS_IF | 0x2,
 	    .rsp = sp,

@@ -30,7 +30,9 @@ NORETURN void app_fatal_fault(struct trap_frame *f, int signo, uint64_t addr)
 		exception_name(f->vector));
 	if (f->vector == 14)
 		kprintf(" at address %lx (%s, %s)", addr, f->error & 2 ? "write" : (f->error & 16 ? "execute" : "read"),
-			f->error & 1 ? "protection violation" : "not mapped");
+			signo == SIGBUS ? "past the end of the mapped file"
+			: f->error & 1  ? "protection violation"
+					: "not mapped");
 	kprintf("\n  at RIP %lx", f->rip);
 	if (sym)
 		kprintf(" <%s+0x%lx>", sym, offset);

@@ -34,7 +34,7 @@ struct ramfs_node;
 struct process {
 	struct address_space *as;
 	const char *exe_path;
-	const struct ramfs_node *exe;
+	struct ramfs_node *exe;
 	uint64_t load_bias;
 	struct k_sigaction actions[NSIG + 1];
 	uint64_t signal_mask;
@@ -54,6 +54,11 @@ extern struct process *current;
 struct boot_options;
 /* Loads the program named by the boot options and runs it in ring 3 (does not return). */
 NORETURN void exec_app(const struct boot_options *opts);
+
+/* Maps the vDSO and its data page into as; the image's address (AT_SYSINFO_EHDR), 0 when out of room. */
+uint64_t vdso_map(struct address_space *as);
+/* Publishes the clock's TSC conversion and realtime offset to the vDSO once the clock knows them. */
+void vdso_sync_clock(void);
 
 /* The file mode creation mask (umask) new files and directories are made with. */
 uint32_t process_umask(void);

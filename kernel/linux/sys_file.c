@@ -14,7 +14,9 @@
 #define AT_REMOVEDIR 0x200
 #define AT_EACCESS 0x200
 #define AT_SYMLINK_FOLLOW 0x400
+#define AT_NO_AUTOMOUNT 0x800
 #define AT_EMPTY_PATH 0x1000
+#define AT_STATX_SYNC_TYPE 0x6000
 #define F_DUPFD 0
 #define F_GETFD 1
 #define F_SETFD 2
@@ -226,6 +228,19 @@ SYSCALL_DEFINE(lseek)
 	return (long)f->pos;
 }
 
+#define POSIX_FADV_NOREUSE 5
+
+/* fadvise64: advice about a file's future reads; files are all in memory, so only the checks remain
+ * (no pipes yet, which would say ESPIPE). */
+SYSCALL_DEFINE(fadvise64)
+{
+	if (!fd_get((int)a0))
+		return -EBADF;
+	if (a3 > POSIX_FADV_NOREUSE || (int64_t)a2 < 0)
+		return -EINVAL;
+	return 0;
+}
+
 SYSCALL_DEFINE(getdents64)
 {
 	struct file *f = fd_get((int)a0);
@@ -381,7 +396,7 @@ struct statx {
 
 SYSCALL_DEFINE(statx)
 {
-	if (a2 & ~(uint64_t)(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | 0x6000 | AT_SYMLINK_FOLLOW))
+	if (a2 & ~(uint64_t)(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE))
 		return -EINVAL;
 	struct linux_stat st;
 	long r = stat_at((int)a0, a1, a2, &st);

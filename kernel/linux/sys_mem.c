@@ -1,6 +1,9 @@
-/* Memory syscalls: brk, anonymous mmap/munmap/mprotect, madvise. Pages are allocated on first touch
+/* Memory syscalls: brk, mmap (anonymous memory, and files of the ramfs: private mappings, and shared
+ * read-only ones), munmap, mprotect, mremap, madvise, msync and mincore. Pages come on first touch
  * (mm/vm.c), so large reservations cost nothing until used. */
 #include "errno.h"
+#include "fs/file.h"
+#include "fs/ramfs.h"
 #include "lib.h"
 #include "linux/linux.h"
 
@@ -10,18 +13,39 @@
 #define MAP_TYPE 0x0f
 #define MAP_FIXED 0x10
 #define MAP_ANONYMOUS 0x20
+#define MAP_32BIT 0x40
+#define MAP_GROWSDOWN 0x100
+#define MAP_DENYWRITE 0x800
+#define MAP_EXECUTABLE 0x1000
+#define MAP_LOCKED 0x2000
+#define MAP_NORESERVE 0x4000
+#define MAP_POPULATE 0x8000
+#define MAP_NONBLOCK 0x10000
+#define MAP_STACK 0x20000
+#define MAP_HUGETLB 0x40000
 #define MAP_FIXED_NOREPLACE 0x100000
+/* What MAP_SHARED_VALIDATE accepts: every flag we know (MAP_SYNC and hugetlb sizes are not). */
+#define MAP_KNOWN (MAP_TYPE | MAP_FIXED | MAP_ANONYMOUS | MAP_32BIT | MAP_GROWSDOWN | MAP_DENYWRITE | \
+		   MAP_EXECUTABLE | MAP_LOCKED | MAP_NORESERVE | MAP_POPULATE | MAP_NONBLOCK | MAP_STACK |   \
+		   MAP_FIXED_NOREPLACE)
+
+#define MREMAP_MAYMOVE 1
+#define MREMAP_FIXED 2
+#define MREMAP_DONTUNMAP 4
+
+#define MS_ASYNC 1
+#define MS_INVALIDATE 2
+#define MS_SYNC 4
+
+#define MADV_NORMAL 0
 #define MADV_DONTNEED 4
+#define MADV_FREE 8
+#define MADV_REMOVE 9
+#define MADV_POPULATE_WRITE 23
+
+#define DEV_ZERO ((1 << 8) | 5)
 
 static bool range_ok(uint64_t addr, uint64_t len) { return len && addr < USER_TOP && len <= USER_TOP - addr; }
-
-static bool range_is_free(struct address_space *as, uint64_t start, uint64_t end)
-{
-	for (struct vma *v = as->vmas; v; v = v->next)
-		if (v->start < end && v->end > start)
-			return false;
-	return true;
-}
 
 SYSCALL_DEFINE(brk)
 {
@@ -31,7 +55,7 @@ SYSCALL_DEFINE(brk)
 		return as->brk;
 	uint64_t old_top = ALIGN_UP(as->brk, PAGE_SIZE), new_top = ALIGN_UP(want, PAGE_SIZE);
 	if (new_top > old_top) {
-		if (!range_is_free(as, old_top, new_top) ||
+		if (!as_range_free(as, old_top, new_top) ||
 		    as_add_vma(as, old_top, new_top, PROT_READ | PROT_WRITE, "[heap]") < 0)
 			return as->brk; /* Linux reports failure by returning the unchanged break */
 	} else if (new_top < old_top) {
@@ -41,38 +65,77 @@ SYSCALL_DEFINE(brk)
 	return want;
 }
 
+/* The file behind an mmap descriptor, checked as Linux checks it. *file stays NULL for /dev/zero,
+ * whose mappings are anonymous memory. 0 or -errno. */
+static long mapped_file(int fd, uint64_t type, int prot, struct ramfs_node **file)
+{
+	struct file *f = fd_get(fd);
+	*file = NULL;
+	if (!f || (f->flags & O_PATH))
+		return -EBADF;
+	struct ramfs_node *node = f->node;
+	if (!node)
+		return -ENODEV; /* the console */
+	if ((f->flags & O_ACCMODE) == O_WRONLY)
+		return -EACCES;
+	if ((node->mode & S_IFMT) == S_IFCHR && node->rdev == DEV_ZERO)
+		return 0;
+	if ((node->mode & S_IFMT) != S_IFREG || node->dev_ops)
+		return -ENODEV; /* directories, devices, generated /proc files */
+	if (type != MAP_PRIVATE && (prot & PROT_WRITE)) {
+		if ((f->flags & O_ACCMODE) != O_RDWR)
+			return -EACCES;
+		return -ENODEV; /* writable shared file mappings are not supported yet */
+	}
+	*file = node;
+	return 0;
+}
+
 SYSCALL_DEFINE(mmap)
 {
-	uint64_t addr = a0, len = a1, flags = a3;
+	uint64_t addr = a0, len = a1, flags = a3, offset = a5;
 	int prot = (int)a2;
-	if (!len || (addr & (PAGE_SIZE - 1)) || (a5 & (PAGE_SIZE - 1)))
+	if (!len || (addr & (PAGE_SIZE - 1)) || (offset & (PAGE_SIZE - 1)))
 		return -EINVAL;
 	uint64_t type = flags & MAP_TYPE;
 	if (type != MAP_SHARED && type != MAP_PRIVATE && type != MAP_SHARED_VALIDATE)
 		return -EINVAL;
+	if (type == MAP_SHARED_VALIDATE && (flags & ~(uint64_t)MAP_KNOWN))
+		return -EOPNOTSUPP;
 	if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC))
 		return -EINVAL;
-	if (!(flags & MAP_ANONYMOUS))
-		return (int)a4 >= 0 && (int)a4 < 3 ? -ENODEV : -EBADF; /* file mappings come with the VFS */
 	len = ALIGN_UP(len, PAGE_SIZE);
 	if (len == 0 || len > USER_TOP)
 		return -ENOMEM;
+	struct ramfs_node *file = NULL;
+	if (!(flags & MAP_ANONYMOUS)) {
+		long r = mapped_file((int)a4, type, prot, &file);
+		if (r < 0)
+			return r;
+		if (offset + len < offset)
+			return -EOVERFLOW;
+	}
 	struct address_space *as = current->as;
 	if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
 		if (!range_ok(addr, len))
 			return -EINVAL;
-		if (!range_is_free(as, addr, addr + len)) {
+		if (!as_range_free(as, addr, addr + len)) {
 			if (flags & MAP_FIXED_NOREPLACE)
 				return -EEXIST;
 			as_unmap(as, addr, addr + len);
 		}
-	} else if (!addr || !range_ok(addr, len) || !range_is_free(as, addr, addr + len)) {
+	} else if (!addr || !range_ok(addr, len) || !as_range_free(as, addr, addr + len)) {
 		addr = as_find_free(as, len);
 		if (!addr)
 			return -ENOMEM;
 	}
-	long r = as_add_vma(as, addr, addr + len, prot, NULL);
-	return r < 0 ? r : (long)addr;
+	long r = file ? as_add_file_vma(as, addr, addr + len, prot, type == MAP_PRIVATE ? 0 : VMA_SHARED, file, offset)
+		      : as_add_vma(as, addr, addr + len, prot, NULL);
+	if (r < 0)
+		return r;
+	if (flags & MAP_POPULATE)
+		as_prefault(as, addr, addr + len); /* what cannot come now (past the end of the file) faults later */
+	return (long)addr;
 }
 
 SYSCALL_DEFINE(munmap)
@@ -96,15 +159,150 @@ SYSCALL_DEFINE(mprotect)
 	return as_protect(current->as, a0, a0 + ALIGN_UP(a1, PAGE_SIZE), (int)a2);
 }
 
+/* mremap: shrink in place, grow in place when the pages after are free, otherwise move (with
+ * MREMAP_MAYMOVE, or to MREMAP_FIXED's address). Pages move with their page table entries, never copied. */
+SYSCALL_DEFINE(mremap)
+{
+	uint64_t old = a0, old_len = ALIGN_UP(a1, PAGE_SIZE), new_len = ALIGN_UP(a2, PAGE_SIZE);
+	uint64_t flags = a3, wanted = a4;
+	if ((flags & ~(uint64_t)(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) || (old & (PAGE_SIZE - 1)))
+		return -EINVAL;
+	if ((flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) && !(flags & MREMAP_MAYMOVE))
+		return -EINVAL;
+	if ((flags & MREMAP_DONTUNMAP) && old_len != new_len)
+		return -EINVAL;
+	if (!new_len || old_len > USER_TOP || new_len > USER_TOP || (a1 && !old_len))
+		return -EINVAL;
+	struct address_space *as = current->as;
+	struct vma *v = as_find_vma(as, old);
+	if (!v)
+		return -EFAULT;
+	struct vma like = *v; /* v may be merged away below: keep what the region is */
+	bool duplicate = old_len == 0; /* a second mapping of the same pages: shared mappings only */
+	if (duplicate && !(v->flags & VMA_SHARED))
+		return -EINVAL;
+	if (duplicate && !(flags & MREMAP_MAYMOVE))
+		return -ENOMEM; /* a second mapping is always somewhere else */
+	if (old_len > v->end - old)
+		return -EFAULT;
+	if ((flags & MREMAP_DONTUNMAP) && (v->file || (v->flags & VMA_SHARED)))
+		return -EINVAL; /* private anonymous memory only */
+	if (flags & MREMAP_FIXED) {
+		if ((wanted & (PAGE_SIZE - 1)) || !range_ok(wanted, new_len))
+			return -EINVAL;
+		if (wanted < old + old_len && old < wanted + new_len)
+			return -EINVAL;
+	} else if (!duplicate && !(flags & MREMAP_DONTUNMAP)) {
+		if (new_len <= old_len) {
+			if (new_len < old_len)
+				as_unmap(as, old + new_len, old + old_len);
+			return (long)old;
+		}
+		if (old + old_len == v->end && range_ok(old, new_len) && as_range_free(as, old + old_len, old + new_len)) {
+			long r = as_extend_like(as, &like, old + old_len, old + new_len);
+			return r < 0 ? r : (long)old;
+		}
+		if (!(flags & MREMAP_MAYMOVE))
+			return -ENOMEM;
+	}
+	/* Moving (or duplicating): the destination first. */
+	uint64_t dest;
+	if (flags & MREMAP_FIXED) {
+		dest = wanted;
+		as_unmap(as, dest, dest + new_len);
+	} else if (!(dest = as_find_free(as, new_len))) {
+		return -ENOMEM;
+	}
+	like.offset = like.file ? like.offset + (old - like.start) : 0;
+	like.start = dest;
+	long r;
+	if (duplicate)
+		return (r = as_extend_like(as, &like, dest, dest + new_len)) < 0 ? r : (long)dest;
+	if (new_len < old_len) {
+		as_unmap(as, old + new_len, old + old_len);
+		old_len = new_len;
+	}
+	if ((r = as_move(as, old, old_len, dest)) < 0)
+		return r;
+	if (new_len > old_len && (r = as_extend_like(as, &like, dest + old_len, dest + new_len)) < 0)
+		return r;
+	if (flags & MREMAP_DONTUNMAP) { /* the old range stays mapped, empty */
+		like.start = old;
+		if ((r = as_extend_like(as, &like, old, old + old_len)) < 0)
+			return r;
+	}
+	return (long)dest;
+}
+
 SYSCALL_DEFINE(madvise)
 {
+	uint64_t advice = a2;
 	if (a0 & (PAGE_SIZE - 1))
+		return -EINVAL;
+	bool known = advice <= MADV_DONTNEED || (advice >= MADV_FREE && advice <= MADV_POPULATE_WRITE) ||
+		     advice == 100 || advice == 101; /* HWPOISON, SOFT_OFFLINE */
+	if (!known)
 		return -EINVAL;
 	if (a1 == 0)
 		return 0;
+	uint64_t end = a0 + ALIGN_UP(a1, PAGE_SIZE);
 	if (!range_ok(a0, a1))
 		return -ENOMEM;
-	if (a2 == MADV_DONTNEED)
-		as_discard(current->as, a0, a0 + ALIGN_UP(a1, PAGE_SIZE));
+	struct address_space *as = current->as;
+	if (!as_range_mapped(as, a0, end))
+		return -ENOMEM;
+	if (advice == MADV_DONTNEED || advice == MADV_FREE || advice == MADV_REMOVE) {
+		for (struct vma *v = as->vmas; v && v->start < end; v = v->next) {
+			if (v->end <= a0)
+				continue;
+			if (advice == MADV_FREE && v->file)
+				return -EINVAL; /* anonymous memory only */
+			if (advice == MADV_REMOVE && !(v->flags & VMA_SHARED))
+				return -EINVAL; /* shared memory only */
+		}
+		/* MADV_FREE may drop the pages now or later: now. A file region shows the file again. The
+		 * vDSO's pages stay: they would come back the same, as on Linux. */
+		for (struct vma *v = as->vmas; v && v->start < end; v = v->next)
+			if (v->end > a0 && !(v->flags & VMA_KERNEL_PAGES))
+				as_discard(as, MAX(v->start, a0), MIN(v->end, end));
+	}
 	return 0; /* other advice is only a hint */
+}
+
+SYSCALL_DEFINE(msync)
+{
+	uint64_t flags = a2;
+	if ((a0 & (PAGE_SIZE - 1)) || (flags & ~(uint64_t)(MS_ASYNC | MS_INVALIDATE | MS_SYNC)) ||
+	    ((flags & MS_ASYNC) && (flags & MS_SYNC)))
+		return -EINVAL;
+	if (a1 == 0)
+		return 0;
+	if (!range_ok(a0, a1) || !as_range_mapped(current->as, a0, a0 + ALIGN_UP(a1, PAGE_SIZE)))
+		return -ENOMEM;
+	return 0; /* no mapping writes to a file, so there is nothing to write back */
+}
+
+SYSCALL_DEFINE(mincore)
+{
+	uint64_t start = a0, vec = a2;
+	if (start & (PAGE_SIZE - 1))
+		return -EINVAL;
+	if (a1 == 0)
+		return 0;
+	if (!range_ok(start, a1))
+		return -ENOMEM;
+	uint64_t end = start + ALIGN_UP(a1, PAGE_SIZE);
+	struct address_space *as = current->as;
+	if (!as_range_mapped(as, start, end))
+		return -ENOMEM;
+	uint8_t chunk[256];
+	for (uint64_t va = start; va < end;) {
+		size_t n = 0;
+		for (; n < sizeof(chunk) && va < end; n++, va += PAGE_SIZE)
+			chunk[n] = as_page_resident(as, va);
+		if (copy_to_user(vec, chunk, n) < 0)
+			return -EFAULT;
+		vec += n;
+	}
+	return 0;
 }

@@ -49,13 +49,25 @@ void kfree(void *p);
 #define PROT_WRITE 2
 #define PROT_EXEC 4
 
-/* A mapped region of an address space. */
+struct ramfs_node;
+
+/* A mapped region of an address space: anonymous memory, or a window on a file. */
 struct vma {
 	uint64_t start, end; /* page aligned, end exclusive */
 	int prot;
-	const char *name; /* for /proc/self/maps and crash reports: "[heap]", "[stack]", a path or NULL */
-	struct vma *next; /* sorted by start */
+	int flags;                /* VMA_* */
+	const char *name;         /* anonymous regions, for /proc/self/maps and crash reports: "[heap]", "[stack]" or NULL */
+	struct ramfs_node *file;  /* file regions: the file (the region holds a reference), NULL for anonymous memory */
+	uint64_t offset;          /* file regions: the file offset at start (page aligned) */
+	struct vma *next;         /* sorted by start */
 };
+
+/* Region flags. A shared file region shows the file's bytes and never takes writes (no writable
+ * shared file mappings yet); a private one copies a page before it can be written. A region of kernel
+ * pages (the vDSO) is mapped whole when made and has no way to bring a dropped page back, so
+ * madvise leaves its pages alone. */
+#define VMA_SHARED 1
+#define VMA_KERNEL_PAGES 2
 
 /* An address space: a page table (user half private, kernel half shared) and its regions. Never a
  * global, so that exec, spawn and fork can have several. */
@@ -70,18 +82,35 @@ void vm_init(void);
 void *vm_map_mmio(uint64_t phys, size_t size);
 struct address_space *as_create(void);
 void as_activate(struct address_space *as);
-/* Adds a region (must not overlap one). Pages are allocated on first touch. */
+/* Adds an anonymous region (must not overlap one). Pages are allocated on first touch. 0 or -ENOMEM,
+ * -EEXIST. */
 int as_add_vma(struct address_space *as, uint64_t start, uint64_t end, int prot, const char *name);
+/* Adds a region showing file from offset on (page aligned; must not overlap one). Pages are brought in
+ * on first touch: read-only ones borrow the file's page where its bytes are page-aligned in memory,
+ * the others get a copy, zero past the end of the file; pages wholly past the end fault (SIGBUS). */
+int as_add_file_vma(struct address_space *as, uint64_t start, uint64_t end, int prot, int flags,
+		    struct ramfs_node *file, uint64_t offset);
 /* Removes [start,end) from regions and frees its pages. */
 void as_unmap(struct address_space *as, uint64_t start, uint64_t end);
+/* Changes the rights of [start,end), which must be wholly mapped; 0, -ENOMEM, or -EACCES for write
+ * access to a shared file region. */
 int as_protect(struct address_space *as, uint64_t start, uint64_t end, int prot);
 struct vma *as_find_vma(struct address_space *as, uint64_t addr);
+/* Whether no region overlaps [start,end). */
+bool as_range_free(struct address_space *as, uint64_t start, uint64_t end);
+/* Whether regions cover all of [start,end). */
+bool as_range_mapped(struct address_space *as, uint64_t start, uint64_t end);
 /* A free range of len bytes below the mmap top; 0 when none. */
 uint64_t as_find_free(struct address_space *as, uint64_t len);
-/* Makes the page at addr present (demand paging); 0 or -EFAULT. */
+/* Makes the page at addr present (demand paging); 0, -EFAULT (no access), -ENXIO (past the end of a
+ * mapped file) or -ENOMEM. */
 int as_populate(struct address_space *as, uint64_t addr, bool write);
+/* Makes every page of [start,end) present now, as a touch would (for the program loader and
+ * MAP_POPULATE); 0, or the error of the first page that cannot be (the rest are left to fault). */
+int as_prefault(struct address_space *as, uint64_t start, uint64_t end);
 /* The kernel's (direct map) view of the user page holding va, allocated if needed whatever the
- * region's protection: for the program loader. NULL outside any region or when out of memory. */
+ * region's protection, and private to the region (a file page is copied): for the program loader.
+ * NULL outside any region, past the end of a mapped file, or when out of memory. */
 void *as_kernel_view(struct address_space *as, uint64_t va);
 /* The physical address of the app's byte at va, for a device to write into: the page is made present
  * and private first (one page-table walk when it already is). 0 when the app may not write there. */
@@ -89,9 +118,19 @@ uint64_t as_user_write_pa(struct address_space *as, uint64_t va);
 /* Maps the page at pa (not ours: it is never freed, and copied before it is made writable) at va,
  * inside an existing region, with the region's rights. 0 or -ENOMEM. */
 int as_map_borrowed(struct address_space *as, uint64_t va, uint64_t pa);
-/* Drops the pages of [start,end) but keeps the regions: the next touch sees zeros (MADV_DONTNEED). */
+/* Drops the pages of [start,end) but keeps the regions: the next touch sees zeros, or the file's
+ * bytes again in a file region (MADV_DONTNEED). */
 void as_discard(struct address_space *as, uint64_t start, uint64_t end);
-/* Resolves a fault at addr: 0 when handled, -EFAULT when the access is not allowed. */
+/* Moves the pages and regions of [old, old + len) to [new, new + len), which must be free; the old
+ * range must lie within one region. 0 or -ENOMEM. */
+int as_move(struct address_space *as, uint64_t old, uint64_t len, uint64_t new);
+/* Adds [start,end) as a continuation of region v (same rights and kind; a file region goes on in the
+ * file). The range must be free. 0 or -ENOMEM. */
+int as_extend_like(struct address_space *as, const struct vma *v, uint64_t start, uint64_t end);
+/* Whether the page at va is in memory, as mincore tells it: a page of the region, or of its file. */
+bool as_page_resident(struct address_space *as, uint64_t va);
+/* Resolves a fault at addr: 0 when handled, -EFAULT when the access is not allowed (SIGSEGV), -ENXIO
+ * when the page lies past the end of a mapped file (SIGBUS). */
 int as_handle_fault(struct address_space *as, uint64_t addr, uint64_t error_code);
 extern struct address_space *current_as;
 

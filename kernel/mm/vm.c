@@ -1,11 +1,15 @@
 /* Page tables and address spaces. vm_init() replaces the boot page tables with the final kernel half:
  * all RAM in the direct map (2 MiB pages, no execute) and the kernel image with per-section rights
  * (text RX, rodata R, data RW). Address spaces share that kernel half and own their user half, whose
- * pages are allocated on first touch (as_handle_fault). */
+ * pages are allocated on first touch (as_handle_fault): zeros for anonymous regions, the file's bytes for
+ * file regions (borrowed from the ramfs when read-only and page-aligned there, copied otherwise). Regions
+ * are a sorted list, split by partial unmaps and protection changes and merged again when neighbours
+ * become alike, as Linux shows them in /proc/self/maps. */
 #include "arch/x86_64/cpu.h"
 #include "errno.h"
 #include "lib.h"
 #include "mm/mm.h"
+#include "fs/ramfs.h"
 
 struct address_space *current_as;
 static uint64_t *kernel_pml4;
@@ -161,6 +165,8 @@ static uint64_t prot_to_pte(int prot)
 	return flags;
 }
 
+/* ---- regions ---- */
+
 struct vma *as_find_vma(struct address_space *as, uint64_t addr)
 {
 	for (struct vma *v = as->vmas; v && v->start <= addr; v = v->next)
@@ -169,28 +175,91 @@ struct vma *as_find_vma(struct address_space *as, uint64_t addr)
 	return NULL;
 }
 
-int as_add_vma(struct address_space *as, uint64_t start, uint64_t end, int prot, const char *name)
+bool as_range_free(struct address_space *as, uint64_t start, uint64_t end)
 {
-	struct vma *prev = NULL, *next = as->vmas;
-	while (next && next->end <= start) {
-		prev = next;
-		next = next->next;
+	for (struct vma *v = as->vmas; v && v->start < end; v = v->next)
+		if (v->end > start)
+			return false;
+	return true;
+}
+
+bool as_range_mapped(struct address_space *as, uint64_t start, uint64_t end)
+{
+	for (uint64_t a = start; a < end;) {
+		struct vma *v = as_find_vma(as, a);
+		if (!v)
+			return false;
+		a = v->end;
 	}
-	if (next && next->start < end)
+	return true;
+}
+
+static void free_vma(struct vma *v)
+{
+	if (v->file)
+		ramfs_node_put(v->file);
+	kfree(v);
+}
+
+/* Whether b continues a seamlessly, so the two can be one region (as Linux merges them). */
+static bool continues(const struct vma *a, const struct vma *b)
+{
+	return a->end == b->start && a->prot == b->prot && a->flags == b->flags && a->name == b->name &&
+	       a->file == b->file && (!a->file || b->offset == a->offset + (a->end - a->start));
+}
+
+/* Merges each region with the following ones it continues. */
+static void merge_regions(struct address_space *as)
+{
+	for (struct vma *v = as->vmas; v; v = v->next) {
+		while (v->next && continues(v, v->next)) {
+			struct vma *next = v->next;
+			v->end = next->end;
+			v->next = next->next;
+			free_vma(next);
+		}
+	}
+}
+
+/* Links a copy of desc into the sorted list; the range must be free. */
+static int insert_region(struct address_space *as, const struct vma *desc)
+{
+	struct vma **link = &as->vmas;
+	while (*link && (*link)->end <= desc->start)
+		link = &(*link)->next;
+	if (*link && (*link)->start < desc->end)
 		return -EEXIST;
-	if (prev && prev->end == start && prev->prot == prot && prev->name == name) {
-		prev->end = end; /* grow the neighbour (brk, adjacent mmaps) instead of adding a region */
-		return 0;
-	}
 	struct vma *v = kmalloc(sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	*v = (struct vma){start, end, prot, name, next};
-	if (prev)
-		prev->next = v;
-	else
-		as->vmas = v;
+	*v = *desc;
+	v->next = *link;
+	if (v->file)
+		ramfs_node_get(v->file);
+	*link = v;
+	merge_regions(as);
 	return 0;
+}
+
+int as_add_vma(struct address_space *as, uint64_t start, uint64_t end, int prot, const char *name)
+{
+	return insert_region(as, &(struct vma){.start = start, .end = end, .prot = prot, .name = name});
+}
+
+int as_add_file_vma(struct address_space *as, uint64_t start, uint64_t end, int prot, int flags,
+		    struct ramfs_node *file, uint64_t offset)
+{
+	return insert_region(as, &(struct vma){.start = start, .end = end, .prot = prot, .flags = flags,
+					       .file = file, .offset = offset});
+}
+
+int as_extend_like(struct address_space *as, const struct vma *v, uint64_t start, uint64_t end)
+{
+	struct vma desc = *v;
+	desc.offset = v->file ? v->offset + (start - v->start) : 0;
+	desc.start = start;
+	desc.end = end;
+	return insert_region(as, &desc);
 }
 
 static void unmap_pages(struct address_space *as, uint64_t start, uint64_t end)
@@ -216,37 +285,165 @@ static int split_at(struct address_space *as, uint64_t addr)
 	struct vma *tail = kmalloc(sizeof(*tail));
 	if (!tail)
 		return -ENOMEM;
-	*tail = (struct vma){addr, v->end, v->prot, v->name, v->next};
+	*tail = *v;
+	tail->start = addr;
+	if (tail->file) {
+		tail->offset = v->offset + (addr - v->start);
+		ramfs_node_get(tail->file);
+	}
 	v->end = addr;
 	v->next = tail;
 	return 0;
 }
 
-void as_unmap(struct address_space *as, uint64_t start, uint64_t end)
+/* Takes the regions inside [start,end) out of the list (after splitting at both ends); the pages stay. */
+static int remove_regions(struct address_space *as, uint64_t start, uint64_t end)
 {
 	if (split_at(as, start) || split_at(as, end))
-		return;
+		return -ENOMEM;
 	struct vma **link = &as->vmas;
 	while (*link) {
 		struct vma *v = *link;
 		if (v->start >= start && v->end <= end) {
 			*link = v->next;
-			kfree(v);
+			free_vma(v);
 		} else {
 			link = &v->next;
 		}
 	}
-	unmap_pages(as, start, end);
+	return 0;
+}
+
+void as_unmap(struct address_space *as, uint64_t start, uint64_t end)
+{
+	if (remove_regions(as, start, end) == 0)
+		unmap_pages(as, start, end);
+}
+
+/* ---- pages ---- */
+
+/* The file offset the page of file region v at va shows. */
+static uint64_t file_offset_of(const struct vma *v, uint64_t va) { return v->offset + (va - v->start); }
+
+/* A fresh page for the empty entry of va in region v: zeros, or the file's bytes. A read-only page of a
+ * file whose bytes lie page-aligned in memory (the archive page-aligns big files) is borrowed instead
+ * of copied, unless private is asked for. The PTE address bits (and PTE_BORROWED), or 0 with *error. */
+static uint64_t fill_page(const struct vma *v, uint64_t va, bool private, int *error)
+{
+	const uint8_t *data = NULL;
+	uint64_t offset = 0, size = 0;
+	if (v->file) {
+		offset = file_offset_of(v, va);
+		size = v->file->size;
+		if (offset >= ALIGN_UP(size, PAGE_SIZE)) {
+			*error = -ENXIO;
+			return 0;
+		}
+		data = ramfs_node_contents(v->file);
+		if (!data) {
+			*error = -ENXIO;
+			return 0;
+		}
+		bool borrowable = !(v->file->flags & RAMFS_WRITABLE) && size - offset >= PAGE_SIZE &&
+				  ((uint64_t)(data + offset) & (PAGE_SIZE - 1)) == 0;
+		if (borrowable && !private && !(v->prot & PROT_WRITE))
+			return virt_to_phys(data + offset) | PTE_BORROWED;
+	}
+	void *page = page_alloc(1);
+	if (!page) {
+		*error = -ENOMEM;
+		return 0;
+	}
+	if (data)
+		memcpy(page, data + offset, MIN(PAGE_SIZE, size - offset)); /* the rest stays zero */
+	return virt_to_phys(page);
+}
+
+/* Makes the entry *pte of page va in region v present. */
+static int populate_entry(const struct vma *v, uint64_t va, uint64_t *pte)
+{
+	uint64_t pa;
+	if (*pte & PTE_P)
+		return 0;
+	if (*pte & PTE_KEPT) {
+		/* A page kept while PROT_NONE; a borrowed one stays borrowed (as_protect copies borrowed pages
+		 * before a region becomes writable, so this one is in a read-only region). */
+		pa = (*pte & PTE_ADDR) | (*pte & PTE_BORROWED);
+	} else {
+		int error = 0;
+		pa = fill_page(v, va, false, &error);
+		if (!pa)
+			return error;
+	}
+	/* No invlpg: the entry was not present, and x86 never caches a translation that is not present. */
+	*pte = pa | prot_to_pte(v->prot);
+	return 0;
+}
+
+/* Makes the missing pages of [start,end) in region v present, stopping at the first one that cannot
+ * be. Walks the page table entries in order instead of looking each page up from the top: where kernel
+ * code is emulated (kvm_pvm) every instruction counts. */
+static int populate_range(struct address_space *as, const struct vma *v, uint64_t start, uint64_t end)
+{
+	uint64_t *pte = NULL;
+	for (uint64_t va = start; va < end; va += PAGE_SIZE) {
+		if (!pte || (va & ((1UL << 21) - 1)) == 0) /* the first page, or the first of a page table */
+			pte = pte_of(as->pml4, va, true);
+		else
+			pte++;
+		if (!pte)
+			return -ENOMEM;
+		int r = populate_entry(v, va, pte);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int as_populate(struct address_space *as, uint64_t addr, bool write)
+{
+	struct vma *v = as_find_vma(as, addr);
+	if (!v || !(v->prot & (write ? PROT_WRITE : PROT_READ | PROT_EXEC))) /* x86 pages are readable */
+		return -EFAULT;
+	uint64_t va = ALIGN_DOWN(addr, PAGE_SIZE);
+	return populate_range(as, v, va, va + PAGE_SIZE);
+}
+
+int as_prefault(struct address_space *as, uint64_t start, uint64_t end)
+{
+	for (uint64_t va = start; va < end;) {
+		struct vma *v = as_find_vma(as, va);
+		if (!v || !v->prot)
+			return -EFAULT;
+		uint64_t stop = MIN(end, v->end);
+		int r = populate_range(as, v, va, stop);
+		if (r < 0)
+			return r;
+		va = stop;
+	}
+	return 0;
+}
+
+/* Replaces the borrowed page of *pte (user address va) by a private copy; false when out of memory. */
+static bool copy_borrowed(uint64_t *pte, uint64_t va)
+{
+	void *page = page_alloc(1);
+	if (!page)
+		return false;
+	memcpy(page, phys_to_virt(*pte & PTE_ADDR), PAGE_SIZE);
+	*pte = virt_to_phys(page) | (*pte & ~(PTE_ADDR | PTE_BORROWED));
+	invlpg(va);
+	return true;
 }
 
 int as_protect(struct address_space *as, uint64_t start, uint64_t end, int prot)
 {
-	for (uint64_t a = start; a < end;) { /* the whole range must be mapped */
-		struct vma *v = as_find_vma(as, a);
-		if (!v)
-			return -ENOMEM;
-		a = v->end;
-	}
+	if (!as_range_mapped(as, start, end))
+		return -ENOMEM;
+	if (prot & PROT_WRITE)
+		for (struct vma *v = as->vmas; v && v->start < end; v = v->next)
+			if (v->end > start && v->file && (v->flags & VMA_SHARED))
+				return -EACCES; /* shared file regions never take writes */
 	if (split_at(as, start) || split_at(as, end))
 		return -ENOMEM;
 	for (struct vma *v = as->vmas; v; v = v->next)
@@ -257,18 +454,17 @@ int as_protect(struct address_space *as, uint64_t start, uint64_t end, int prot)
 		uint64_t *pte = pte_lookup(as->pml4, va, &span);
 		if (!pte || !(*pte & (PTE_P | PTE_KEPT)))
 			continue;
+		/* never write into the owner's page: copy it first */
+		if ((*pte & PTE_BORROWED) && (prot & PROT_WRITE) && !copy_borrowed(pte, va))
+			return -ENOMEM;
 		uint64_t borrowed = *pte & PTE_BORROWED;
-		if (borrowed && (prot & PROT_WRITE)) { /* never write into the owner's page: copy it first */
-			if (!as_kernel_view(as, va))
-				return -ENOMEM;
-			borrowed = 0;
-		}
 		if (prot == 0) /* PROT_NONE: keep the page, drop access */
 			*pte = (*pte & PTE_ADDR) | PTE_KEPT | borrowed;
 		else
 			*pte = (*pte & PTE_ADDR) | prot_to_pte(prot) | borrowed;
 		invlpg(va);
 	}
+	merge_regions(as);
 	return 0;
 }
 
@@ -281,40 +477,13 @@ uint64_t as_find_free(struct address_space *as, uint64_t len)
 		if (len > top || candidate < PAGE_SIZE * 16)
 			return 0;
 		struct vma *conflict = NULL;
-		for (struct vma *v = as->vmas; v; v = v->next)
-			if (v->start < top && v->end > candidate)
+		for (struct vma *v = as->vmas; v && v->start < top; v = v->next)
+			if (v->end > candidate)
 				conflict = v; /* the highest overlapping region wins (list is sorted) */
 		if (!conflict)
 			return candidate;
 		top = conflict->start;
 	}
-}
-
-int as_populate(struct address_space *as, uint64_t addr, bool write)
-{
-	struct vma *v = as_find_vma(as, addr);
-	if (!v || !(v->prot & (write ? PROT_WRITE : PROT_READ)))
-		return -EFAULT;
-	uint64_t va = ALIGN_DOWN(addr, PAGE_SIZE);
-	uint64_t *pte = pte_of(as->pml4, va, true);
-	if (!pte)
-		return -ENOMEM;
-	if (*pte & PTE_P)
-		return 0;
-	uint64_t pa;
-	if (*pte & PTE_KEPT) {
-		/* A page kept while PROT_NONE; a borrowed one stays borrowed (as_protect copies borrowed pages
-		 * before a region becomes writable, so this one is in a read-only region). */
-		pa = (*pte & PTE_ADDR) | (*pte & PTE_BORROWED);
-	} else {
-		void *page = page_alloc(1);
-		if (!page)
-			return -ENOMEM;
-		pa = virt_to_phys(page);
-	}
-	*pte = pa | prot_to_pte(v->prot);
-	invlpg(va);
-	return 0;
 }
 
 void *as_kernel_view(struct address_space *as, uint64_t va)
@@ -325,17 +494,13 @@ void *as_kernel_view(struct address_space *as, uint64_t va)
 	if (!pte)
 		return NULL;
 	if (!(*pte & (PTE_P | PTE_KEPT))) {
-		void *page = page_alloc(1);
-		if (!page)
+		int error;
+		uint64_t pa = fill_page(v, va, true, &error);
+		if (!pa)
 			return NULL;
-		*pte = virt_to_phys(page) | (v->prot ? prot_to_pte(v->prot) : PTE_KEPT);
-	} else if (*pte & PTE_BORROWED) { /* the caller will write: give it a private copy */
-		void *page = page_alloc(1);
-		if (!page)
-			return NULL;
-		memcpy(page, phys_to_virt(*pte & PTE_ADDR), PAGE_SIZE);
-		*pte = virt_to_phys(page) | (*pte & ~(PTE_ADDR | PTE_BORROWED));
-		invlpg(va);
+		*pte = pa | (v->prot ? prot_to_pte(v->prot) : PTE_KEPT);
+	} else if ((*pte & PTE_BORROWED) && !copy_borrowed(pte, va)) { /* the caller will write */
+		return NULL;
 	}
 	return phys_to_virt(*pte & PTE_ADDR);
 }
@@ -367,6 +532,52 @@ int as_map_borrowed(struct address_space *as, uint64_t va, uint64_t pa)
 
 void as_discard(struct address_space *as, uint64_t start, uint64_t end) { unmap_pages(as, start, end); }
 
+int as_move(struct address_space *as, uint64_t old, uint64_t len, uint64_t new)
+{
+	struct vma *v = as_find_vma(as, old);
+	if (!v || old + len > v->end)
+		return -EFAULT;
+	/* Everything that may need memory first (splits, page tables), so that nothing fails half way. */
+	if (split_at(as, old) || split_at(as, old + len))
+		return -ENOMEM;
+	for (uint64_t va = new; va < new + len; va += PAGE_SIZE)
+		if (!pte_of(as->pml4, va, true))
+			return -ENOMEM;
+	uint64_t span;
+	for (uint64_t va = old; va < old + len; va = ALIGN_DOWN(va, span) + span) {
+		uint64_t *from = pte_lookup(as->pml4, va, &span);
+		if (!from || !(*from & (PTE_P | PTE_KEPT)))
+			continue;
+		*pte_of(as->pml4, new + (va - old), false) = *from;
+		*from = 0;
+		invlpg(va);
+	}
+	/* The region is now exactly [old, old + len): relink it at its new place. */
+	struct vma **link = &as->vmas;
+	while (*link && (*link)->start != old)
+		link = &(*link)->next;
+	v = *link;
+	*link = v->next;
+	v->start = new;
+	v->end = new + len;
+	for (link = &as->vmas; *link && (*link)->start < new; link = &(*link)->next)
+		;
+	v->next = *link;
+	*link = v;
+	merge_regions(as);
+	return 0;
+}
+
+bool as_page_resident(struct address_space *as, uint64_t va)
+{
+	uint64_t span, *pte = pte_lookup(as->pml4, va, &span);
+	if (pte && (*pte & (PTE_P | PTE_KEPT)))
+		return true;
+	/* A file's bytes are all in memory (the ramfs), as if in Linux's page cache. */
+	struct vma *v = as_find_vma(as, va);
+	return v && v->file && file_offset_of(v, va) < v->file->size;
+}
+
 int as_handle_fault(struct address_space *as, uint64_t addr, uint64_t error_code)
 {
 	if (!as || addr >= USER_TOP)
@@ -379,17 +590,13 @@ int as_handle_fault(struct address_space *as, uint64_t addr, uint64_t error_code
 	bool write = error_code & 2, exec = error_code & 16;
 	if ((write && !(v->prot & PROT_WRITE)) || (exec && !(v->prot & PROT_EXEC)) || v->prot == 0)
 		return -EFAULT;
-	int r = as_populate(as, addr, write);
-	/* Fault-around: also bring in the next few missing pages of the region, as sequential touching
-	 * is the common case and each fault costs an exception round trip (a very slow one where the
-	 * kernel is emulated, under kvm_pvm). */
-	uint64_t next = ALIGN_DOWN(addr, PAGE_SIZE) + PAGE_SIZE;
-	for (int i = 1; r == 0 && i < FAULT_AROUND_PAGES && next < v->end; i++, next += PAGE_SIZE) {
-		uint64_t span, *pte = pte_lookup(as->pml4, next, &span);
-		if (pte && (*pte & (PTE_P | PTE_KEPT)))
-			break;
-		as_populate(as, next, write);
-	}
+	uint64_t va = ALIGN_DOWN(addr, PAGE_SIZE);
+	int r = populate_range(as, v, va, va + PAGE_SIZE);
+	/* Fault-around: also bring in the next few pages of the region, as sequential touching is the
+	 * common case and each fault costs an exception round trip (a very slow one where the kernel is
+	 * emulated, under kvm_pvm). Pages that cannot come (past the end of a file) are left to fault. */
+	if (r == 0)
+		populate_range(as, v, va + PAGE_SIZE, MIN(v->end, va + FAULT_AROUND_PAGES * PAGE_SIZE));
 	return r;
 }
 

@@ -19,8 +19,9 @@ export interface Outcome {
   stderr: string;
 }
 
-/** The C library a guest program is linked with. */
-export type Libc = "glibc" | "musl";
+/** The C library a guest program is linked with: statically, or (`glibc-dynamic`) as a normal dynamically
+ * linked executable that needs the host's ld.so and libc.so.6 in the image (see {@linkcode dynamicLibraries}). */
+export type Libc = "glibc" | "musl" | "glibc-dynamic";
 
 /** The accelerators every end-to-end test runs under: TCG always, KVM when /dev/kvm is usable. */
 export function accelerators(): ("tcg" | "kvm")[] {
@@ -42,7 +43,8 @@ export function work(): Promise<string> {
 
 const compiled = new Map<string, Promise<string>>();
 
-/** Compiles tests/guest/NAME.c statically with the given libc; the binary's path (named NAME). */
+/** Compiles tests/guest/NAME.c with the given libc (statically, except `glibc-dynamic`); the binary's path
+ * (named NAME). */
 export function guestProgram(name: string, libc: Libc = "glibc"): Promise<string> {
   const key = `${name}:${libc}`;
   let found = compiled.get(key);
@@ -52,7 +54,8 @@ export function guestProgram(name: string, libc: Libc = "glibc"): Promise<string
       await Deno.mkdir(dir, { recursive: true });
       const out = `${dir}/${name}`;
       const compiler = libc === "musl" ? "musl-gcc" : "gcc";
-      const result = await run(compiler, ["-static", "-O2", "-g", "-o", out, `${ROOT}tests/guest/${name}.c`]);
+      const linking = libc === "glibc-dynamic" ? [] : ["-static"];
+      const result = await run(compiler, [...linking, "-O2", "-g", "-o", out, `${ROOT}tests/guest/${name}.c`]);
       if (result.code !== 0) throw new Error(`${compiler} ${name}.c failed:\n${result.stderr}`);
       return out;
     })();
@@ -104,4 +107,28 @@ export async function onHost(program: string, args: string[] = [], env: Record<s
   const out = await new Deno.Command(program, { args, env, clearEnv: true, stdout: "piped", stderr: "piped" }).output();
   const text = new TextDecoder();
   return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+}
+
+/**
+ * `--add` arguments that put what a dynamically linked program needs into an image: its interpreter
+ * (ld.so) and shared libraries as `ldd` finds them on the host, at the same paths, each symbolic link
+ * (such as /lib64/ld-linux-x86-64.so.2) together with the file it leads to.
+ */
+export async function dynamicLibraries(program: string): Promise<string[]> {
+  const out = await run("ldd", [program]);
+  if (out.code !== 0) throw new Error(`ldd ${program} failed:\n${out.stderr}`);
+  const args: string[] = [];
+  const seen = new Set<string>();
+  for (const line of out.stdout.split("\n")) {
+    // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or "/lib64/ld-linux-x86-64.so.2 (0x...)"
+    let path = line.match(/(\/\S+) \(0x[0-9a-f]+\)$/)?.[1];
+    for (let links = 0; path !== undefined && !seen.has(path) && links < 40; links++) {
+      seen.add(path);
+      args.push("--add", path);
+      if (!(await Deno.lstat(path)).isSymlink) break;
+      const target = await Deno.readLink(path);
+      path = target.startsWith("/") ? target : `${path.slice(0, path.lastIndexOf("/"))}/${target}`;
+    }
+  }
+  return args;
 }

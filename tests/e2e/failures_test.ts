@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { accelerators, boot, buildImage, guestProgram, osv, work } from "./_harness.ts";
+import { accelerators, boot, buildImage, dynamicLibraries, guestProgram, osv, work } from "./_harness.ts";
 import { decodeImageHeader, HEADER_OFFSET } from "../../core/image.ts";
 
 for (const accel of accelerators()) {
@@ -121,5 +121,41 @@ for (const accel of accelerators()) {
     const past = await boot(truncated, { accel });
     assert.equal(past.code, 127);
     assert.match(past.stdout, /ramfs: cpio entry at byte 0 runs past the end of the archive/);
+  });
+}
+
+for (const accel of accelerators()) {
+  Deno.test(`a program whose interpreter (PT_INTERP) is not in the image exits with 127 [${accel}]`, async () => {
+    const dynamic = await guestProgram("args_env", "glibc-dynamic");
+    const image = await buildImage(await guestProgram("args_env"), ["--add", `${dynamic}:/dynamic`]);
+    const guest = await boot(image, { accel, cmdline: "/dynamic 3" });
+    assert.equal(guest.code, 127);
+    assert.match(
+      guest.stdout,
+      /cannot run \/dynamic: its interpreter \/lib64\/ld-linux-x86-64\.so\.2 is not in the image/,
+    );
+  });
+
+  Deno.test(`a shared library missing from the image is reported by ld.so, exit 127 [${accel}]`, async () => {
+    const dynamic = await guestProgram("args_env", "glibc-dynamic");
+    // ld.so and its link, but not libc.so.6
+    const loader = (await dynamicLibraries(dynamic)).filter((arg) => arg !== "--add" && /ld-linux/.test(arg))
+      .flatMap((path) => ["--add", path]);
+    const image = await buildImage(await guestProgram("args_env"), ["--add", `${dynamic}:/dynamic`, ...loader]);
+    const guest = await boot(image, { accel, cmdline: "/dynamic 3" });
+    assert.equal(guest.code, 127);
+    assert.match(guest.stdout, /error while loading shared libraries: libc\.so\.6: cannot open shared object file/);
+  });
+
+  Deno.test(`reading a mapped page past the end of a file is SIGBUS, exit 135 [${accel}]`, async () => {
+    const program = await guestProgram("mmap");
+    const image = await buildImage(program);
+    const guest = await boot(image, { accel, cmdline: "/mmap --sigbus /mmap" });
+    assert.equal(guest.code, 135);
+    assert.match(guest.stdout, /last byte of the file read=1\n/);
+    assert.match(
+      guest.stdout,
+      /terminated by SIGBUS: page fault at address [0-9a-f]+ \(read, past the end of the mapped file\)/,
+    );
   });
 }

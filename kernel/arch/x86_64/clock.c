@@ -117,6 +117,19 @@ uint64_t clock_tsc_to_ns(uint64_t tsc)
 
 uint64_t clock_monotonic_ns(void) { return clock_tsc_to_ns(rdtsc()); }
 
+bool clock_tsc_conversion(uint64_t *base, uint64_t *mult)
+{
+	*base = boot_tsc;
+	*mult = ns_per_tsc_mult;
+	return tsc_hz != 0;
+}
+
+bool clock_realtime_offset(uint64_t *offset_ns)
+{
+	*offset_ns = realtime_at_boot_ns;
+	return realtime_known;
+}
+
 static uint8_t cmos_read(uint8_t reg)
 {
 	outb(0x70, reg);

@@ -11,6 +11,11 @@ uint64_t clock_tsc_hz(void);
 /* Nanoseconds from kernel entry to the moment the TSC read tsc. */
 uint64_t clock_tsc_to_ns(uint64_t tsc);
 const char *clock_source(void);
+/* The conversion clock_monotonic_ns() makes, for clocks read in user mode (the vDSO): nanoseconds =
+ * (tsc - *base) * *mult >> 32. False (and nothing calibrated) while no one has asked for the time. */
+bool clock_tsc_conversion(uint64_t *base, uint64_t *mult);
+/* clock_realtime_ns() - clock_monotonic_ns(), constant once known; false until the wall clock was read. */
+bool clock_realtime_offset(uint64_t *offset_ns);
 
 void lapic_timer_interrupt(void);
 /* Sleeps (hlt, woken by the LAPIC timer) until clock_monotonic_ns() >= deadline. */

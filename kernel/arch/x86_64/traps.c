@@ -4,6 +4,7 @@
 #include "arch/x86_64/clock.h"
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/irq.h"
+#include "errno.h"
 #include "linux/linux.h"
 #include "lib.h"
 #include "mm/mm.h"
@@ -119,12 +120,13 @@ void trap_dispatch(struct trap_frame *f)
 			return;
 		}
 		/* Kernel touching user memory (copy_*_user) may also need a page brought in. */
-		if (as_handle_fault(current_as, addr, f->error) == 0)
+		int r = as_handle_fault(current_as, addr, f->error);
+		if (r == 0)
 			return;
 		if (!from_user && fixup_user_access(f))
 			return;
-		if (from_user)
-			app_fatal_fault(f, SIGSEGV, addr);
+		if (from_user) /* past the end of a mapped file: SIGBUS, as on Linux */
+			app_fatal_fault(f, r == -ENXIO ? SIGBUS : SIGSEGV, addr);
 	} else if (from_user && f->vector < 32) {
 		app_fatal_fault(f, signal_of_exception(f->vector), f->vector == 13 ? 0 : f->rip);
 	} else if (!from_user && f->vector == 13 && fixup_user_access(f)) {
