@@ -10,6 +10,7 @@
 #include "lib.h"
 #include "linux/linux.h"
 #include "mm/mm.h"
+#include "net/net.h"
 
 #define PVH_MAGIC 0x336ec578
 #define E820_RAM 1
@@ -86,8 +87,10 @@ NORETURN void kmain(uint64_t start_info_pa, uint64_t boot_tsc)
 	bootchart_mark("memory");
 	kverbose("osv: %s, %lu MiB RAM, clock via %s, %s mode\n", OSV_VERSION, phys_total_bytes() >> 20,
 		 cpu.kvm_clock ? "kvmclock" : "TSC", cpu.pvm_safe ? "PVM-safe" : "full");
-	drivers_init(&options);               /* PCI, virtio-mmio, disks */
+	drivers_init(&options);               /* PCI, virtio-mmio, disks, NICs */
 	bootchart_mark("drivers");
+	if (net_init(&options) < 0)           /* loopback; eth0 by --ip or DHCP */
+		vm_exit(EXIT_BAD_CMDLINE);
 	if (!module_size) {
 		kprintf("osv: no filesystem: the boot loader passed no ramfs archive (initrd)\n");
 		vm_exit(EXIT_CANNOT_START);

@@ -1,9 +1,11 @@
-/* Local APIC timer in one-shot mode, used to wake a halted CPU at a deadline. The LAPIC's counting
- * rate is measured against the TSC on first use. */
+/* Local APIC timer in one-shot mode, used to wake a halted CPU at a deadline, and otherwise kept armed
+ * for the next deadline of deferred work (sched/deferred.h) so that network timers run while the app
+ * computes. The LAPIC's counting rate is measured against the TSC on first use. */
 #include "arch/x86_64/clock.h"
 #include "arch/x86_64/cpu.h"
 #include "lib.h"
 #include "mm/mm.h"
+#include "sched/deferred.h"
 
 #define REG_ID 0x020
 #define REG_EOI 0x0b0
@@ -16,6 +18,7 @@
 
 static volatile uint32_t *lapic;
 static uint64_t lapic_hz;
+static uint64_t background_deadline; /* deferred work's next deadline; 0: none */
 
 static uint32_t lapic_read(uint32_t reg) { return lapic[reg / 4]; }
 static void lapic_write(uint32_t reg, uint32_t v) { lapic[reg / 4] = v; }
@@ -50,7 +53,38 @@ void lapic_eoi(void)
 		lapic_write(REG_EOI, 0);
 }
 
-void lapic_timer_interrupt(void) { lapic_eoi(); }
+static void arm_oneshot(uint64_t ns);
+
+/* Arms (or stops) the timer for the background deadline. */
+static void arm_background(void)
+{
+	if (!background_deadline) {
+		lapic_write(REG_TIMER_INITIAL, 0);
+		return;
+	}
+	uint64_t now = clock_monotonic_ns();
+	arm_oneshot(background_deadline > now ? background_deadline - now : 1);
+}
+
+void lapic_arm_background(uint64_t deadline)
+{
+	if (!lapic)
+		lapic_init();
+	background_deadline = deadline;
+	arm_background();
+}
+
+void lapic_timer_interrupt(void)
+{
+	lapic_eoi();
+	if (!background_deadline)
+		return;
+	uint64_t now = clock_monotonic_ns();
+	if (now >= background_deadline)
+		deferred_timer_tick(now); /* the work runs at the next safe point, which re-arms */
+	else
+		arm_oneshot(background_deadline - now); /* woken early (the 4 s cap, or a halt's timeout) */
+}
 
 uint32_t lapic_id(void)
 {
@@ -72,19 +106,11 @@ static void arm_oneshot(uint64_t ns)
 	lapic_write(REG_TIMER_INITIAL, (uint32_t)count);
 }
 
+static bool never(void *arg) { return false; }
+
 void sleep_until_ns(uint64_t deadline)
 {
-	if (!lapic)
-		lapic_init();
-	for (;;) {
-		cli();
-		uint64_t now = clock_monotonic_ns();
-		if (now >= deadline)
-			break;
-		arm_oneshot(deadline - now);
-		sti_hlt();
-	}
-	lapic_write(REG_TIMER_INITIAL, 0);
+	halt_until(deadline, deadline, never, NULL);
 	sti();
 }
 
@@ -96,16 +122,21 @@ bool halt_until(uint64_t deadline, uint64_t poll_ns, bool (*done)(void *arg), vo
 	bool finished;
 	for (;;) {
 		cli();
+		deferred_run(); /* received packets and network timers are handled while we wait */
 		finished = done(arg);
 		if (finished)
 			break;
 		uint64_t now = clock_monotonic_ns();
 		if (now >= deadline)
 			break;
-		arm_oneshot(MIN(deadline - now, poll_ns));
+		uint64_t wake = deadline - now < poll_ns ? deadline : now + poll_ns;
+		uint64_t background = deferred_deadline();
+		if (background && background < wake)
+			wake = background;
+		arm_oneshot(wake > now ? wake - now : 1);
 		sti_hlt();
 	}
-	lapic_write(REG_TIMER_INITIAL, 0);
+	arm_background();
 	if (interrupts_were_on)
 		sti();
 	return finished;
