@@ -10,7 +10,8 @@
 
 struct fragment {
 	struct fragment *next;  /* sorted by offset */
-	struct netbuf *nb;      /* data = this fragment's payload */
+	struct netbuf *nb;
+	const uint8_t *data;    /* this fragment's payload, inside nb */
 	uint32_t offset, len;
 };
 
@@ -105,7 +106,7 @@ static struct netbuf *assemble(struct reassembly *r)
 	memcpy(whole->data, h, header_len);
 	uint32_t at = header_len;
 	for (struct fragment *f = r->pieces; f; f = f->next) {
-		memcpy(whole->data + at, f->nb->data, f->len);
+		memcpy(whole->data + at, f->data, f->len);
 		at += f->len;
 	}
 	uint8_t *wh = whole->data;
@@ -167,6 +168,7 @@ struct netbuf *ip_reassemble(struct netbuf *nb)
 	if (!(nb->flags & NB_CSUM_VALID))
 		r->all_csum_valid = false;
 	netbuf_pull(nb, header_len);
+	piece->data = nb->data;
 	held_bytes += len;
 	r->bytes += len;
 	if (!r->total || r->bytes != r->total || !r->first)
