@@ -47,6 +47,8 @@ static NORETURN void exit_process(int status)
 {
 	sockets_close_all();
 	net_drain(NET_EXIT_DRAIN_NS);
+	if (verbose)
+		net_report();
 	vm_exit(status);
 }
 

@@ -89,6 +89,22 @@ bool net_wait(uint64_t deadline, bool (*cond)(void *arg), void *arg)
 	return halt_until(deadline ? deadline : ~0UL, poll, cond, arg);
 }
 
+void net_report(void)
+{
+	const struct net_stats *n = &net_stats;
+	kprintf("osv: net: ip in %lu out %lu bad %lu/%lu frag %lu reassembled %lu; udp in %lu out %lu; tcp in %lu out %lu "
+		"retransmits %lu fast %lu ooo %lu bad %lu resets %lu; icmp in %lu out %lu; arp in %lu out %lu\n",
+		n->ip_in, n->ip_out, n->ip_bad_header, n->ip_bad_checksum, n->ip_fragments, n->ip_reassembled, n->udp_in,
+		n->udp_out, n->tcp_in, n->tcp_out, n->tcp_retransmits, n->tcp_fast_retransmits, n->tcp_out_of_order,
+		n->tcp_bad, n->tcp_resets_sent, n->icmp_in, n->icmp_out, n->arp_in, n->arp_out);
+	for (int i = 0; i < netif_count(); i++) {
+		struct netif *ifp = netif_at(i);
+		kprintf("osv: net: %s rx %lu packets %lu bytes (%lu dropped, %lu errors), tx %lu packets %lu bytes (%lu dropped)\n",
+			ifp->name, ifp->stats.rx_packets, ifp->stats.rx_bytes, ifp->stats.rx_dropped, ifp->stats.rx_errors,
+			ifp->stats.tx_packets, ifp->stats.tx_bytes, ifp->stats.tx_dropped);
+	}
+}
+
 static bool drained(void *arg) { return !tcp_draining(); }
 
 void net_drain(uint64_t timeout_ns)

@@ -106,6 +106,8 @@ void net_poll(void);
 bool net_wait(uint64_t deadline, bool (*cond)(void *arg), void *arg);
 /* Called by exit_group: gives TCP connections up to timeout_ns to deliver what the app wrote. */
 void net_drain(uint64_t timeout_ns);
+/* Prints the counters (exit with --verbose). */
+void net_report(void);
 /* A random 32-bit value (ISNs, ports, DHCP transaction ids). */
 uint32_t net_random32(void);
 /* Formats an address as a.b.c.d into buf (16 bytes); buf. */

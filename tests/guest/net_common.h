@@ -1,6 +1,7 @@
 /* Helpers shared by the network guest programs: printing results with errno names, so that the same
  * binary prints the same text on Linux and in osv. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -127,11 +127,17 @@ enter_user:
 	mov %rdi, %rsp
 	jmp trap_return
 
-/* long copy_user_bytes(void *dst, const void *src, size_t n): 0, or -EFAULT if a fault hit. */
+/* long copy_user_bytes(void *dst, const void *src, size_t n): 0, or -EFAULT if a fault hit. Eight
+ * bytes per step, then the rest: where kernel code is emulated (kvm_pvm) each step of a rep string
+ * instruction costs as much as an instruction, and sockets copy megabytes through here. */
 .globl copy_user_bytes
 copy_user_bytes:
 	mov %rdx, %rcx
-3:	rep movsb
+	shr $3, %rcx
+3:	rep movsq
+	mov %rdx, %rcx
+	and $7, %rcx
+11:	rep movsb
 	xor %eax, %eax
 	ret
 4:	mov $-EFAULT, %rax
@@ -166,5 +172,6 @@ zero_user_bytes:
 
 .section .extable, "a"
 	.quad 3b, 4b
+	.quad 11b, 4b
 	.quad 6b, 8b
 	.quad 9b, 10b
