@@ -338,11 +338,7 @@ long tcp_send(struct tcp_pcb *pcb, struct iov_iter *it, int flags)
 	case TCP_SYN_RECEIVED:
 		return -EAGAIN; /* the socket layer waits for the connection */
 	case TCP_CLOSED:
-		if (pcb->error)
-			return closed_error(pcb, true);
-		return pcb->socket && (pcb->socket->shutdown & SEND_SHUTDOWN) ? -EPIPE : -ENOTCONN;
-	case TCP_LISTEN:
-		return -ENOTCONN;
+		return pcb->error ? closed_error(pcb, true) : -EPIPE; /* as Linux's sk_stream_wait_connect */
 	default:
 		return -EPIPE;
 	}

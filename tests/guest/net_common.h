@@ -21,6 +21,7 @@ static const char *errno_name(int e)
 	case EMSGSIZE: return "EMSGSIZE";
 	case ENOPROTOOPT: return "ENOPROTOOPT";
 	case EPROTONOSUPPORT: return "EPROTONOSUPPORT";
+	case ESOCKTNOSUPPORT: return "ESOCKTNOSUPPORT";
 	case EOPNOTSUPP: return "EOPNOTSUPP";
 	case EAFNOSUPPORT: return "EAFNOSUPPORT";
 	case EADDRINUSE: return "EADDRINUSE";
