@@ -45,7 +45,10 @@ export function freePort(): number {
 /** The QEMU machines the NIC is tested on. */
 export const NET_MACHINES = {
   "pc, virtio-net-pci": { machine: "pc", nic: ["-device", "virtio-net-pci,netdev=n0"] },
-  "microvm, legacy virtio-mmio": { machine: `microvm,${MICROVM_OPTIONS}`, nic: ["-device", "virtio-net-device,netdev=n0"] },
+  "microvm, legacy virtio-mmio": {
+    machine: `microvm,${MICROVM_OPTIONS}`,
+    nic: ["-device", "virtio-net-device,netdev=n0"],
+  },
   "microvm, modern virtio-mmio": {
     machine: `microvm,${MICROVM_OPTIONS}`,
     nic: ["-global", "virtio-mmio.force-legacy=false", "-device", "virtio-net-device,netdev=n0"],
