@@ -139,8 +139,8 @@ static int static_config(const struct boot_options *o, struct netif *eth)
 		}
 		struct netif *ifp = netif_by_name(name);
 		if (!ifp) {
-			kprintf("osv: --ip=%s: no interface %s\n", spec, name);
-			return -1;
+			kprintf("osv: --ip=%s: no interface %s; ignored\n", spec, name); /* the image may run without a NIC */
+			continue;
 		}
 		netif_set_addr(ifp, a, m);
 	}
