@@ -7,6 +7,7 @@
  * sends and answers its ARP requests. Exit status 0 when every check passed. */
 #include "errno.h"
 #include "lib.h"
+#include "net/dhcp.h"
 #include "net/ip.h"
 #include "net/netif.h"
 #include "net/socket.h"
@@ -44,9 +45,82 @@ static const uint8_t peer_mac[6] = {0x02, 0, 0, 0, 0, 0x01};
 static struct netif fake;
 static struct netbuf_queue inbox, sent;
 
+/* The fake DHCP server: what it has seen and how it answers. */
+static struct {
+	int discovers, requests, renewals;
+	bool nak_next;
+	uint32_t last_ciaddr;
+} dhcp_server;
+
+static void dhcp_answer(const uint8_t *request, uint8_t type)
+{
+	uint8_t msg[300] = {0};
+	msg[0] = 2; /* BOOTREPLY */
+	msg[1] = 1;
+	msg[2] = 6;
+	memcpy(msg + 4, request + 4, 4); /* xid */
+	put_be32(msg + 16, US);         /* yiaddr */
+	memcpy(msg + 28, request + 28, 6);
+	put_be32(msg + 236, 0x63825363);
+	uint8_t *p = msg + 240;
+	uint8_t opts[] = {53, 1, type, 54, 4, 10, 0, 0, 1, 1, 4, 255, 255, 255, 0, 3, 4, 10, 0, 0, 1,
+			  6, 8, 10, 0, 0, 53, 10, 0, 0, 54, 51, 4, 0, 0, 0, 100, 15, 4, 't', 'e', 's', 't', 255};
+	memcpy(p, opts, sizeof(opts));
+	uint8_t udp[8 + sizeof(msg)];
+	put_be16(udp, 67);
+	put_be16(udp + 2, 68);
+	put_be16(udp + 4, sizeof(udp));
+	put_be16(udp + 6, 0); /* no checksum */
+	memcpy(udp + 8, msg, sizeof(msg));
+	struct netbuf *r = netbuf_alloc(14 + 20 + sizeof(udp), 2);
+	uint8_t *f = r->data;
+	memcpy(f, our_mac, 6);
+	memcpy(f + 6, peer_mac, 6);
+	put_be16(f + 12, ETHERTYPE_IPV4);
+	uint8_t *h = f + 14;
+	memset(h, 0, 20);
+	h[0] = 0x45;
+	put_be16(h + 2, (uint16_t)(20 + sizeof(udp)));
+	h[8] = 64;
+	h[9] = IPPROTO_UDP;
+	put_be32(h + 12, PEER);
+	put_be32(h + 16, US); /* unicast to the offered address, as QEMU's server does */
+	uint16_t sum = csum_fold(csum_partial(h, 20, 0));
+	memcpy(h + 10, &sum, 2);
+	memcpy(h + 20, udp, sizeof(udp));
+	netbuf_enqueue(&inbox, r);
+}
+
+static bool fake_dhcp(const uint8_t *f, uint32_t len)
+{
+	if (len < 42 + 240 || get_be16(f + 12) != ETHERTYPE_IPV4 || f[23] != IPPROTO_UDP || get_be16(f + 36) != 67)
+		return false;
+	const uint8_t *m = f + 42;
+	uint8_t type = 0;
+	for (uint32_t i = 240; i + 2 < len - 42 && m[i] != 255; i += m[i] ? 2u + m[i + 1] : 1u)
+		if (m[i] == 53)
+			type = m[i + 2];
+	dhcp_server.last_ciaddr = get_be32(m + 12);
+	if (type == 1) {
+		dhcp_server.discovers++;
+		dhcp_answer(m, 2);
+	} else if (type == 3) {
+		dhcp_server.requests++;
+		if (dhcp_server.last_ciaddr)
+			dhcp_server.renewals++;
+		dhcp_answer(m, dhcp_server.nak_next ? 6 : 5);
+		dhcp_server.nak_next = false;
+	}
+	return true;
+}
+
 static void fake_transmit(struct netif *ifp, struct netbuf *nb)
 {
 	const uint8_t *f = nb->data;
+	if (fake_dhcp(f, nb->len)) {
+		netbuf_free(nb);
+		return;
+	}
 	if (nb->len >= 42 && get_be16(f + 12) == ETHERTYPE_ARP && get_be16(f + 20) == 1 && get_be32(f + 38) == PEER) {
 		/* Answer "who has PEER" at once (queued: delivered at the next poll). */
 		struct netbuf *r = netbuf_alloc(42, 2);
@@ -90,6 +164,8 @@ static void advance(uint64_t ns)
 {
 	shim_advance(ns);
 	net_poll();
+	while (inbox.count) /* answers the fake queued while the timers ran */
+		net_poll();
 }
 
 /* The next IPv4 packet we sent (ARP and others skipped), Ethernet header removed; NULL when none. */
@@ -596,6 +672,99 @@ static void test_icmp_udp(void)
 	drain_sent();
 }
 
+/* With checksum offload the stack leaves the pseudo-header sum in the field; completing it as a
+ * device does must give a valid checksum. */
+static void test_checksum_offload(void)
+{
+	fake.tx_csum = true;
+	struct socket *u;
+	socket_create(SOCK_DGRAM, 0, &u);
+	struct user_iovec iov = {(uint64_t)"offloaded payload!", 18};
+	struct iov_iter it;
+	iov_iter_init(&it, &iov, 1);
+	struct inet_address to = {PEER, 7777};
+	CHECK(socket_send(u, &it, 0, &to, true) == 18, "UDP send");
+	struct netbuf *nb = netbuf_dequeue(&sent);
+	while (nb && get_be16(nb->data + 12) != ETHERTYPE_IPV4) {
+		netbuf_free(nb);
+		nb = netbuf_dequeue(&sent);
+	}
+	CHECK(nb && (nb->flags & NB_CSUM_PARTIAL) && nb->csum_offset == 6, "UDP left for the device to checksum");
+	if (nb) {
+		uint8_t *l4 = nb->csum_start;
+		uint32_t len = (uint32_t)(nb->data + nb->len - l4);
+		uint16_t sum = csum_fold(csum_partial(l4, len, 0)); /* what a device computes */
+		memcpy(l4 + nb->csum_offset, &sum, 2);
+		uint8_t *ip = nb->data + 14;
+		CHECK(csum_fold(csum_partial(l4, len, csum_pseudo(get_be32(ip + 12), get_be32(ip + 16), IPPROTO_UDP, (uint16_t)len))) == 0,
+		      "the completed UDP checksum is valid");
+		netbuf_free(nb);
+	}
+	socket_close(u);
+	/* TCP: a SYN-ACK from a listener. */
+	struct socket *l = listener(83);
+	send_tcp(&(struct tcp_in){3333, 83, 77, 0, TCP_SYN, 65535, syn_options, sizeof(syn_options)});
+	nb = netbuf_dequeue(&sent);
+	CHECK(nb && (nb->flags & NB_CSUM_PARTIAL) && nb->csum_offset == 16, "TCP left for the device to checksum");
+	if (nb) {
+		uint8_t *l4 = nb->csum_start;
+		uint32_t len = (uint32_t)(nb->data + nb->len - l4);
+		uint16_t sum = csum_fold(csum_partial(l4, len, 0));
+		memcpy(l4 + nb->csum_offset, &sum, 2);
+		CHECK(csum_fold(csum_partial(l4, len, csum_pseudo(US, PEER, IPPROTO_TCP, (uint16_t)len))) == 0,
+		      "the completed TCP checksum is valid");
+		netbuf_free(nb);
+	}
+	socket_close(l);
+	fake.tx_csum = false;
+	drain_sent();
+	/* Received frames the host left partial (virtio's NEEDS_CSUM) are trusted: no checksum check. */
+	struct socket *r;
+	socket_create(SOCK_DGRAM, 0, &r);
+	struct inet_address a = {IP_ANY, 5353};
+	socket_bind(r, &a);
+	uint8_t udp[12] = {0x11, 0x11, 0x14, 0xe9, 0, 12, 0xde, 0xad, 'p', 'a', 'r', 't'}; /* checksum not filled in */
+	uint8_t frame[100];
+	uint32_t flen = build_ip(frame, IPPROTO_UDP, udp, sizeof(udp), 12, 0);
+	inject(frame, flen);
+	uint8_t buf[16];
+	CHECK(sock_read(r, buf, sizeof(buf), 0) == -EAGAIN, "a bad checksum is dropped normally");
+	struct netbuf *partial = netbuf_alloc(flen, 2);
+	memcpy(partial->data, frame, flen);
+	partial->flags = NB_CSUM_PARTIAL;
+	netbuf_enqueue(&inbox, partial);
+	net_poll();
+	CHECK(sock_read(r, buf, sizeof(buf), 0) == 4, "a partial-checksum frame from the host is accepted");
+	socket_close(r);
+}
+
+static void test_dhcp(void)
+{
+	netif_set_addr(&fake, 0, 0);
+	net_config.gateway = 0;
+	drain_sent();
+	dhcp_start(&fake);
+	CHECK(fake.addr == US && fake.netmask == IP4(255, 255, 255, 0), "DHCP address and netmask");
+	CHECK(net_config.gateway == PEER, "router option as the default gateway");
+	CHECK(net_config.nameserver_count == 2 && net_config.nameservers[0] == IP4(10, 0, 0, 53) &&
+		      net_config.nameservers[1] == IP4(10, 0, 0, 54),
+	      "both name servers");
+	CHECK(strcmp(net_config.domain, "test") == 0, "domain name");
+	CHECK(dhcp_server.discovers == 1 && dhcp_server.requests == 1, "one discover, one request");
+	/* T1 (half the 100 s lease): a unicast renewal with our address. */
+	advance(49000 * MS);
+	CHECK(dhcp_server.renewals == 0, "no renewal before T1");
+	advance(2000 * MS);
+	CHECK(dhcp_server.renewals == 1 && dhcp_server.last_ciaddr == US, "renewal at T1 from our address");
+	CHECK(fake.addr == US, "still configured");
+	/* The server refuses the next renewal: the address goes, discovery starts over. */
+	dhcp_server.nak_next = true;
+	advance(60000 * MS);
+	CHECK(dhcp_server.discovers == 2, "a NAK starts over (%d discovers)", dhcp_server.discovers);
+	CHECK(fake.addr == US, "and the new lease is bound again");
+	drain_sent();
+}
+
 int main(int argc, char **argv)
 {
 	verbose = argc > 1;
@@ -615,6 +784,8 @@ int main(int argc, char **argv)
 	test_listen_limits();
 	test_reassembly();
 	test_icmp_udp();
+	test_checksum_offload();
+	test_dhcp();
 	printf("%d checks, %d failed\n", checks, failures);
 	return failures ? 1 : 0;
 }
