@@ -63,8 +63,10 @@ export interface NetBootOptions {
   program: string;
   /** Kernel command line after the options the helper adds (program path and arguments). */
   cmdline: string;
-  /** tcp:HOST-PORT:GUEST-PORT forwards from 127.0.0.1. */
-  forwards: { host: number; guest: number }[];
+  /** tcp:HOST-PORT:GUEST-PORT forwards from 127.0.0.1 (user-mode network). */
+  forwards?: { host: number; guest: number }[];
+  /** Instead of the user-mode network: a tap device, QEMU running inside this network namespace. */
+  tap?: { namespace: string; device: string };
 }
 
 /** A running guest: its console so far, a way to wait for a line, and its end. */
@@ -89,8 +91,14 @@ export async function bootWithNetwork(options: NetBootOptions): Promise<NetGuest
   const initrd = `${dir}/net-${crypto.randomUUID().slice(0, 8)}.cpio`;
   await Deno.writeFile(initrd, cpioWith("app", await Deno.readFile(options.program)));
   const pvm = options.accel === "kvm" && probeKvm().pvm ? `${PVM_SAFE_OPTION} ` : "";
-  const child = new Deno.Command(qemuBinary(), {
+  const network = options.tap
+    ? ["-netdev", `tap,id=n0,ifname=${options.tap.device},script=no,downscript=no`]
+    : userNetworkArgs(options.forwards ?? []);
+  const qemu = options.tap ? "ip" : qemuBinary();
+  const prefix = options.tap ? ["netns", "exec", options.tap.namespace, qemuBinary()] : [];
+  const child = new Deno.Command(qemu, {
     args: [
+      ...prefix,
       "-machine",
       `${options.machine},accel=${options.accel}`,
       "-cpu",
@@ -112,7 +120,7 @@ export async function bootWithNetwork(options: NetBootOptions): Promise<NetGuest
       "stdio",
       "-device",
       "isa-debug-exit,iobase=0xf4,iosize=4",
-      ...userNetworkArgs(options.forwards),
+      ...network,
       ...options.nic,
     ],
     stdin: "null",
