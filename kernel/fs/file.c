@@ -25,9 +25,15 @@ struct file *file_new(const struct file_ops *ops, uint32_t flags)
 	return f;
 }
 
+static void (*close_hook)(struct file *f);
+
+void file_set_close_hook(void (*hook)(struct file *f)) { close_hook = hook; }
+
 void file_put(struct file *f)
 {
 	if (f && --f->refcount == 0) {
+		if (close_hook)
+			close_hook(f);
 		if (f->ops->release)
 			f->ops->release(f);
 		if (f->node)

@@ -28,6 +28,8 @@ struct file_ops {
 	long (*ioctl)(struct file *f, uint64_t cmd, uint64_t arg);
 	/* Readiness for poll/select/epoll: POLL* bits. NULL: always readable and writable (regular files). */
 	uint32_t (*poll)(struct file *f);
+	/* A counter that changes whenever readiness may have changed (epoll's EPOLLET); NULL: never. */
+	uint32_t (*event_seq)(struct file *f);
 	/* The last reference is gone (sockets: close the connection and free the socket). */
 	void (*release)(struct file *f);
 	bool seekable;
@@ -64,6 +66,8 @@ struct file *file_new(const struct file_ops *ops, uint32_t flags);
 void file_put(struct file *f);
 /* What poll reports for f (ops->poll, or readable and writable). */
 uint32_t file_poll(struct file *f);
+/* Called with each file whose last reference goes, before it is released (epoll forgets it). */
+void file_set_close_hook(void (*hook)(struct file *f));
 
 /* The descriptor table of the process. */
 int fd_install(struct file *f, bool cloexec, int lowest);

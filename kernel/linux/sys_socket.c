@@ -151,6 +151,7 @@ static long socket_file_ioctl(struct file *f, uint64_t cmd, uint64_t arg)
 }
 
 static uint32_t socket_file_poll(struct file *f) { return socket_poll(f->private_data); }
+static uint32_t socket_file_event_seq(struct file *f) { return ((struct socket *)f->private_data)->event_seq; }
 static void socket_file_release(struct file *f) { socket_close(f->private_data); }
 
 static const struct file_ops socket_ops = {
@@ -159,6 +160,7 @@ static const struct file_ops socket_ops = {
     .stat = socket_file_stat,
     .ioctl = socket_file_ioctl,
     .poll = socket_file_poll,
+    .event_seq = socket_file_event_seq,
     .release = socket_file_release,
 };
 

@@ -85,8 +85,15 @@ struct socket {
 	uint32_t rx_bytes;
 	/* TCP. */
 	struct tcp_pcb *pcb;
-	bool nonblocking;         /* mirror of O_NONBLOCK, kept by the file layer */
+	uint32_t event_seq;       /* bumped whenever readiness may have changed (epoll's edge trigger) */
 };
+
+/* Something a poller may care about happened on s (data, space, a connection, an error, a FIN). */
+static inline void socket_wake(struct socket *s)
+{
+	if (s)
+		s->event_seq++;
+}
 
 /* An IPv4 socket address in host byte order. */
 struct inet_address {

@@ -113,6 +113,7 @@ void tcp_done(struct tcp_pcb *pcb, int err)
 	pcb->socket->shutdown = RCV_SHUTDOWN | SEND_SHUTDOWN;
 	if (err)
 		pcb->socket->error = err;
+	socket_wake(pcb->socket);
 	/* Stays listed while the socket lives: its port stays bound, as on Linux. */
 }
 
@@ -179,6 +180,7 @@ uint32_t tcp_receive_data(struct tcp_pcb *pcb, const uint8_t *data, uint32_t len
 {
 	if (!pcb->rcvbuf.buf && ring_init(&pcb->rcvbuf, pcb->rcvbuf_size) < 0)
 		return 0;
+	socket_wake(pcb->socket);
 	return ring_write(&pcb->rcvbuf, data, len);
 }
 
@@ -298,6 +300,7 @@ void tcp_child_established(struct tcp_pcb *c)
 		l->queue_head = c;
 	l->queue_tail = c;
 	l->queue_count++;
+	socket_wake(l->socket);
 }
 
 struct tcp_pcb *tcp_accept(struct tcp_pcb *l)

@@ -189,6 +189,7 @@ static void syn_sent_input(struct tcp_pcb *pcb, const struct segment *seg)
 	pcb->rtt_timing = false;
 	net_timer_cancel(&pcb->rexmt_timer);
 	established(pcb);
+	socket_wake(pcb->socket); /* a connect finished */
 	pcb->ack_now = true;
 	tcp_output(pcb);
 }
@@ -329,6 +330,7 @@ static void new_ack(struct tcp_pcb *pcb, uint32_t ack)
 		uint32_t n = MIN(ack - pcb->data_seq, pcb->sndbuf.len);
 		ring_discard(&pcb->sndbuf, n);
 		pcb->data_seq += n;
+		socket_wake(pcb->socket); /* room to write */
 	}
 	pcb->snd_una = ack;
 	if (SEQ_LT(pcb->snd_nxt, pcb->snd_una))
@@ -602,6 +604,7 @@ static void synchronized_input(struct tcp_pcb *pcb, struct segment *seg)
 		pcb->ack_now = true;
 		if (pcb->socket)
 			pcb->socket->shutdown |= RCV_SHUTDOWN;
+		socket_wake(pcb->socket);
 		switch (pcb->state) {
 		case TCP_ESTABLISHED:
 			pcb->state = TCP_CLOSE_WAIT;

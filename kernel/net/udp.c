@@ -99,6 +99,7 @@ static void deliver(struct socket *s, struct netbuf *nb, uint32_t src)
 	put_be32(nb->data + 4, src);
 	netbuf_enqueue(&s->rx, nb);
 	s->rx_bytes += payload;
+	socket_wake(s);
 }
 
 void udp_input(struct netbuf *nb, const struct ip_packet *ip)
@@ -253,5 +254,6 @@ void udp_icmp_error(uint32_t src, uint32_t dst, const uint8_t *quoted, uint8_t t
 				   : code == ICMP_UNREACH_NET ? ENETUNREACH : EHOSTUNREACH;
 		else
 			s->error = EHOSTUNREACH;
+		socket_wake(s);
 	}
 }

@@ -10,6 +10,10 @@ static const char *errno_name(int e)
 {
 	switch (e) {
 	case 0: return "0";
+	case EPERM: return "EPERM";
+	case ENOENT: return "ENOENT";
+	case EEXIST: return "EEXIST";
+	case ELOOP: return "ELOOP";
 	case EAGAIN: return "EAGAIN";
 	case EINVAL: return "EINVAL";
 	case EBADF: return "EBADF";
