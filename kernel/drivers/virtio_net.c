@@ -195,7 +195,8 @@ static bool poll(struct netif *ifp)
 {
 	struct vnet *n = ifp->driver;
 	bool busy = false;
-	for (int budget = 0; budget < NET_RX_BUDGET; budget++) {
+	int budget;
+	for (budget = 0; budget < NET_RX_BUDGET; budget++) {
 		uint32_t len;
 		int index = take_rx(n, &len);
 		if (index < 0) {
@@ -206,10 +207,13 @@ static bool poll(struct netif *ifp)
 		}
 		busy = true;
 		struct netbuf *nb = receive_frame(n, index, len);
-		virtq_kick(n->rxq);
 		if (nb)
 			netif_input(ifp, nb);
 	}
+	if (busy)
+		virtq_kick(n->rxq); /* the buffers went back: one notification for all of them */
+	if (budget == NET_RX_BUDGET)
+		deferred_kick(); /* more may be waiting, and no interrupt was asked for: come back */
 	if (reclaim_tx(n) || n->backlog.count) {
 		bool queued = false;
 		while (n->backlog.head && queue_tx(n, n->backlog.head)) {

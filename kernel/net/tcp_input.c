@@ -90,7 +90,9 @@ static void take_syn(struct tcp_pcb *pcb, const struct segment *seg)
 	pcb->rcv_nxt = seg->seq + 1;
 	pcb->rcv_adv = pcb->rcv_nxt;
 	pcb->peer_mss = seg->mss ? seg->mss : 536; /* RFC 9293 §3.7.1 default */
-	if (seg->wscale >= 0 && pcb->state != TCP_CLOSED) {
+	/* Scaling is on only when both SYNs carry the option (RFC 7323 §2.2); we offer it in every SYN
+	 * and answer it in every SYN-ACK. */
+	if (seg->wscale >= 0) {
 		pcb->wscale_ok = true;
 		pcb->snd_wscale = (uint8_t)seg->wscale;
 	} else {
@@ -139,13 +141,7 @@ static void listen_input(struct tcp_pcb *l, const struct segment *seg)
 	c->remote_port = seg->sport;
 	tcp_list(c);
 	tcp_prepare_buffers(c);
-	c->state = TCP_CLOSED; /* take_syn: we offer what the SYN offered */
 	take_syn(c, seg);
-	if (seg->wscale >= 0) {
-		c->wscale_ok = true;
-		c->snd_wscale = (uint8_t)seg->wscale;
-	}
-	c->state = TCP_SYN_RECEIVED;
 	c->last_received = clock_monotonic_ns();
 	tcp_output(c);
 }

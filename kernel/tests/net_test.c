@@ -343,7 +343,7 @@ static struct socket *handshake(struct socket *l, uint16_t sport, uint32_t peer_
 	CHECK(synack.present && synack.flags == (TCP_SYN | TCP_ACK), "SYN-ACK, got flags %x", synack.flags);
 	CHECK(synack.ack == peer_iss + 1, "SYN-ACK acks the SYN");
 	CHECK(synack.mss == 1460, "our MSS on a 1500 MTU: %u", synack.mss);
-	CHECK(synack.wscale >= 0, "window scale echoed");
+	CHECK(synack.wscale > 0, "window scale answered, big enough for the receive buffer: %d", synack.wscale);
 	*iss = synack.seq;
 	send_tcp(&(struct tcp_in){sport, l->local_port, peer_iss + 1, *iss + 1, TCP_ACK, 16384});
 	struct socket *c = NULL;

@@ -19,6 +19,10 @@
 static volatile uint32_t *lapic;
 static uint64_t lapic_hz;
 static uint64_t background_deadline; /* deferred work's next deadline; 0: none */
+/* Shadows of the timer's state: every LAPIC access is a trap where kernel code is emulated (kvm_pvm),
+ * and halts re-arm the timer on every wake-up. */
+static uint64_t armed_until; /* what the one-shot is counting down to; 0: stopped */
+static bool lvt_unmasked;
 
 static uint32_t lapic_read(uint32_t reg) { return lapic[reg / 4]; }
 static void lapic_write(uint32_t reg, uint32_t v) { lapic[reg / 4] = v; }
@@ -53,18 +57,37 @@ void lapic_eoi(void)
 		lapic_write(REG_EOI, 0);
 }
 
-static void arm_oneshot(uint64_t ns);
-
-/* Arms (or stops) the timer for the background deadline. */
-static void arm_background(void)
+/* Sets the one-shot for an absolute deadline (0: stops it); nothing when it is already set so. */
+static void timer_set(uint64_t deadline)
 {
-	if (!background_deadline) {
+	if (deadline == armed_until)
+		return;
+	if (!deadline) {
 		lapic_write(REG_TIMER_INITIAL, 0);
+		armed_until = 0;
 		return;
 	}
 	uint64_t now = clock_monotonic_ns();
-	arm_oneshot(background_deadline > now ? background_deadline - now : 1);
+	uint64_t ns = deadline > now ? deadline - now : 1;
+	if (ns > 4000000000UL) { /* callers loop until their deadline; this also keeps the product in 64 bits */
+		ns = 4000000000UL;
+		deadline = now + ns;
+	}
+	uint64_t count = ns * lapic_hz / 1000000000UL;
+	if (count == 0)
+		count = 1;
+	if (count > 0xffffffffUL)
+		count = 0xffffffffUL;
+	if (!lvt_unmasked) {
+		lapic_write(REG_LVT_TIMER, TIMER_VECTOR);
+		lvt_unmasked = true;
+	}
+	lapic_write(REG_TIMER_INITIAL, (uint32_t)count);
+	armed_until = deadline;
 }
+
+/* Arms (or stops) the timer for the background deadline. */
+static void arm_background(void) { timer_set(background_deadline); }
 
 void lapic_arm_background(uint64_t deadline)
 {
@@ -77,13 +100,14 @@ void lapic_arm_background(uint64_t deadline)
 void lapic_timer_interrupt(void)
 {
 	lapic_eoi();
+	armed_until = 0; /* the one-shot has run out */
 	if (!background_deadline)
 		return;
 	uint64_t now = clock_monotonic_ns();
 	if (now >= background_deadline)
 		deferred_timer_tick(now); /* the work runs at the next safe point, which re-arms */
 	else
-		arm_oneshot(background_deadline - now); /* woken early (the 4 s cap, or a halt's timeout) */
+		timer_set(background_deadline); /* woken early (the 4 s cap, or a halt's timeout) */
 }
 
 uint32_t lapic_id(void)
@@ -91,19 +115,6 @@ uint32_t lapic_id(void)
 	if (!lapic)
 		lapic_init();
 	return lapic_read(REG_ID) >> 24;
-}
-
-static void arm_oneshot(uint64_t ns)
-{
-	if (ns > 4000000000UL) /* callers loop until the deadline; this also keeps the product in 64 bits */
-		ns = 4000000000UL;
-	uint64_t count = ns * lapic_hz / 1000000000UL;
-	if (count == 0)
-		count = 1;
-	if (count > 0xffffffffUL)
-		count = 0xffffffffUL;
-	lapic_write(REG_LVT_TIMER, TIMER_VECTOR);
-	lapic_write(REG_TIMER_INITIAL, (uint32_t)count);
 }
 
 static bool never(void *arg) { return false; }
@@ -133,7 +144,7 @@ bool halt_until(uint64_t deadline, uint64_t poll_ns, bool (*done)(void *arg), vo
 		uint64_t background = deferred_deadline();
 		if (background && background < wake)
 			wake = background;
-		arm_oneshot(wake > now ? wake - now : 1);
+		timer_set(wake);
 		sti_hlt();
 	}
 	arm_background();
