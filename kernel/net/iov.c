@@ -146,6 +146,8 @@ long ring_read_user(struct ring *r, struct iov_iter *it, uint32_t n, bool peek)
 void ring_discard(struct ring *r, uint32_t n)
 {
 	n = MIN(n, r->len);
+	if (!n)
+		return; /* also: a ring never allocated has no capacity to divide by */
 	r->head = (r->head + n) % r->capacity;
 	r->len -= n;
 	if (r->len == 0)

@@ -672,6 +672,75 @@ static void test_icmp_udp(void)
 	drain_sent();
 }
 
+/* Delayed ACKs, keepalive probes, and TIME_WAIT's end and re-ACKs. */
+static void test_tcp_timers(void)
+{
+	struct socket *l = listener(84);
+	uint32_t iss;
+	struct socket *c = handshake(l, 4000, 9000, &iss);
+	if (!c)
+		return;
+	drain_sent();
+	/* One segment: its ACK waits for a second segment or TCP_DELACK_NS. */
+	send_tcp(&(struct tcp_in){4000, 84, 9001, iss + 1, TCP_ACK, 16384, NULL, 0, "a", 1});
+	CHECK(!next_tcp().present, "no ACK at once for a lone segment");
+	advance(TCP_DELACK_NS - MS);
+	CHECK(!next_tcp().present, "not before the delayed-ACK time");
+	advance(2 * MS);
+	struct tcp_out o = next_tcp();
+	CHECK(o.present && o.ack == 9002, "the delayed ACK");
+	send_tcp(&(struct tcp_in){4000, 84, 9002, iss + 1, TCP_ACK, 16384, NULL, 0, "b", 1});
+	send_tcp(&(struct tcp_in){4000, 84, 9003, iss + 1, TCP_ACK, 16384, NULL, 0, "c", 1});
+	o = next_tcp();
+	CHECK(o.present && o.ack == 9004, "every second segment is acknowledged at once");
+	/* Keepalive: probes after the idle time, then the connection is declared dead. */
+	int one = 1, idle = 10, interval = 2, count = 3;
+	CHECK(socket_setsockopt(c, 6, TCP_KEEPIDLE, &idle, sizeof(idle)) == 0, "TCP_KEEPIDLE");
+	CHECK(socket_setsockopt(c, 6, TCP_KEEPINTVL, &interval, sizeof(interval)) == 0, "TCP_KEEPINTVL");
+	CHECK(socket_setsockopt(c, 6, TCP_KEEPCNT, &count, sizeof(count)) == 0, "TCP_KEEPCNT");
+	CHECK(socket_setsockopt(c, 1, 9 /* SO_KEEPALIVE */, &one, sizeof(one)) == 0, "SO_KEEPALIVE");
+	drain_sent();
+	advance(9000 * MS);
+	CHECK(!next_tcp().present, "no probe before the idle time");
+	advance(1001 * MS);
+	o = next_tcp();
+	CHECK(o.present && o.len == 0 && o.seq == iss, "a keepalive probe (one sequence number back)");
+	/* The peer answers: the count starts over. */
+	send_tcp(&(struct tcp_in){4000, 84, 9004, iss + 1, TCP_ACK, 16384});
+	advance(10001 * MS);
+	o = next_tcp();
+	CHECK(o.present && o.seq == iss, "probing again after another idle period");
+	for (int i = 0; i < count; i++) {
+		advance(2001 * MS);
+		drain_sent();
+	}
+	CHECK(c->pcb->state == TCP_CLOSED && c->error == ETIMEDOUT, "no answers: the connection is dead (%d)", c->error);
+	socket_close(c);
+	drain_sent();
+	/* TIME_WAIT: after our close and the peer's FIN; a retransmitted FIN is acknowledged again. */
+	struct socket *d = handshake(l, 4001, 7000, &iss);
+	if (!d)
+		return;
+	socket_close(d); /* the app closes first: FIN_WAIT_1 */
+	o = next_tcp();
+	while (o.present && !(o.flags & TCP_FIN))
+		o = next_tcp();
+	CHECK(o.present && (o.flags & TCP_FIN), "our FIN");
+	send_tcp(&(struct tcp_in){4001, 84, 7001, iss + 2, TCP_ACK | TCP_FIN, 16384});
+	o = next_tcp();
+	CHECK(o.present && o.ack == 7002, "the peer's FIN acknowledged");
+	struct tcp_pcb *tw = tcp_lookup(PEER, 4001, US, 84);
+	CHECK(tw && tw->state == TCP_TIME_WAIT, "TIME_WAIT");
+	send_tcp(&(struct tcp_in){4001, 84, 7001, iss + 2, TCP_ACK | TCP_FIN, 16384});
+	o = next_tcp();
+	CHECK(o.present && o.ack == 7002, "a retransmitted FIN is acknowledged again");
+	advance(TCP_TIME_WAIT_NS + MS);
+	tw = tcp_lookup(PEER, 4001, US, 84);
+	CHECK(!tw || tw->state == TCP_LISTEN, "TIME_WAIT ended after 2 MSL");
+	socket_close(l);
+	drain_sent();
+}
+
 /* With checksum offload the stack leaves the pseudo-header sum in the field; completing it as a
  * device does must give a valid checksum. */
 static void test_checksum_offload(void)
@@ -782,6 +851,7 @@ int main(int argc, char **argv)
 	test_tcp_receive();
 	test_tcp_send();
 	test_listen_limits();
+	test_tcp_timers();
 	test_reassembly();
 	test_icmp_udp();
 	test_checksum_offload();
