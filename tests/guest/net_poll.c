@@ -205,6 +205,20 @@ int main(void)
 	show("blocking connect to a closed port", connect(bl, (struct sockaddr *)&closed, sizeof(closed)));
 	close(bl);
 
+	/* Timers run while the app computes: Nagle holds a second small write until the first is
+	 * acknowledged, and that ACK is delayed (osv: TCP_DELACK_NS) — so the second byte only arrives
+	 * if the stack's timers fire while this loop burns the CPU without a syscall. */
+	int c3, s3;
+	pair(&c3, &s3, NULL);
+	send(c3, "1", 1, 0);
+	send(c3, "2", 1, 0);
+	unsigned long long t0 = __builtin_ia32_rdtsc();
+	while (__builtin_ia32_rdtsc() - t0 < 1500000000ULL) /* roughly half a second */
+		__asm__ volatile("" ::: "memory");
+	show("both bytes arrived while the app computed", recv(s3, buf, sizeof(buf), MSG_DONTWAIT));
+	close(c3);
+	close(s3);
+
 	/* Options. */
 	int o = must("socket", socket(AF_INET, SOCK_STREAM, 0));
 	int one = 1, v = -1;
