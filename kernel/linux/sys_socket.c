@@ -241,8 +241,7 @@ static long do_accept(int fd, uint64_t addr, uint64_t addrlen, uint64_t flags)
 	int err = socket_accept(s, nonblocking(f), &child);
 	if (err < 0)
 		return err;
-	struct inet_address peer;
-	socket_name(child, true, &peer);
+	struct inet_address peer = {child->remote_addr, child->remote_port}; /* even if it was reset meanwhile */
 	long r = write_address(&peer, addr, addrlen);
 	if (r < 0) {
 		socket_close(child);
