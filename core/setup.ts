@@ -13,6 +13,8 @@ export const PACKAGE_BINARIES: Readonly<Record<string, string>> = {
   "musl-tools": "musl-gcc",
   "cpio": "cpio",
   "binutils": "ld",
+  "curl": "curl",
+  "iproute2": "ip",
 };
 
 /** The default set for building and running images. */

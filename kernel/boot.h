@@ -15,6 +15,12 @@ struct boot_options {
 	const char *rootfs; /* --rootfs=rofs|ramfs (fs/rootfs.c); NULL: the initrd, else the image disk's */
 	int tmpfs_count; /* --mount-fs=tmpfs,/path: writable directories besides /tmp (fs/tmpfs.c) */
 	const char *tmpfs[MAX_TMPFS_MOUNTS];
+	/* Networking (net/net.c): --ip=IFACE,ADDR,NETMASK (static, no DHCP), --defaultgw=, --nameserver= */
+	int ip_count;
+	const char *ip[NET_MAX_INTERFACES];
+	const char *defaultgw;
+	int nameserver_count;
+	const char *nameserver[3];
 	int envc, argc;
 	char *env[MAX_ENV];
 	char *argv[MAX_ARGS];

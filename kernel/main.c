@@ -11,6 +11,7 @@
 #include "lib.h"
 #include "linux/linux.h"
 #include "mm/mm.h"
+#include "net/net.h"
 
 #define PVH_MAGIC 0x336ec578
 #define E820_RAM 1
@@ -87,8 +88,10 @@ NORETURN void kmain(uint64_t start_info_pa, uint64_t boot_tsc)
 	bootchart_mark("memory");
 	kverbose("osv: %s, %lu MiB RAM, clock via %s, %s mode\n", OSV_VERSION, phys_total_bytes() >> 20,
 		 cpu.kvm_clock ? "kvmclock" : "TSC", cpu.pvm_safe ? "PVM-safe" : "full");
-	drivers_init(&options);               /* PCI, virtio-mmio, disks */
+	drivers_init(&options);               /* PCI, virtio-mmio, disks, NICs */
 	bootchart_mark("drivers");
+	if (net_init(&options) < 0)           /* loopback; eth0 by --ip or DHCP */
+		vm_exit(EXIT_BAD_CMDLINE);
 	if (rootfs_mount(&options, module_size ? phys_to_virt(module_pa) : NULL, module_size) < 0)
 		vm_exit(EXIT_CANNOT_START);   /* the app's files: initrd ramfs, or rofs on the image disk */
 	devices_init();                       /* /dev/null, /dev/zero, /dev/urandom, ... */

@@ -1,6 +1,6 @@
 /* The virtio core: status handshake and feature negotiation (virtio 1.x §3.1, and the legacy variant),
  * consistent config reads, and the table of device drivers. Called by the transports (virtio_pci.c,
- * virtio_mmio.c) and by drivers (virtio_blk.c). */
+ * virtio_mmio.c) and by drivers (virtio_blk.c, virtio_net.c). */
 #include "arch/x86_64/clock.h"
 #include "arch/x86_64/cpu.h"
 #include "drivers/virtio.h"
@@ -13,6 +13,7 @@ struct virtio_driver {
 };
 
 static const struct virtio_driver drivers[] = {
+    {VIRTIO_ID_NET, virtio_net_probe},
     {VIRTIO_ID_BLOCK, virtio_blk_probe},
 };
 

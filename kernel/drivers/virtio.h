@@ -1,6 +1,6 @@
 /* virtio: the device model shared by the transports (virtio_pci.c, virtio_mmio.c), the core that
  * negotiates features and drives the status handshake (virtio.c), split virtqueues (virtqueue.c), and
- * the device drivers that use them (virtio_blk.c). */
+ * the device drivers that use them (virtio_blk.c, virtio_net.c). */
 #pragma once
 #include "param.h"
 #include "types.h"
@@ -15,13 +15,16 @@ struct pci_device;
 #define VIRTIO_STATUS_FEATURES_OK 8
 #define VIRTIO_STATUS_FAILED 128
 
+#define VIRTIO_F_ANY_LAYOUT 27
 #define VIRTIO_F_RING_EVENT_IDX 29
 #define VIRTIO_F_VERSION_1 32
 
+#define VIRTIO_ID_NET 1
 #define VIRTIO_ID_BLOCK 2
 
 #define VRING_DESC_F_NEXT 1
 #define VRING_DESC_F_WRITE 2
+#define VRING_AVAIL_F_NO_INTERRUPT 1
 
 struct vring_desc {
 	uint64_t addr;
@@ -90,6 +93,8 @@ struct virtio_device {
 	uint32_t config_size; /* bytes of device config the transport can reach */
 	void *transport_data;
 	void *driver_data;
+	/* Called by the transport from the device's interrupt handler (interrupt context: keep it short). */
+	void (*on_interrupt)(struct virtio_device *dev);
 };
 
 /* Called by transports for each device found: picks the driver by device_id. */
@@ -130,6 +135,9 @@ void *virtq_get_used(struct virtqueue *vq, uint32_t *len);
 /* Asks for an interrupt on the next returned buffer, then halts until there is one or the deadline
  * passes; true when there is one. */
 bool virtq_wait(struct virtqueue *vq, uint64_t deadline);
+/* Asks for an interrupt on the next returned buffer (or, when off, for none at all: a hint devices
+ * may ignore); true when buffers came back meanwhile (the caller must take them: no interrupt will). */
+bool virtq_interrupts(struct virtqueue *vq, bool on);
 
 /* Transports. */
 void virtio_pci_probe(struct pci_device *pci);
@@ -140,3 +148,4 @@ void virtio_mmio_scan_microvm(void);
 
 /* Drivers. */
 void virtio_blk_probe(struct virtio_device *dev);
+void virtio_net_probe(struct virtio_device *dev);

@@ -125,13 +125,15 @@ static const struct virtio_transport mmio_transport = {
     .notify = notify,
 };
 
-/* Acknowledging lowers the (level) interrupt line. */
+/* Acknowledging lowers the (level) interrupt line; then the driver hears of it. */
 static void mmio_interrupt(void *data)
 {
 	struct virtio_mmio *m = data;
 	uint32_t status = reg_read(m, MMIO_INTERRUPT_STATUS);
 	if (status)
 		reg_write(m, MMIO_INTERRUPT_ACK, status);
+	if (status && m->vdev.on_interrupt)
+		m->vdev.on_interrupt(&m->vdev);
 }
 
 /* A number as Linux's memparse reads it: decimal, 0x hex or 0 octal, with an optional K/M/G suffix.

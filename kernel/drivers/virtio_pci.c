@@ -132,9 +132,21 @@ static const struct virtio_transport pci_transport = {
     .notify = notify,
 };
 
-/* MSI-X: nothing to acknowledge. INTx: reading the ISR acknowledges and lowers the line. */
-static void msix_interrupt(void *data) {}
-static void intx_interrupt(void *data) { (void)*((struct virtio_pci *)data)->isr; }
+/* MSI-X: nothing to acknowledge. INTx: reading the ISR acknowledges and lowers the line. Then the
+ * driver hears of it. */
+static void msix_interrupt(void *data)
+{
+	struct virtio_pci *p = data;
+	if (p->vdev.on_interrupt)
+		p->vdev.on_interrupt(&p->vdev);
+}
+
+static void intx_interrupt(void *data)
+{
+	struct virtio_pci *p = data;
+	if (*p->isr && p->vdev.on_interrupt)
+		p->vdev.on_interrupt(&p->vdev);
+}
 
 /* Maps the structure a virtio capability at cap describes; NULL when it is unusable. */
 static volatile uint8_t *map_capability(struct pci_device *pci, uint8_t cap, uint32_t min_length, uint32_t *length)

@@ -1,6 +1,6 @@
 /* Split virtqueues (virtio 1.x §2.7): the descriptor free list, publishing available chains, taking used
  * ones, VIRTIO_F_RING_EVENT_IDX suppression, and the interrupt-driven wait. Used by drivers
- * (virtio_blk.c); queues are handed to devices by the transports' queue_enable. */
+ * (virtio_blk.c, virtio_net.c); queues are handed to devices by the transports' queue_enable. */
 #include "arch/x86_64/clock.h"
 #include "arch/x86_64/cpu.h"
 #include "drivers/virtio.h"
@@ -130,6 +130,19 @@ void *virtq_get_used(struct virtqueue *vq, uint32_t *len)
 	vq->free_head = id;
 	vq->num_free += count;
 	return cookie;
+}
+
+bool virtq_interrupts(struct virtqueue *vq, bool on)
+{
+	if (vq->event_idx) {
+		/* Off: an event index half the ring space away is never reached in practice. */
+		uint16_t event = on ? vq->last_used : (uint16_t)(vq->last_used + 0x8000);
+		*(volatile uint16_t *)&vq->avail->ring[vq->size] = event; /* used_event */
+	} else {
+		*(volatile uint16_t *)&vq->avail->flags = on ? 0 : VRING_AVAIL_F_NO_INTERRUPT;
+	}
+	memory_barrier(); /* publish before re-reading the used index */
+	return on && virtq_has_used(vq);
 }
 
 static bool has_used(void *arg) { return virtq_has_used(arg); }

@@ -25,13 +25,26 @@ struct file *file_new(const struct file_ops *ops, uint32_t flags)
 	return f;
 }
 
+static void (*close_hook)(struct file *f);
+
+void file_set_close_hook(void (*hook)(struct file *f)) { close_hook = hook; }
+
 void file_put(struct file *f)
 {
 	if (f && --f->refcount == 0) {
+		if (close_hook)
+			close_hook(f);
+		if (f->ops->release)
+			f->ops->release(f);
 		if (f->node)
 			ramfs_node_put(f->node);
 		kfree(f);
 	}
+}
+
+uint32_t file_poll(struct file *f)
+{
+	return f->ops->poll ? f->ops->poll(f) : POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
 }
 
 int fd_install(struct file *f, bool close_on_exec, int lowest)

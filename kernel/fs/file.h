@@ -1,7 +1,8 @@
 /* Open files and file descriptors. A struct file is what a descriptor refers to: an object with ops
- * (console, ramfs file or directory; later pipes, sockets, devices). Implemented in fs/file.c; the
+ * (console, ramfs file or directory, socket (net/socket.c); later pipes, devices). Implemented in fs/file.c; the
  * syscalls that use them are in linux/sys_file.c. */
 #pragma once
+#include "poll.h"
 #include "types.h"
 
 struct file;
@@ -25,8 +26,16 @@ struct file_ops {
 	/* Fills user_buf with linux_dirent64 records from *pos on; bytes written, 0 at the end. */
 	long (*getdents)(struct file *f, uint64_t user_buf, size_t n, uint64_t *pos);
 	long (*ioctl)(struct file *f, uint64_t cmd, uint64_t arg);
+	/* Readiness for poll/select/epoll: POLL* bits. NULL: always readable and writable (regular files). */
+	uint32_t (*poll)(struct file *f);
+	/* A counter that changes whenever readiness may have changed (epoll's EPOLLET); NULL: never. */
+	uint32_t (*event_seq)(struct file *f);
+	/* The last reference is gone (sockets: close the connection and free the socket). */
+	void (*release)(struct file *f);
 	bool seekable;
 };
+
+
 
 struct file {
 	const struct file_ops *ops;
@@ -34,6 +43,7 @@ struct file {
 	uint32_t flags; /* O_ACCMODE, O_APPEND, O_NONBLOCK... as given to open */
 	uint64_t pos;
 	struct ramfs_node *node; /* for files of the ramfs, NULL otherwise */
+	void *private_data;      /* the object behind other kinds of files (a socket) */
 };
 
 #define O_ACCMODE 3
@@ -54,6 +64,10 @@ struct file {
 
 struct file *file_new(const struct file_ops *ops, uint32_t flags);
 void file_put(struct file *f);
+/* What poll reports for f (ops->poll, or readable and writable). */
+uint32_t file_poll(struct file *f);
+/* Called with each file whose last reference goes, before it is released (epoll forgets it). */
+void file_set_close_hook(void (*hook)(struct file *f));
 
 /* The descriptor table of the process. */
 int fd_install(struct file *f, bool cloexec, int lowest);

@@ -138,9 +138,24 @@ int cmdline_parse(const char *cmdline, struct boot_options *opts)
 				kprintf("osv: command line: --rootfs must be rofs or ramfs, got \"%s\"\n", opts->rootfs);
 				return -1;
 			}
+		} else if (str_starts_with(w, "--ip=")) {
+			if (opts->ip_count == NET_MAX_INTERFACES) {
+				kprintf("osv: command line: more than %d --ip options\n", NET_MAX_INTERFACES);
+				return -1;
+			}
+			opts->ip[opts->ip_count++] = w + 5;
+		} else if (str_starts_with(w, "--defaultgw=")) {
+			opts->defaultgw = w + 12;
+		} else if (str_starts_with(w, "--nameserver=")) {
+			if (opts->nameserver_count == (int)ARRAY_SIZE(opts->nameserver)) {
+				kprintf("osv: command line: more than %d --nameserver options\n", (int)ARRAY_SIZE(opts->nameserver));
+				return -1;
+			}
+			opts->nameserver[opts->nameserver_count++] = w + 13;
 		} else {
 			kprintf("osv: command line: unknown option \"%s\" (known: --bootchart --verbose --env=K=V "
-				"--cwd=DIR --rootfs=rofs|ramfs --mount-fs=tmpfs,/PATH --pvm-safe --nopci --blktest)\n",
+				"--cwd=DIR --rootfs=rofs|ramfs --mount-fs=tmpfs,/PATH --ip=IFACE,ADDR,MASK --defaultgw=ADDR --nameserver=ADDR "
+				"--pvm-safe --nopci --blktest)\n",
 				w);
 			return -1;
 		}

@@ -3,6 +3,8 @@
 #include "arch/x86_64/cpu.h"
 #include "lib.h"
 #include "linux/linux.h"
+#include "net/net.h"
+#include "param.h"
 
 static const char *signal_name(int signo)
 {
@@ -41,7 +43,18 @@ NORETURN void app_fatal_fault(struct trap_frame *f, int signo, uint64_t addr)
 	vm_exit(128 + signo);
 }
 
-SYSCALL_DEFINE(exit_group) { vm_exit((int)(a0 & 0xff)); }
+/* As on Linux, exit closes the app's sockets, and TCP goes on delivering what was written: the VM
+ * ends once the peers have it all (or after NET_EXIT_DRAIN_NS). */
+static NORETURN void exit_process(int status)
+{
+	sockets_close_all();
+	net_drain(NET_EXIT_DRAIN_NS);
+	if (verbose)
+		net_report();
+	vm_exit(status);
+}
+
+SYSCALL_DEFINE(exit_group) { exit_process((int)(a0 & 0xff)); }
 
 /* One thread for now: the thread's exit is the process's. */
-SYSCALL_DEFINE(exit) { vm_exit((int)(a0 & 0xff)); }
+SYSCALL_DEFINE(exit) { exit_process((int)(a0 & 0xff)); }

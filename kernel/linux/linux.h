@@ -75,6 +75,9 @@ void random_bytes(void *buf, size_t n);
 /* Fills user memory with random bytes; the count, or -EFAULT when nothing could be written. */
 long random_to_user(uint64_t user_buf, size_t n);
 
+/* Closes every socket descriptor (exit: connections then finish as after close). */
+void sockets_close_all(void);
+
 /* Path helpers shared by the file syscalls (linux/sys_file.c, linux/sys_fs.c). */
 long get_path(uint64_t user_path, char *buf);
 /* The directory a relative path starts from: the cwd, or the directory open on dirfd. */

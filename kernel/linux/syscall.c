@@ -1,9 +1,11 @@
 /* Syscall dispatch: the table is linux/syscalls.def expanded twice (handlers and names). Numbers
  * without a handler return -ENOSYS, and with --verbose each is named once on the console. Called from
- * syscall_entry in entry.S with the user's registers in a trap frame. */
+ * syscall_entry in entry.S with the user's registers in a trap frame; runs due deferred work
+ * (sched/deferred.h) on the way out. */
 #include "errno.h"
 #include "lib.h"
 #include "linux/linux.h"
+#include "sched/deferred.h"
 
 #define IMPL(nr, name) SYSCALL_DEFINE(name);
 #define NONE(nr, name)
@@ -48,6 +50,8 @@ long syscall_dispatch(struct trap_frame *f)
 	uint64_t nr = f->rax;
 	syscall_fn fn = nr < MAX_SYSCALL ? syscall_table[nr] : NULL;
 	long ret = fn ? fn(f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9) : missing_syscall(nr);
+	if (deferred_pending())
+		deferred_run(); /* packets that arrived during the syscall */
 	f->rax = ret;
 	return ret;
 }

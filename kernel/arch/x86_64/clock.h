@@ -18,11 +18,15 @@ bool clock_tsc_conversion(uint64_t *base, uint64_t *mult);
 bool clock_realtime_offset(uint64_t *offset_ns);
 
 void lapic_timer_interrupt(void);
+/* Keeps the timer armed for deadline (0: stop it) whenever no halt is using it: deferred work's next
+ * deadline (sched/deferred.c). */
+void lapic_arm_background(uint64_t deadline);
 /* Sleeps (hlt, woken by the LAPIC timer) until clock_monotonic_ns() >= deadline. */
 void sleep_until_ns(uint64_t deadline);
 /* Halts (sti;hlt) until done(arg) is true or clock_monotonic_ns() >= deadline, re-checking done(arg)
- * at least every poll_ns (so a lost interrupt costs time, never a hang). True when done(arg) became
- * true. Interrupts are enabled while halted and restored to their previous state on return. */
+ * at least every poll_ns (so a lost interrupt costs time, never a hang) and running deferred work
+ * (sched/deferred.h) before each check. True when done(arg) became true. Interrupts are enabled while
+ * halted and restored to their previous state on return. */
 bool halt_until(uint64_t deadline, uint64_t poll_ns, bool (*done)(void *arg), void *arg);
 /* End of interrupt for the interrupt being handled. */
 void lapic_eoi(void);

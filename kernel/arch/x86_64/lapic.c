@@ -1,9 +1,11 @@
-/* Local APIC timer in one-shot mode, used to wake a halted CPU at a deadline. The LAPIC's counting
- * rate is measured against the TSC when a timer is first armed. */
+/* Local APIC timer in one-shot mode, used to wake a halted CPU at a deadline, and otherwise kept armed
+ * for the next deadline of deferred work (sched/deferred.h) so that network timers run while the app
+ * computes. The LAPIC's counting rate is measured against the TSC when a timer is first set. */
 #include "arch/x86_64/clock.h"
 #include "arch/x86_64/cpu.h"
 #include "lib.h"
 #include "mm/mm.h"
+#include "sched/deferred.h"
 
 #define REG_ID 0x020
 #define REG_EOI 0x0b0
@@ -16,11 +18,16 @@
 
 static volatile uint32_t *lapic;
 static uint64_t lapic_hz;
+static uint64_t background_deadline; /* deferred work's next deadline; 0: none */
+/* Shadows of the timer's state: every LAPIC access is a trap where kernel code is emulated (kvm_pvm),
+ * and halts re-arm the timer on every wake-up. */
+static uint64_t armed_until; /* what the one-shot is counting down to; 0: stopped */
+static bool lvt_unmasked;
 
 static uint32_t lapic_read(uint32_t reg) { return lapic[reg / 4]; }
 static void lapic_write(uint32_t reg, uint32_t v) { lapic[reg / 4] = v; }
 
-/* Maps and enables the local APIC; the timer's rate is measured only when a timer is first armed, so
+/* Maps and enables the local APIC; the timer's rate is measured only when a timer is first set, so
  * that routing interrupts at boot (which needs the APIC ID) does not calibrate the clocks. */
 static void lapic_init(void)
 {
@@ -56,7 +63,60 @@ void lapic_eoi(void)
 		lapic_write(REG_EOI, 0);
 }
 
-void lapic_timer_interrupt(void) { lapic_eoi(); }
+/* Sets the one-shot for an absolute deadline (0: stops it); nothing when it is already set so. */
+static void timer_set(uint64_t deadline)
+{
+	if (deadline == armed_until)
+		return;
+	if (deadline && !lapic_hz)
+		lapic_calibrate();
+	if (!deadline) {
+		lapic_write(REG_TIMER_INITIAL, 0);
+		armed_until = 0;
+		return;
+	}
+	uint64_t now = clock_monotonic_ns();
+	uint64_t ns = deadline > now ? deadline - now : 1;
+	if (ns > 4000000000UL) { /* callers loop until their deadline; this also keeps the product in 64 bits */
+		ns = 4000000000UL;
+		deadline = now + ns;
+	}
+	uint64_t count = ns * lapic_hz / 1000000000UL;
+	if (count == 0)
+		count = 1;
+	if (count > 0xffffffffUL)
+		count = 0xffffffffUL;
+	if (!lvt_unmasked) {
+		lapic_write(REG_LVT_TIMER, TIMER_VECTOR);
+		lvt_unmasked = true;
+	}
+	lapic_write(REG_TIMER_INITIAL, (uint32_t)count);
+	armed_until = deadline;
+}
+
+/* Arms (or stops) the timer for the background deadline. */
+static void arm_background(void) { timer_set(background_deadline); }
+
+void lapic_arm_background(uint64_t deadline)
+{
+	if (!lapic)
+		lapic_init();
+	background_deadline = deadline;
+	arm_background();
+}
+
+void lapic_timer_interrupt(void)
+{
+	lapic_eoi();
+	armed_until = 0; /* the one-shot has run out */
+	if (!background_deadline)
+		return;
+	uint64_t now = clock_monotonic_ns();
+	if (now >= background_deadline)
+		deferred_timer_tick(now); /* the work runs at the next safe point, which re-arms */
+	else
+		timer_set(background_deadline); /* woken early (the 4 s cap, or a halt's timeout) */
+}
 
 uint32_t lapic_id(void)
 {
@@ -65,34 +125,11 @@ uint32_t lapic_id(void)
 	return lapic_read(REG_ID) >> 24;
 }
 
-static void arm_oneshot(uint64_t ns)
-{
-	if (!lapic_hz)
-		lapic_calibrate();
-	if (ns > 4000000000UL) /* callers loop until the deadline; this also keeps the product in 64 bits */
-		ns = 4000000000UL;
-	uint64_t count = ns * lapic_hz / 1000000000UL;
-	if (count == 0)
-		count = 1;
-	if (count > 0xffffffffUL)
-		count = 0xffffffffUL;
-	lapic_write(REG_LVT_TIMER, TIMER_VECTOR);
-	lapic_write(REG_TIMER_INITIAL, (uint32_t)count);
-}
+static bool never(void *arg) { return false; }
 
 void sleep_until_ns(uint64_t deadline)
 {
-	if (!lapic)
-		lapic_init();
-	for (;;) {
-		cli();
-		uint64_t now = clock_monotonic_ns();
-		if (now >= deadline)
-			break;
-		arm_oneshot(deadline - now);
-		sti_hlt();
-	}
-	lapic_write(REG_TIMER_INITIAL, 0);
+	halt_until(deadline, deadline, never, NULL);
 	sti();
 }
 
@@ -104,16 +141,21 @@ bool halt_until(uint64_t deadline, uint64_t poll_ns, bool (*done)(void *arg), vo
 	bool finished;
 	for (;;) {
 		cli();
+		deferred_run(); /* received packets and network timers are handled while we wait */
 		finished = done(arg);
 		if (finished)
 			break;
 		uint64_t now = clock_monotonic_ns();
 		if (now >= deadline)
 			break;
-		arm_oneshot(MIN(deadline - now, poll_ns));
+		uint64_t wake = deadline - now < poll_ns ? deadline : now + poll_ns;
+		uint64_t background = deferred_deadline();
+		if (background && background < wake)
+			wake = background;
+		timer_set(wake);
 		sti_hlt();
 	}
-	lapic_write(REG_TIMER_INITIAL, 0);
+	arm_background();
 	if (interrupts_were_on)
 		sti();
 	return finished;

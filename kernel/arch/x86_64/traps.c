@@ -8,6 +8,7 @@
 #include "linux/linux.h"
 #include "lib.h"
 #include "mm/mm.h"
+#include "sched/deferred.h"
 
 struct extable_entry {
 	uint64_t fault_ip, fixup_ip;
@@ -105,10 +106,14 @@ void trap_dispatch(struct trap_frame *f)
 	bool from_user = f->cs & 3;
 	if (f->vector == TIMER_VECTOR) {
 		lapic_timer_interrupt();
+		if (from_user)
+			deferred_run(); /* the app was computing: nothing in the kernel is half-done */
 		return;
 	}
 	if (f->vector >= IRQ_FIRST_VECTOR && f->vector <= IRQ_LAST_VECTOR) {
 		irq_dispatch(f->vector); /* a device: its driver's handler, then EOI */
+		if (from_user)
+			deferred_run();
 		return;
 	}
 	if (f->vector == SPURIOUS_VECTOR || (f->vector >= 32 && f->vector < 48))

@@ -1,0 +1,460 @@
+/* Socket syscalls: socket, bind, listen, accept/accept4, connect, send/recv in all their forms,
+ * shutdown, get{sock,peer}name, {set,get}sockopt, and sockets as files (read/write, poll, fstat,
+ * ioctl FIONREAD/FIONBIO/TIOCOUTQ, close). This layer only moves arguments between user memory and
+ * the kernel: the work is done by net/socket.c. Only AF_INET is supported. */
+#include "errno.h"
+#include "fs/file.h"
+#include "lib.h"
+#include "linux/linux.h"
+#include "mm/mm.h"
+#include "net/socket.h"
+#include "param.h"
+
+#define AF_UNSPEC 0
+#define AF_UNIX 1
+#define AF_INET6 10
+#define SOCKADDR_IN_LEN 16
+#define UIO_MAXIOV 1024
+#define FIONREAD 0x541b
+#define FIONBIO 0x5421
+#define TIOCOUTQ 0x5411
+#define SIOCGIFCONF 0x8912
+#define S_IFSOCK 0140000
+#define SIG_DFL 0
+
+struct sockaddr_in {
+	uint16_t family, port; /* port and address in network byte order */
+	uint32_t addr;
+	uint8_t zero[8];
+};
+
+struct msghdr {
+	uint64_t name;
+	uint32_t namelen, pad0;
+	uint64_t iov, iovlen, control, controllen;
+	int32_t flags, pad1;
+};
+
+static const struct file_ops socket_ops;
+
+static struct socket *socket_of(int fd, struct file **file)
+{
+	struct file *f = fd_get(fd);
+	if (file)
+		*file = f;
+	return f && f->ops == &socket_ops ? f->private_data : NULL;
+}
+
+/* -EBADF or -ENOTSOCK for a descriptor that is not a socket. */
+static long not_a_socket(int fd) { return fd_get(fd) ? -ENOTSOCK : -EBADF; }
+
+static bool nonblocking(struct file *f) { return f->flags & O_NONBLOCK; }
+
+static long read_address(uint64_t user, uint64_t len, struct inet_address *out, uint16_t *family)
+{
+	struct sockaddr_in sa;
+	if (len < 2 || len > 128)
+		return -EINVAL;
+	memset(&sa, 0, sizeof(sa));
+	if (copy_from_user(&sa, user, MIN(len, sizeof(sa))) < 0)
+		return -EFAULT;
+	*family = sa.family;
+	if (sa.family == AF_UNSPEC)
+		return 0;
+	if (sa.family != AF_INET)
+		return -EAFNOSUPPORT;
+	if (len < SOCKADDR_IN_LEN)
+		return -EINVAL;
+	out->addr = ntohl(sa.addr);
+	out->port = ntohs(sa.port);
+	return 0;
+}
+
+/* Writes an address into (user, *user_len) as Linux does: truncated to the room given, the full
+ * length stored back. */
+static long write_address(const struct inet_address *a, uint64_t user, uint64_t user_len)
+{
+	if (!user)
+		return 0;
+	uint32_t room;
+	if (copy_from_user(&room, user_len, sizeof(room)) < 0)
+		return -EFAULT;
+	if ((int32_t)room < 0)
+		return -EINVAL;
+	struct sockaddr_in sa = {AF_INET, htons(a->port), htonl(a->addr), {0}};
+	if (copy_to_user(user, &sa, MIN(room, (uint32_t)sizeof(sa))) < 0)
+		return -EFAULT;
+	uint32_t full = SOCKADDR_IN_LEN;
+	return copy_to_user(user_len, &full, sizeof(full));
+}
+
+/* Linux's default action for SIGPIPE ends the program; signals are not delivered yet, so a program
+ * that neither ignores SIGPIPE nor passed MSG_NOSIGNAL ends the same way here. */
+static long epipe(int flags)
+{
+	if (!(flags & MSG_NOSIGNAL) && current->actions[SIGPIPE].handler == SIG_DFL) {
+		kverbose("osv: %s terminated by SIGPIPE (write to a closed connection)\n", current->exe_path);
+		vm_exit(128 + SIGPIPE);
+	}
+	return -EPIPE;
+}
+
+/* ---- sockets as files ---- */
+
+static long socket_file_read(struct file *f, uint64_t buf, size_t n, uint64_t *pos)
+{
+	struct user_iovec iov = {buf, n};
+	struct iov_iter it;
+	iov_iter_init(&it, &iov, 1);
+	bool truncated;
+	return socket_recv(f->private_data, &it, 0, NULL, nonblocking(f), &truncated);
+}
+
+static long socket_file_write(struct file *f, uint64_t buf, size_t n, uint64_t *pos)
+{
+	struct user_iovec iov = {buf, n};
+	struct iov_iter it;
+	iov_iter_init(&it, &iov, 1);
+	long r = socket_send(f->private_data, &it, 0, NULL, nonblocking(f));
+	return r == -EPIPE ? epipe(0) : r;
+}
+
+static void socket_file_stat(struct file *f, struct linux_stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->dev = 8;
+	st->ino = (uint64_t)f->private_data >> 4;
+	st->nlink = 1;
+	st->mode = S_IFSOCK | 0777;
+	st->blksize = 4096;
+}
+
+static long socket_file_ioctl(struct file *f, uint64_t cmd, uint64_t arg)
+{
+	struct socket *s = f->private_data;
+	int v;
+	switch (cmd) {
+	case FIONREAD:
+		v = (int)socket_readable_bytes(s);
+		return copy_to_user(arg, &v, sizeof(v));
+	case TIOCOUTQ:
+		v = (int)socket_unsent_bytes(s);
+		return copy_to_user(arg, &v, sizeof(v));
+	case FIONBIO:
+		if (copy_from_user(&v, arg, sizeof(v)) < 0)
+			return -EFAULT;
+		f->flags = v ? (f->flags | O_NONBLOCK) : (f->flags & ~(uint32_t)O_NONBLOCK);
+		return 0;
+	default:
+		return -ENOTTY;
+	}
+}
+
+static uint32_t socket_file_poll(struct file *f) { return socket_poll(f->private_data); }
+static uint32_t socket_file_event_seq(struct file *f) { return ((struct socket *)f->private_data)->event_seq; }
+static void socket_file_release(struct file *f) { socket_close(f->private_data); }
+
+static const struct file_ops socket_ops = {
+    .read = socket_file_read,
+    .write = socket_file_write,
+    .stat = socket_file_stat,
+    .ioctl = socket_file_ioctl,
+    .poll = socket_file_poll,
+    .event_seq = socket_file_event_seq,
+    .release = socket_file_release,
+};
+
+static long install(struct socket *s, uint64_t flags)
+{
+	struct file *f = file_new(&socket_ops, O_RDWR | (flags & SOCK_NONBLOCK ? O_NONBLOCK : 0));
+	if (!f) {
+		socket_close(s);
+		return -ENOMEM;
+	}
+	f->private_data = s;
+	int fd = fd_install(f, flags & SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		file_put(f);
+	return fd;
+}
+
+void sockets_close_all(void)
+{
+	for (int fd = 0; fd < MAX_FDS; fd++)
+		if (socket_of(fd, NULL))
+			fd_close(fd);
+}
+
+/* ---- the syscalls ---- */
+
+SYSCALL_DEFINE(socket)
+{
+	int domain = (int)a0, type = (int)a1 & 0xf;
+	if (a1 & ~(uint64_t)(0xf | SOCK_NONBLOCK | SOCK_CLOEXEC))
+		return -EINVAL;
+	if (domain != AF_INET)
+		return domain == AF_UNIX || domain == AF_INET6 ? -EAFNOSUPPORT : -EAFNOSUPPORT;
+	struct socket *s;
+	int err = socket_create(type, (int)a2, &s);
+	if (err < 0)
+		return err;
+	return install(s, a1);
+}
+
+SYSCALL_DEFINE(socketpair)
+{
+	return (int)a0 == AF_INET ? -EOPNOTSUPP : -EAFNOSUPPORT; /* no AF_UNIX yet */
+}
+
+SYSCALL_DEFINE(bind)
+{
+	struct socket *s = socket_of((int)a0, NULL);
+	if (!s)
+		return not_a_socket((int)a0);
+	struct inet_address a;
+	uint16_t family;
+	long r = read_address(a1, a2, &a, &family);
+	if (r < 0)
+		return r;
+	if (family != AF_INET) /* Linux takes AF_UNSPEC with INADDR_ANY for compatibility */
+		return family == AF_UNSPEC ? -EAFNOSUPPORT : -EAFNOSUPPORT;
+	return socket_bind(s, &a);
+}
+
+SYSCALL_DEFINE(listen)
+{
+	struct socket *s = socket_of((int)a0, NULL);
+	if (!s)
+		return not_a_socket((int)a0);
+	return socket_listen(s, (int)a1);
+}
+
+static long do_accept(int fd, uint64_t addr, uint64_t addrlen, uint64_t flags)
+{
+	if (flags & ~(uint64_t)(SOCK_NONBLOCK | SOCK_CLOEXEC))
+		return -EINVAL;
+	struct file *f;
+	struct socket *s = socket_of(fd, &f);
+	if (!s)
+		return not_a_socket(fd);
+	struct socket *child;
+	int err = socket_accept(s, nonblocking(f), &child);
+	if (err < 0)
+		return err;
+	struct inet_address peer = {child->remote_addr, child->remote_port}; /* even if it was reset meanwhile */
+	long r = write_address(&peer, addr, addrlen);
+	if (r < 0) {
+		socket_close(child);
+		return r;
+	}
+	return install(child, flags);
+}
+
+SYSCALL_DEFINE(accept) { return do_accept((int)a0, a1, a2, 0); }
+SYSCALL_DEFINE(accept4) { return do_accept((int)a0, a1, a2, a3); }
+
+SYSCALL_DEFINE(connect)
+{
+	struct file *f;
+	struct socket *s = socket_of((int)a0, &f);
+	if (!s)
+		return not_a_socket((int)a0);
+	struct inet_address a;
+	uint16_t family;
+	long r = read_address(a1, a2, &a, &family);
+	if (r < 0)
+		return r;
+	if (family == AF_UNSPEC) {
+		if (s->type == SOCK_DGRAM) { /* dissolves the association */
+			s->connected = false;
+			s->remote_addr = 0;
+			s->remote_port = 0;
+			return 0;
+		}
+		return -EAFNOSUPPORT;
+	}
+	return socket_connect(s, &a, nonblocking(f));
+}
+
+/* Copies a user iovec array in; the array (kmalloc'd) or an error pointer as a negative value. */
+static long fetch_iovec(uint64_t user, uint64_t count, struct user_iovec **out)
+{
+	if (count > UIO_MAXIOV)
+		return -EMSGSIZE;
+	struct user_iovec *iov = kmalloc(MAX(count, 1UL) * sizeof(*iov));
+	if (!iov)
+		return -ENOMEM;
+	if (count && copy_from_user(iov, user, count * sizeof(*iov)) < 0) {
+		kfree(iov);
+		return -EFAULT;
+	}
+	for (uint64_t i = 0; i < count; i++) {
+		if ((int64_t)iov[i].len < 0) {
+			kfree(iov);
+			return -EINVAL;
+		}
+	}
+	*out = iov;
+	return 0;
+}
+
+static long do_send(int fd, struct iov_iter *it, int flags, uint64_t addr, uint64_t addrlen)
+{
+	struct file *f;
+	struct socket *s = socket_of(fd, &f);
+	if (!s)
+		return not_a_socket(fd);
+	struct inet_address to;
+	const struct inet_address *target = NULL;
+	if (addr) {
+		uint16_t family;
+		long r = read_address(addr, addrlen, &to, &family);
+		if (r < 0)
+			return r;
+		if (family != AF_INET)
+			return s->type == SOCK_STREAM ? -EISCONN : -EAFNOSUPPORT;
+		target = &to;
+	}
+	long r = socket_send(s, it, flags, target, nonblocking(f));
+	return r == -EPIPE ? epipe(flags) : r;
+}
+
+static long do_recv(int fd, struct iov_iter *it, int flags, uint64_t addr, uint64_t addrlen, int *msg_flags)
+{
+	struct file *f;
+	struct socket *s = socket_of(fd, &f);
+	if (!s)
+		return not_a_socket(fd);
+	struct inet_address from = {0, 0};
+	bool truncated;
+	long n = socket_recv(s, it, flags, &from, nonblocking(f), &truncated);
+	if (n < 0)
+		return n;
+	if (msg_flags)
+		*msg_flags = truncated ? MSG_TRUNC : 0;
+	if (addr && s->type == SOCK_DGRAM) {
+		long r = write_address(&from, addr, addrlen);
+		if (r < 0)
+			return r;
+	} else if (addr && addrlen) {
+		uint32_t zero = 0; /* stream sockets fill in no address (Linux) */
+		if (copy_to_user(addrlen, &zero, sizeof(zero)) < 0)
+			return -EFAULT;
+	}
+	return n;
+}
+
+SYSCALL_DEFINE(sendto)
+{
+	struct user_iovec iov = {a1, a2};
+	struct iov_iter it;
+	iov_iter_init(&it, &iov, 1);
+	return do_send((int)a0, &it, (int)a3, a4, a5);
+}
+
+SYSCALL_DEFINE(recvfrom)
+{
+	struct user_iovec iov = {a1, a2};
+	struct iov_iter it;
+	iov_iter_init(&it, &iov, 1);
+	return do_recv((int)a0, &it, (int)a3, a4, a5, NULL);
+}
+
+SYSCALL_DEFINE(sendmsg)
+{
+	struct msghdr m;
+	if (copy_from_user(&m, a1, sizeof(m)) < 0)
+		return -EFAULT;
+	struct user_iovec *iov;
+	long r = fetch_iovec(m.iov, m.iovlen, &iov);
+	if (r < 0)
+		return r;
+	struct iov_iter it;
+	iov_iter_init(&it, iov, (int)m.iovlen);
+	r = do_send((int)a0, &it, (int)a2, m.name, m.namelen);
+	kfree(iov);
+	return r;
+}
+
+SYSCALL_DEFINE(recvmsg)
+{
+	struct msghdr m;
+	if (copy_from_user(&m, a1, sizeof(m)) < 0)
+		return -EFAULT;
+	struct user_iovec *iov;
+	long r = fetch_iovec(m.iov, m.iovlen, &iov);
+	if (r < 0)
+		return r;
+	struct iov_iter it;
+	iov_iter_init(&it, iov, (int)m.iovlen);
+	int flags = 0;
+	/* The address length lives inside the msghdr: point write_address at it. */
+	r = do_recv((int)a0, &it, (int)a2, m.name, m.name ? a1 + offsetof(struct msghdr, namelen) : 0, &flags);
+	kfree(iov);
+	if (r < 0)
+		return r;
+	uint64_t no_control = 0;
+	if (copy_to_user(a1 + offsetof(struct msghdr, controllen), &no_control, sizeof(no_control)) < 0 ||
+	    copy_to_user(a1 + offsetof(struct msghdr, flags), &flags, sizeof(flags)) < 0)
+		return -EFAULT;
+	return r;
+}
+
+SYSCALL_DEFINE(shutdown)
+{
+	struct socket *s = socket_of((int)a0, NULL);
+	if (!s)
+		return not_a_socket((int)a0);
+	return socket_shutdown(s, (int)a1);
+}
+
+static long name_of(int fd, bool peer, uint64_t addr, uint64_t addrlen)
+{
+	struct socket *s = socket_of(fd, NULL);
+	if (!s)
+		return not_a_socket(fd);
+	struct inet_address a;
+	int err = socket_name(s, peer, &a);
+	if (err < 0)
+		return err;
+	if (!addr || !addrlen)
+		return -EFAULT;
+	return write_address(&a, addr, addrlen);
+}
+
+SYSCALL_DEFINE(getsockname) { return name_of((int)a0, false, a1, a2); }
+SYSCALL_DEFINE(getpeername) { return name_of((int)a0, true, a1, a2); }
+
+SYSCALL_DEFINE(setsockopt)
+{
+	struct socket *s = socket_of((int)a0, NULL);
+	if (!s)
+		return not_a_socket((int)a0);
+	uint8_t value[64];
+	if ((int32_t)a4 < 0)
+		return -EINVAL;
+	uint32_t len = MIN((uint32_t)a4, (uint32_t)sizeof(value));
+	if (len && copy_from_user(value, a3, len) < 0)
+		return -EFAULT;
+	return socket_setsockopt(s, (int)a1, (int)a2, value, len);
+}
+
+SYSCALL_DEFINE(getsockopt)
+{
+	struct socket *s = socket_of((int)a0, NULL);
+	if (!s)
+		return not_a_socket((int)a0);
+	int32_t room;
+	if (copy_from_user(&room, a4, sizeof(room)) < 0)
+		return -EFAULT;
+	if (room < 0)
+		return -EINVAL;
+	uint8_t value[64];
+	uint32_t len = MIN((uint32_t)room, (uint32_t)sizeof(value));
+	int err = socket_getsockopt(s, (int)a1, (int)a2, value, &len);
+	if (err < 0)
+		return err;
+	if (copy_to_user(a3, value, len) < 0 || copy_to_user(a4, &len, sizeof(len)) < 0)
+		return -EFAULT;
+	return 0;
+}
