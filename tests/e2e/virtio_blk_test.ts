@@ -10,6 +10,7 @@ import { buildKernel } from "../../kernel/build.ts";
 import { KVM_CPU, qemuBinary, TCG_CPU } from "../../hypervisors/_qemu_common.ts";
 import { probeKvm, PVM_SAFE_OPTION } from "../../core/host.ts";
 import { accelerators, guestProgram, run, work } from "./_harness.ts";
+import { cpioWith } from "./_net.ts";
 
 const DISK_BYTES = 1 << 20;
 const SECTOR = 512;
@@ -36,28 +37,6 @@ function blktestPattern(): Uint8Array {
   for (let i = 0; i < SECTOR; i++) sector[i] = (i * 7 + 3) & 0xff;
   sector.set(new TextEncoder().encode("osv-blktest"));
   return sector;
-}
-
-/** A cpio "newc" archive holding one executable file. */
-function cpioWith(path: string, data: Uint8Array): Uint8Array {
-  const chunks: Uint8Array[] = [];
-  const hex = (n: number) => n.toString(16).padStart(8, "0");
-  const pad4 = (n: number) => new Uint8Array((4 - (n % 4)) % 4);
-  const entry = (name: string, mode: number, body: Uint8Array) => {
-    const nameBytes = new TextEncoder().encode(name + "\0");
-    const fields = [1, mode, 0, 0, 1, 0, body.length, 0, 0, 0, 0, nameBytes.length, 0];
-    const header = new TextEncoder().encode("070701" + fields.map(hex).join(""));
-    chunks.push(header, nameBytes, pad4(header.length + nameBytes.length), body, pad4(body.length));
-  };
-  entry(path, 0o100755, data);
-  entry("TRAILER!!!", 0, new Uint8Array(0));
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 let initrd: Promise<string> | undefined;

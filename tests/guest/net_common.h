@@ -92,3 +92,21 @@ static const char *poll_bits(int revents)
 		strcpy(buf, "0");
 	return buf;
 }
+
+#ifdef AF_INET
+/* 127.0.0.1:port. */
+static struct sockaddr_in loopback(int port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	return a;
+}
+
+/* The port a socket is bound to. */
+static int port_of(int fd)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	must("getsockname", getsockname(fd, (struct sockaddr *)&a, &len));
+	return ntohs(a.sin_port);
+}
+#endif

@@ -12,20 +12,6 @@
 
 #include "net_common.h"
 
-static struct sockaddr_in loopback(int port)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	return a;
-}
-
-static int port_of(int fd)
-{
-	struct sockaddr_in a;
-	socklen_t len = sizeof(a);
-	must("getsockname", getsockname(fd, (struct sockaddr *)&a, &len));
-	return ntohs(a.sin_port);
-}
-
 /* Waits (up to ms) and prints what came back, as "data:events" pairs. */
 static int show_wait(const char *what, int ep, int ms)
 {

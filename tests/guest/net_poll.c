@@ -20,20 +20,6 @@
 
 #define ALL (POLLIN | POLLOUT | POLLRDHUP | POLLPRI)
 
-static struct sockaddr_in loopback(int port)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	return a;
-}
-
-static int port_of(int fd)
-{
-	struct sockaddr_in a;
-	socklen_t len = sizeof(a);
-	must("getsockname", getsockname(fd, (struct sockaddr *)&a, &len));
-	return ntohs(a.sin_port);
-}
-
 /* Polls one descriptor for everything, waiting up to ms for anything in want. */
 static void show_poll(const char *what, int fd, int want, int ms)
 {
