@@ -145,11 +145,16 @@ export function streamSource(stream: ReadableStream<Uint8Array>, size: number): 
  * @returns the output
  */
 export function fileOutput(file: Deno.FsFile, name: string): ImageOutput {
+  // Synchronous writes that seek only when the offset jumps: an image is written as thousands of
+  // clusters, and each async call would wait for an event-loop round trip.
+  let position = 0;
   return {
     name,
-    async write(offset, bytes) {
-      await file.seek(offset, Deno.SeekMode.Start);
-      for (let done = 0; done < bytes.length;) done += await file.write(bytes.subarray(done));
+    write(offset, bytes) {
+      if (offset !== position) file.seekSync(offset, Deno.SeekMode.Start);
+      for (let done = 0; done < bytes.length;) done += file.writeSync(bytes.subarray(done));
+      position = offset + bytes.length;
+      return Promise.resolve();
     },
     truncate: (size) => file.truncate(size),
   };

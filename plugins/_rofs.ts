@@ -94,17 +94,20 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-async function fileSize(entry: ManifestEntry & { kind: "file" }, guestPath: string): Promise<number> {
+function fileSize(entry: ManifestEntry & { kind: "file" }, guestPath: string): number {
   if (entry.bytes !== undefined) return entry.bytes.length;
-  const stat = await Deno.stat(entry.hostPath).catch((err: unknown) => {
+  let stat: Deno.FileInfo;
+  try {
+    stat = Deno.statSync(entry.hostPath); // sync: thousands of small files would each wait for the event loop
+  } catch (err) {
     throw new Error(`Cannot add "${guestPath}" to the filesystem: cannot read "${entry.hostPath}"`, { cause: err });
-  });
+  }
   if (!stat.isFile) throw new Error(`Cannot add "${guestPath}" to the filesystem: "${entry.hostPath}" is not a file`);
   return stat.size;
 }
 
 /** Lays out the filesystem: inodes (root first, then manifest order), dirents, strings, data offsets. */
-async function plan(manifest: Manifest): Promise<{ inodes: PlannedInode[]; superblock: RofsSuperblock }> {
+function plan(manifest: Manifest): { inodes: PlannedInode[]; superblock: RofsSuperblock } {
   const inodes: PlannedInode[] = [{
     path: "/",
     mode: S_IFDIR | 0o755,
@@ -167,7 +170,7 @@ async function plan(manifest: Manifest): Promise<{ inodes: PlannedInode[]; super
   let at = dataOffset;
   for (const inode of inodes) {
     if (inode.entry?.kind !== "file") continue;
-    inode.size = await fileSize(inode.entry, inode.path);
+    inode.size = fileSize(inode.entry, inode.path);
     if (inode.size === 0) continue;
     if (inode.size >= ROFS_BLOCK) at = alignUp(at, ROFS_BLOCK);
     inode.where = at;
@@ -270,9 +273,13 @@ async function* body(inodes: PlannedInode[], sb: RofsSuperblock): AsyncGenerator
  * @returns size and stream of the filesystem
  * @throws Error when a host file is missing or not a regular file, or a name is too long
  */
-export async function rofsImage(manifest: Manifest): Promise<FilesystemImage> {
-  const { inodes, superblock } = await plan(manifest);
-  return { size: superblock.totalSize, stream: ReadableStream.from(body(inodes, superblock)) };
+export function rofsImage(manifest: Manifest): Promise<FilesystemImage> {
+  try {
+    const { inodes, superblock } = plan(manifest);
+    return Promise.resolve({ size: superblock.totalSize, stream: ReadableStream.from(body(inodes, superblock)) });
+  } catch (err) {
+    return Promise.reject(err);
+  }
 }
 
 /**
