@@ -53,7 +53,7 @@ interface Options {
 interface Row {
   id: string;
   label: string;
-  unit: "ms" | "MiB" | "MiB/s";
+  unit: "ms" | "MiB" | "MiB/s" | "ns";
   cells: Partial<Record<Accel, Cell>>;
 }
 
@@ -63,6 +63,8 @@ interface Results {
   options: { runs: number; budgetMs: number; minRuns: number; accels: Accel[] };
   sizes: { kernelElf: number | string; helloImage: number; helloBinary: number };
   hostHello: Cell;
+  /** getppid round trip on the host (ns). */
+  hostSyscall: Cell;
   /** Host-side figures of issue 3: building images of a 200 MiB tree; reading a 64 MiB file on the host. */
   disk: { treeBytes: number; osvBuildRaw: Cell; osvBuildQcow2: Cell; qemuImgConvertQcow2: Cell; hostRead64: Cell };
   rows: Row[];
@@ -130,6 +132,34 @@ async function prepareRead64(dir: string): Promise<{ binary: string; image: stri
   const build = await osv(["build", binary, "--add", `${file}:/${BIG_FILE}`, "-o", image]);
   if (build.code !== 0) fail(`osv build failed: ${failureText(build)}`);
   return { binary, image, file };
+}
+
+/** Builds bench/guest/syscall_loop.c and its image; the binary and the image. */
+async function prepareSyscallLoop(dir: string): Promise<{ binary: string; image: string }> {
+  const binary = `${dir}/syscall_loop`;
+  const gcc = await spawnTimed("gcc", ["-static", "-O2", "-o", binary, `${ROOT}bench/guest/syscall_loop.c`]);
+  if (gcc.code !== 0) fail(`gcc failed: ${failureText(gcc)}`);
+  const image = `${dir}/syscall_loop.img`;
+  const build = await osv(["build", binary, "-o", image]);
+  if (build.code !== 0) fail(`osv build failed: ${failureText(build)}`);
+  return { binary, image };
+}
+
+/** ns per getppid from syscall_loop's output. */
+function syscallNs(stdout: string): number | null {
+  const m = /getppid ([\d.]+) ns per call/.exec(stdout);
+  return m ? Number(m[1]) : null;
+}
+
+/** Mean getppid round trip (ns) in the guest; fewer calls under kvm_pvm, where each costs ~0.2 ms. */
+function guestSyscall(image: string, accel: Accel, hypervisor: string) {
+  return async () => {
+    const calls = accel === "kvm" ? 2000 : 100000;
+    const run = await osv(["run", image, "--accel", accel, "--hypervisor", hypervisor, "-e", `/syscall_loop ${calls}`]);
+    const ns = syscallNs(run.stdout);
+    if (run.code !== 0 || ns === null) throw new Error(failureText(run));
+    return ns;
+  };
 }
 
 /** Read rate (MiB/s) of the 64 MiB file in the guest. */
@@ -274,6 +304,7 @@ async function collect(options: Options): Promise<Results> {
     progress("building hello, its image, the kernel and the stub kernel");
     const hello = await prepareHello(dir);
     const read64 = await prepareRead64(dir);
+    const syscallLoop = await prepareSyscallLoop(dir);
     const kernelElf = await kernelElfSize();
     const stub = await stubKernel();
 
@@ -290,6 +321,13 @@ async function collect(options: Options): Promise<Results> {
       const rate = readRate(run.stdout);
       if (run.code !== 0 || rate === null) throw new Error(failureText(run));
       return rate;
+    }, repeat);
+    progress("host: getppid round trip");
+    const hostSyscall = await measure(async () => {
+      const run = await spawnTimed(syscallLoop.binary, ["100000"]);
+      const ns = syscallNs(run.stdout);
+      if (run.code !== 0 || ns === null) throw new Error(failureText(run));
+      return ns;
     }, repeat);
     progress("host: building images of a 200 MiB tree, and qemu-img convert");
     const disk = await diskThroughput(dir, hello.binary, repeat, hostRead64);
@@ -341,6 +379,17 @@ async function collect(options: Options): Promise<Results> {
         );
         put(`floor.${label}`, `QEMU floor, ${label}`, "ms", accel, floor);
       }
+      progress(`${accel} microvm: getppid round trip`);
+      put(
+        "syscall.microvm",
+        "getppid round trip, microvm",
+        "ns",
+        accel,
+        await measure(guestSyscall(syscallLoop.image, accel, "qemu-microvm"), {
+          ...repeat,
+          runs: Math.min(repeat.runs, 5),
+        }),
+      );
       progress(`${accel} microvm: smallest -m`);
       put(
         "mem.microvm",
@@ -362,7 +411,7 @@ async function collect(options: Options): Promise<Results> {
         cells: difference(run, floor, options.accels),
       });
     }
-    const order = ["boot", "read64", "run", "floor", "overhead", "mem"];
+    const order = ["boot", "read64", "syscall", "run", "floor", "overhead", "mem"];
     const sorted = [...rows.values()].sort((a, b) =>
       order.indexOf(a.id.split(".")[0]!) - order.indexOf(b.id.split(".")[0]!)
     );
@@ -384,6 +433,7 @@ async function collect(options: Options): Promise<Results> {
         helloBinary: (await Deno.stat(hello.binary)).size,
       },
       hostHello,
+      hostSyscall,
       disk,
       rows: sorted,
     };
@@ -424,6 +474,7 @@ function table(results: Results, out: string): string {
     `kernel ELF                 ${typeof sizes.kernelElf === "number" ? `${sizes.kernelElf} bytes` : sizes.kernelElf}`,
     `hello image                ${sizes.helloImage} bytes (static hello ${sizes.helloBinary} bytes)`,
     `host read of 64 MiB        ${formatCell(results.disk.hostRead64, "MiB/s", notes)}`,
+    `host getppid round trip    ${formatCell(results.hostSyscall, "ns", notes)}`,
     `build, ${results.disk.treeBytes >> 20} MiB tree       osv raw ${
       formatCell(results.disk.osvBuildRaw, "MiB/s", notes)
     }, ` +
