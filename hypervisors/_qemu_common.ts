@@ -5,7 +5,15 @@
  * @module
  */
 
-import { type Accel, type Availability, type ConsoleIO, type HostCommand, RunError, type VmSpec } from "../core/api.ts";
+import {
+  type Accel,
+  type Availability,
+  type ConsoleIO,
+  type HostCommand,
+  type NicBackend,
+  RunError,
+  type VmSpec,
+} from "../core/api.ts";
 import { probeKvm } from "../core/host.ts";
 
 /** Environment variable naming the QEMU binary (tests point it at a fake). */
@@ -82,6 +90,49 @@ export function diskArgs(spec: VmSpec, device: string): string[] {
     "-device",
     `${device},drive=disk${i}`,
   ]);
+}
+
+/**
+ * The `-netdev` value of a NIC's backend.
+ *
+ * User-mode NICs after the first get their own subnet, `10.0.3.0/24`, `10.0.4.0/24` (QEMU gives each the
+ * same 10.0.2.0/24 otherwise, and the guest could not route between them); in each the guest's DHCP
+ * address is .15, the gateway .2 and the DNS server .3, as in QEMU's default 10.0.2.0/24.
+ *
+ * @param backend what the NIC is connected to
+ * @param id the netdev id
+ * @param userIndex how many user-mode NICs come before this one
+ * @returns e.g. `user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:8080-:80`
+ */
+export function netdevValue(backend: NicBackend, id: string, userIndex: number): string {
+  if (backend.kind === "user") {
+    const parts = [`user,id=${id}`];
+    if (userIndex > 0) parts.push(`net=10.0.${2 + userIndex}.0/24`);
+    if (backend.restrict) parts.push("restrict=on");
+    for (const f of backend.forwards) {
+      parts.push(`hostfwd=${f.protocol}:${f.hostAddress}:${f.hostPort}-${f.guestAddress ?? ""}:${f.guestPort}`);
+    }
+    return parts.join(",");
+  }
+  // script=no: osv run created the tap and put it on its bridge already (core/hostnet.ts).
+  return `tap,id=${id},ifname=${qemuOptionValue(backend.ifname)},script=no,downscript=no` +
+    (backend.vhost ? ",vhost=on" : "");
+}
+
+/**
+ * The arguments giving the VM its NICs, in order (the kernel names them eth0, eth1, ... in this order).
+ *
+ * @param spec the VM
+ * @param device `virtio-net-pci` (pc) or `virtio-net-device` (virtio-mmio, microvm)
+ * @returns `-netdev`/`-device` pairs; none for a VM without a network
+ */
+export function nicArgs(spec: VmSpec, device: string): string[] {
+  let userIndex = 0;
+  return spec.nics.flatMap((nic, i) => {
+    const netdev = netdevValue(nic.backend, `n${i}`, userIndex);
+    if (nic.backend.kind === "user") userIndex++;
+    return ["-netdev", netdev, "-device", `${device},netdev=n${i},mac=${nic.mac}`];
+  });
 }
 
 /**

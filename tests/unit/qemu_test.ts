@@ -16,6 +16,7 @@ const spec: VmSpec = {
   accel: "tcg",
   controlPath: "/tmp/ctl",
   imageName: "hello.img",
+  nics: [],
 };
 
 const COMMON = [
