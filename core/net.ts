@@ -129,7 +129,7 @@ export const FORWARD_SYNTAX = "expected [tcp:|udp:][HOSTADDR:]HOSTPORT[:GUESTPOR
 
 function port(text: string): number {
   if (!/^\d{1,5}$/.test(text) || Number(text) < 1 || Number(text) > 65535) {
-    throw new RangeError(`"${text}" is not a port number (1..65535); ${FORWARD_SYNTAX}`);
+    throw new RangeError(`"${text}" is not a port number (1..65535)`);
   }
   return Number(text);
 }
@@ -172,16 +172,24 @@ export function parseIpv4(text: string, what = "address"): string {
  * ```
  */
 export function parseForward(text: string): PortForward {
-  const rule = text.trim();
+  try {
+    return parseForwardRule(text.trim());
+  } catch (err) {
+    if (err instanceof RangeError) throw new RangeError(`${err.message}; ${FORWARD_SYNTAX}`);
+    throw err;
+  }
+}
+
+function parseForwardRule(rule: string): PortForward {
   const protocolOf = (name: string): "tcp" | "udp" => {
     const lower = name.toLowerCase();
     if (lower === "tcp" || lower === "udp") return lower;
-    throw new RangeError(`unknown protocol "${name}" (tcp or udp); ${FORWARD_SYNTAX}`);
+    throw new RangeError(`unknown protocol "${name}" (tcp or udp)`);
   };
   const hostAddress = (text: string) => text === "" ? DEFAULT_FORWARD_ADDRESS : parseIpv4(text, "host address");
   if (rule.includes("-")) {
     const match = /^([^:]*):([^:]*):([^:]*)-([^:]*):([^:]*)$/.exec(rule);
-    if (!match) throw new RangeError(`"${rule}" is not a forward rule; ${FORWARD_SYNTAX}`);
+    if (!match) throw new RangeError(`"${rule}" is not a forward rule`);
     const [, protocol = "", host = "", hostPort = "", guest = "", guestPort = ""] = match;
     return {
       protocol: protocol === "" ? "tcp" : protocolOf(protocol),
@@ -195,7 +203,7 @@ export function parseForward(text: string): PortForward {
   let protocol: "tcp" | "udp" = "tcp";
   if (parts.length > 1 && /^[a-z]+$/i.test(parts[0]!)) protocol = protocolOf(parts.shift()!);
   if (parts.length < 1 || parts.length > 3 || rule === "") {
-    throw new RangeError(`"${rule}" is not a forward rule; ${FORWARD_SYNTAX}`);
+    throw new RangeError(`"${rule}" is not a forward rule`);
   }
   const [first, second, third] = parts as [string, string?, string?];
   if (third !== undefined) {

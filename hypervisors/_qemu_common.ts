@@ -197,8 +197,8 @@ export interface QemuEnd {
   control: string;
   /** A KVM failure message was seen on stderr. */
   kvmFailure: boolean;
-  /** The user pressed Ctrl-C. */
-  interrupted: boolean;
+  /** The signal that made osv stop the guest: Ctrl-C (SIGINT) or SIGTERM; `false` when none did. */
+  interrupted: false | "SIGINT" | "SIGTERM";
   /** The last lines QEMU printed on stderr. */
   stderrTail: string;
 }
@@ -221,7 +221,7 @@ export function decodeGuestExit(end: QemuEnd, imageName: string): number {
         "(KVM internal error); try --accel tcg",
     );
   }
-  if (end.interrupted) return 130;
+  if (end.interrupted) return end.interrupted === "SIGTERM" ? 143 : 130;
   const reported = parseControlExit(end.control);
   if (reported !== null) return reported;
   if (end.code === null) {
@@ -230,6 +230,13 @@ export function decodeGuestExit(end: QemuEnd, imageName: string): number {
   if (end.code === 0) throw new RunError(`Cannot run "${imageName}": guest stopped without reporting an exit status`);
   if (end.code === 1) {
     const tail = end.stderrTail.trim();
+    const forward = /could not set up host forwarding rule '([^']*)'/i.exec(tail);
+    if (forward) {
+      throw new RunError(
+        `Cannot run "${imageName}": QEMU could not forward ${forward[1]}: is the host port in use? ` +
+          "Pick another one with --forward",
+      );
+    }
     throw new RunError(`Cannot run "${imageName}": QEMU failed (exit status 1)${tail ? `: ${tail}` : ""}`);
   }
   if (end.code % 2 === 1) return (end.code - 1) / 2;
@@ -237,8 +244,8 @@ export function decodeGuestExit(end: QemuEnd, imageName: string): number {
 }
 
 /**
- * Runs QEMU with stdin inherited and its stdout/stderr streamed to `io`; kills it on Ctrl-C or on a
- * KVM internal error.
+ * Runs QEMU with stdin inherited and its stdout/stderr streamed to `io`; stops it on Ctrl-C or SIGTERM
+ * (so that `osv run` can clean up after it, e.g. delete its tap devices) and kills it on a KVM internal error.
  *
  * @param command the QEMU command
  * @param spec the VM (for the control file and messages)
@@ -263,7 +270,7 @@ export async function launchQemu(command: HostCommand, spec: VmSpec, io: Console
     }
     throw err;
   }
-  let interrupted = false;
+  let interrupted: QemuEnd["interrupted"] = false;
   let kvmFailure = false;
   const kill = (signal: Deno.Signal) => {
     try {
@@ -273,10 +280,15 @@ export async function launchQemu(command: HostCommand, spec: VmSpec, io: Console
     }
   };
   const onInterrupt = () => {
-    interrupted = true;
+    interrupted = "SIGINT";
+    kill("SIGTERM");
+  };
+  const onTerminate = () => {
+    interrupted = "SIGTERM";
     kill("SIGTERM");
   };
   Deno.addSignalListener("SIGINT", onInterrupt);
+  Deno.addSignalListener("SIGTERM", onTerminate);
   let stderrTail = "";
   try {
     const stdoutDone = io.stdout === "inherit"
@@ -312,5 +324,6 @@ export async function launchQemu(command: HostCommand, spec: VmSpec, io: Console
     );
   } finally {
     Deno.removeSignalListener("SIGINT", onInterrupt);
+    Deno.removeSignalListener("SIGTERM", onTerminate);
   }
 }
