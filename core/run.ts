@@ -101,7 +101,8 @@ export async function runImage(request: RunRequest): Promise<RunResult> {
   if (unsupported !== undefined) {
     throw new ValidationError(
       `hypervisor "${hypervisor.provider.name}" cannot attach a NIC to a ${unsupported.backend.kind} network ` +
-        `(it can: ${hypervisor.provider.nicBackends?.join(", ") || "none"})`,
+        `(it can: ${hypervisor.provider.nicBackends?.join(", ") || "none"}); choose the NICs with -n, --nic ` +
+        "or --no-net",
     );
   }
   for (const line of network.warnings) warn(line);

@@ -27,7 +27,7 @@ import { netdevValue } from "../../hypervisors/_qemu_common.ts";
 import { qemuPcCommand } from "../../hypervisors/qemu.ts";
 import { qemuMicrovmCommand } from "../../hypervisors/qemu_microvm.ts";
 import { main } from "../../core/cli.ts";
-import { ValidationError, type VmNic, type VmSpec } from "../../mod.ts";
+import { definePlugin, runImage, ValidationError, type VmNic, type VmSpec } from "../../mod.ts";
 import { captureIO, staticHello, stubKernel, withEnv } from "./_helpers.ts";
 import { findExecutable, qemuBinary } from "../../hypervisors/_qemu_common.ts";
 
@@ -700,4 +700,27 @@ Deno.test("osv run --no-net: no NIC; bad and contradicting network flags exit wi
     assertStringIncludes(err, message);
     assertEquals(out, "");
   }
+});
+
+Deno.test("a hypervisor that cannot attach user-mode NICs gets none it cannot take: a clear error instead", async () => {
+  const tapOnly = definePlugin({
+    name: "test:tap-only",
+    hypervisors: [{
+      name: "tap-only",
+      accels: ["tcg"],
+      nicBackends: ["tap"],
+      available: () => Promise.resolve({ ok: true }),
+      command: () => ({ command: "true", args: [] }),
+      launch: () => Promise.resolve(0),
+    }],
+  });
+  const request = { image: await dryRunImage(), hypervisor: "tap-only", plugins: [tapOnly] };
+  const err = await assertRejects(() => runImage({ ...request, accel: "tcg", warn: () => {} }), ValidationError);
+  assertEquals(
+    err.message,
+    `hypervisor "tap-only" cannot attach a NIC to a user network (it can: tap); choose the NICs with -n, --nic or ` +
+      "--no-net",
+  );
+  const none = await runImage({ ...request, accel: "tcg", warn: () => {}, network: { nics: [] } });
+  assertEquals(none.exitCode, 0);
 });
