@@ -28,7 +28,7 @@ import { qemuPcCommand } from "../../hypervisors/qemu.ts";
 import { qemuMicrovmCommand } from "../../hypervisors/qemu_microvm.ts";
 import { main } from "../../core/cli.ts";
 import { definePlugin, runImage, ValidationError, type VmNic, type VmSpec } from "../../mod.ts";
-import { captureIO, staticHello, stubKernel, withEnv } from "./_helpers.ts";
+import { captureIO, fixtures, staticHello, stubKernel, withEnv } from "./_helpers.ts";
 import { findExecutable, qemuBinary } from "../../hypervisors/_qemu_common.ts";
 
 const ctx: ResolveContext = { image: "/images/server.img", pid: 4242, vhostProblem: () => null };
@@ -601,18 +601,25 @@ let image: Promise<string> | undefined;
 /** An image built with the stub kernel (osv run --dry-run only reads its header). */
 function dryRunImage(): Promise<string> {
   image ??= (async () => {
-    const dir = await Deno.makeTempDir({ prefix: "osv-net-cli-" });
+    const dir = await fixtures();
     const io = captureIO();
     const status = await withEnv(
       { OSV_FAKE_KERNEL: await stubKernel() },
       async () =>
         main(
-          ["build", await staticHello(), "-o", `${dir}/server.img`, "--plugin", `${ROOT}tests/plugins/fake_kernel.ts`],
+          [
+            "build",
+            await staticHello(),
+            "-o",
+            `${dir}/net-server.img`,
+            "--plugin",
+            `${ROOT}tests/plugins/fake_kernel.ts`,
+          ],
           io,
         ),
     );
     assertEquals(status, 0, io.err);
-    return `${dir}/server.img`;
+    return `${dir}/net-server.img`;
   })();
   return image;
 }
