@@ -27,6 +27,8 @@ export { build } from "./core/pipeline.ts";
 export type { BuildRequest, KernelBuilder } from "./core/pipeline.ts";
 export { runImage } from "./core/run.ts";
 export type { RunRequest, RunResult } from "./core/run.ts";
+export { parseForward, parseIp, parseMac, parseNicSpec } from "./core/net.ts";
+export type { NetworkRequest, NicRequest, StaticAddress } from "./core/net.ts";
 export { convertImage, inspectImage, setImageCmdline } from "./core/inspect.ts";
 export type { ConvertResult, ImageInfo } from "./core/inspect.ts";
 export { openImage, probeFormat, writeImageFile } from "./core/disk.ts";

@@ -23,11 +23,14 @@ export type {
   ImageFile,
   ImageFormatProvider,
   ImageOutput,
+  NicBackend,
+  PortForward,
   ProviderContext,
   ReadAt,
   RuntimeContext,
   RuntimeProvider,
   VmDisk,
+  VmNic,
   VmSpec,
 } from "./providers.ts";
 export { HOOK_KINDS } from "./hooks.ts";

@@ -20,6 +20,15 @@ import { PluginRegistry } from "./registry.ts";
 import { builtinPlugins } from "./builtins.ts";
 import { runImage, shellQuote } from "./run.ts";
 import { parseMemoryMiB, parsePositiveInt } from "./units.ts";
+import {
+  networkFromFlags,
+  parseForward,
+  parseInterfaceName,
+  parseIp,
+  parseIpv4,
+  parseMac,
+  parseNicSpec,
+} from "./net.ts";
 import type { Plugin } from "./plugin.ts";
 
 /** The toolchain's version (from deno.json). */
@@ -104,6 +113,54 @@ export const PROGRAM: ProgramSpec = {
         { flags: "--bootchart", description: "print boot phase timings" },
         { flags: "--verbose", description: "kernel log on the console" },
         { flags: "--dry-run", description: "print the hypervisor command line instead of running it" },
+        {
+          flags: "--forward <rule>",
+          description:
+            "forward a host port to the guest: [tcp:|udp:][HOSTADDR:]HOSTPORT[:GUESTPORT], e.g. tcp:8080:80 " +
+            "(host address 127.0.0.1 unless given; repeatable)",
+          repeatable: true,
+          parse: validated(parseForward),
+        },
+        { flags: "--net-restrict", description: "isolate the guest: it reaches nothing but its --forward ports" },
+        { flags: "--no-net", description: "no NIC at all" },
+        { flags: "-n, --networking", description: "NIC on a tap device on a bridge (created if missing; needs root)" },
+        {
+          flags: "-b, --bridge <name>",
+          description: "bridge for -n, -v and --nic tap (default: virbr0)",
+          parse: validated((v) => parseInterfaceName(v, "bridge")),
+        },
+        { flags: "-v, --vhost", description: "like -n, with vhost-net (needs /dev/vhost-net)" },
+        { flags: "--vhost-fallback", description: "without /dev/vhost-net, warn and run -v without vhost-net" },
+        {
+          flags: "--mac <addr>",
+          description: "eth0's MAC (default: derived from the image path)",
+          parse: validated(parseMac),
+        },
+        {
+          flags: "--nic <spec>",
+          description: "one NIC, in order: user[,forward=RULE...][,restrict=on][,mac=MAC] or " +
+            "tap[,ifname=NAME][,bridge=NAME|none][,vhost=on][,mac=MAC] (repeatable; replaces -n/-v)",
+          repeatable: true,
+          parse: validated(parseNicSpec),
+        },
+        {
+          flags: "--ip <addr>",
+          description: "static address: ADDR/MASK[,GATEWAY[,DNS]] for eth0, or IFACE,ADDR,NETMASK (repeatable; " +
+            "default: DHCP)",
+          repeatable: true,
+          parse: validated(parseIp),
+        },
+        {
+          flags: "--defaultgw <addr>",
+          description: "default gateway",
+          parse: validated((v) => parseIpv4(v, "gateway address")),
+        },
+        {
+          flags: "--nameserver <addr>",
+          description: "DNS server (repeatable)",
+          repeatable: true,
+          parse: validated((v) => parseIpv4(v, "DNS address")),
+        },
         PLUGIN,
       ],
     },
@@ -147,6 +204,14 @@ export const PROGRAM: ProgramSpec = {
   ],
 };
 
+/** An option parser that only checks the value (it is parsed again where it is used). */
+function validated(parse: (value: string) => unknown): (value: string) => string {
+  return (value) => {
+    parse(value);
+    return value;
+  };
+}
+
 async function buildCommand(path: string, options: OptionValues, io: CliIO): Promise<number> {
   const plugins = await pluginsFor(options.list("plugin"), path);
   // Imported here so that `osv run` and `osv plugins` do not load the pipeline and the kernel builder.
@@ -187,7 +252,22 @@ async function runCommand(image: string, options: OptionValues, io: CliIO): Prom
   const accel = options.string("accel") as Accel | undefined;
   const cmdline = options.string("cmdline");
   const dryRun = options.flag("dryRun");
+  const network = networkFromFlags({
+    networking: options.flag("networking"),
+    vhost: options.flag("vhost"),
+    bridge: options.string("bridge"),
+    vhostFallback: options.flag("vhostFallback"),
+    forward: options.list("forward"),
+    netRestrict: options.flag("netRestrict"),
+    noNet: options.flag("noNet"),
+    mac: options.string("mac"),
+    nic: options.list("nic"),
+    ip: options.list("ip"),
+    defaultgw: options.string("defaultgw"),
+    nameserver: options.list("nameserver"),
+  });
   const result = await runImage({
+    network,
     image,
     memMiB: options.number("memory") ?? 64,
     cpus: options.number("vcpus") ?? 1,
@@ -200,7 +280,7 @@ async function runCommand(image: string, options: OptionValues, io: CliIO): Prom
     ...(accel === undefined ? {} : { accel }),
     ...(cmdline === undefined ? {} : { cmdline }),
   });
-  if (dryRun) io.stdout(shellQuote(result.command) + "\n");
+  if (dryRun) io.stdout([...result.hostSetup, result.command].map((c) => shellQuote(c) + "\n").join(""));
   return result.exitCode;
 }
 

@@ -98,12 +98,46 @@ export function runKernelOptions(
 }
 
 /**
- * Puts kernel options in front of a command line (kernel options come before the program path).
+ * Where the program path starts in a kernel command line: the offset of the first word that is not an
+ * option (`--...`), words split as the kernel splits them (POSIX shell quotes and backslashes).
+ *
+ * @param cmdline the command line
+ * @returns an offset into `cmdline` (its length when there is no program)
+ */
+export function programOffset(cmdline: string): number {
+  let i = 0;
+  for (;;) {
+    while (i < cmdline.length && /\s/.test(cmdline[i]!)) i++;
+    if (i === cmdline.length) return i;
+    const start = i;
+    let word = "";
+    let quote: string | null = null;
+    for (; i < cmdline.length && (quote !== null || !/\s/.test(cmdline[i]!)); i++) {
+      const c = cmdline[i]!;
+      if (quote === null && (c === "'" || c === '"')) quote = c;
+      else if (c === quote) quote = null;
+      else if (c === "\\" && quote !== "'" && i + 1 < cmdline.length) word += cmdline[++i];
+      else word += c;
+    }
+    if (!word.startsWith("--")) return start;
+  }
+}
+
+/**
+ * Adds kernel options to a command line, after the options it has and before the program path, so that
+ * they win where the kernel takes the last of an option (`--ip` for one interface, `--defaultgw`).
  *
  * @param options kernel options
  * @param cmdline the image's or `-e`'s command line
  * @returns the combined command line
+ * @example
+ * ```ts
+ * import { withKernelOptions } from "./host.ts";
+ * if (withKernelOptions(["--verbose"], "--env=A=1 /app x") !== "--env=A=1 --verbose /app x") throw new Error();
+ * ```
  */
 export function withKernelOptions(options: readonly string[], cmdline: string): string {
-  return [...options, cmdline.trim()].filter((s) => s !== "").join(" ");
+  const trimmed = cmdline.trim();
+  const at = programOffset(trimmed);
+  return [trimmed.slice(0, at).trim(), ...options, trimmed.slice(at)].filter((s) => s !== "").join(" ");
 }

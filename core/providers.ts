@@ -187,6 +187,45 @@ export interface VmSpec {
   controlPath: string;
   /** Image name, for messages. */
   imageName: string;
+  /**
+   * Network cards, in guest order: the kernel names them `eth0`, `eth1`, ... in this order. Empty for a
+   * VM without a network. A neutral description: each hypervisor plugin turns it into its own arguments.
+   */
+  nics: readonly VmNic[];
+}
+
+/** A port forward from the host into the guest, through a user-mode network. */
+export interface PortForward {
+  /** Transport protocol. */
+  protocol: "tcp" | "udp";
+  /** IPv4 address the host side listens on: `127.0.0.1` unless the user asked for another (`0.0.0.0`: all). */
+  hostAddress: string;
+  /** Host port, 1..65535. */
+  hostPort: number;
+  /** Guest address; absent: the address the guest gets by DHCP. */
+  guestAddress?: string;
+  /** Guest port, 1..65535. */
+  guestPort: number;
+}
+
+/**
+ * How a NIC reaches the outside.
+ *
+ * - `user`: the hypervisor's own user-mode network (NAT with a DHCP and DNS server built in; QEMU's
+ *   slirp). `restrict` isolates the guest: it reaches nothing but the port forwards.
+ * - `tap`: a tap device on the host, created (when missing) and put on `bridge` by `osv run` before the
+ *   hypervisor starts; the hypervisor only opens it. `vhost`: the kernel's vhost-net moves the packets.
+ */
+export type NicBackend =
+  | { kind: "user"; forwards: readonly PortForward[]; restrict: boolean }
+  | { kind: "tap"; ifname: string; bridge: string | null; vhost: boolean };
+
+/** A virtio-net card of a guest. */
+export interface VmNic {
+  /** MAC address, six lower-case hex pairs separated by colons (unicast). */
+  mac: string;
+  /** What the card is connected to. */
+  backend: NicBackend;
 }
 
 /** A disk of a guest. */
@@ -221,6 +260,11 @@ export interface HypervisorProvider {
   name: string;
   /** Accelerators it supports, preferred first. */
   accels: readonly Accel[];
+  /**
+   * The NIC backends it can attach (`osv run` refuses others with a clear message). Absent: it does not
+   * say, and every NIC is passed on.
+   */
+  nicBackends?: readonly NicBackend["kind"][];
   /** Whether it can run with `accel` here, and if not why. */
   available(accel: Accel): Promise<Availability>;
   /** The host command that would boot `spec`. */

@@ -1,12 +1,25 @@
 /**
  * `osv run`: open the image (format.open), read its header, extract the kernel (and a ramfs) to a temp dir,
  * attach the image itself as a read-only disk when the kernel reads its filesystem from there,
- * compose the command line, pick hypervisor and accelerator, boot, return the guest's exit status.
+ * resolve the network (core/net.ts), compose the command line, pick hypervisor and accelerator, create
+ * tap devices and bridges when the VM has tap NICs (core/hostnet.ts), boot, delete the taps again,
+ * return the guest's exit status.
  *
  * @module
  */
 
 import { basename } from "./paths.ts";
+import { type NetworkRequest, resolveNetwork } from "./net.ts";
+import {
+  checkHostNetwork,
+  type HostNetProbe,
+  hostNetProbe,
+  planHostNetwork,
+  setUpHostNetwork,
+  tearDownHostNetwork,
+  vhostDevice,
+} from "./hostnet.ts";
+import { ValidationError } from "./errors.ts";
 import { builtinPlugins } from "./builtins.ts";
 import { PluginDriver } from "./driver.ts";
 import { extractRange, readImageHeader } from "./image.ts";
@@ -44,6 +57,10 @@ export interface RunRequest {
   warn?: (line: string) => void;
   /** The host's KVM (default: probed). */
   kvm?: KvmStatus;
+  /** NICs, static addresses, DNS (default: one NIC on the hypervisor's user-mode network). */
+  network?: NetworkRequest;
+  /** The host's network interfaces and permissions, for tap NICs (default: probed). */
+  hostNet?: HostNetProbe;
 }
 
 /** How the run ended. */
@@ -52,6 +69,8 @@ export interface RunResult {
   exitCode: number;
   /** The hypervisor command. */
   command: HostCommand;
+  /** Commands run on the host before the hypervisor (tap devices, bridges), or that would be for a dry run. */
+  hostSetup: HostCommand[];
 }
 
 /** Default guest memory in MiB. */
@@ -70,6 +89,23 @@ export async function runImage(request: RunRequest): Promise<RunResult> {
   const driver = new PluginDriver(registry);
   const hypervisor = registry.get("hypervisor", request.hypervisor ?? "qemu");
   const format = probeFormat(registry, request.image, "boot image");
+  const hostNet = request.hostNet ?? hostNetProbe;
+  const network = resolveNetwork(request.network ?? {}, {
+    image: Deno.realPathSync(request.image),
+    pid: Deno.pid,
+    vhostProblem: () => vhostProblem(hostNet),
+  });
+  const unsupported = network.nics.find((nic) =>
+    hypervisor.provider.nicBackends !== undefined && !hypervisor.provider.nicBackends.includes(nic.backend.kind)
+  );
+  if (unsupported !== undefined) {
+    throw new ValidationError(
+      `hypervisor "${hypervisor.provider.name}" cannot attach a NIC to a ${unsupported.backend.kind} network ` +
+        `(it can: ${hypervisor.provider.nicBackends?.join(", ") || "none"}); choose the NICs with -n, --nic ` +
+        "or --no-net",
+    );
+  }
+  for (const line of network.warnings) warn(line);
 
   const kvm = request.kvm ?? probeKvm();
   const choice = chooseAccel(request.accel, kvm);
@@ -116,27 +152,47 @@ export async function runImage(request: RunRequest): Promise<RunResult> {
         kernelPath,
         ...(initrdPath === undefined ? {} : { initrdPath }),
         disks,
-        cmdline: withKernelOptions(options, request.cmdline ?? header.cmdline),
+        cmdline: withKernelOptions([...options, ...network.kernelOptions], request.cmdline ?? header.cmdline),
         memMiB: request.memMiB ?? DEFAULT_MEM_MIB,
         cpus: request.cpus ?? 1,
         accel: choice.accel,
         controlPath: `${workDir}/control`,
         imageName: basename(request.image),
+        nics: network.nics,
       } satisfies VmSpec,
     );
     const command = hypervisor.provider.command(spec);
+    const hostPlan = planHostNetwork(spec.nics, hostNet);
     if (request.dryRun) {
       keep = true;
-      return { exitCode: 0, command };
+      return { exitCode: 0, command, hostSetup: hostPlan.setup };
     }
-    const io: ConsoleIO = request.io ?? { stdout: "inherit", stderr: Deno.stderr.writable };
-    const exitCode = await hypervisor.provider.launch(spec, io, hypervisor.ctx);
+    checkHostNetwork(spec.nics, hostPlan, hostNet);
+    await setUpHostNetwork(hostPlan);
+    let exitCode: number;
+    try {
+      for (const line of hostPlan.notes) warn(line);
+      const io: ConsoleIO = request.io ?? { stdout: "inherit", stderr: Deno.stderr.writable };
+      exitCode = await hypervisor.provider.launch(spec, io, hypervisor.ctx);
+    } finally {
+      for (const line of await tearDownHostNetwork(hostPlan)) warn(line);
+    }
     await driver.hookParallel("afterRun", { image: request.image, exitCode });
-    return { exitCode, command };
+    return { exitCode, command, hostSetup: hostPlan.setup };
   } finally {
     disk?.close();
     if (!keep) removeQuietly(workDir);
   }
+}
+
+/** Why vhost-net cannot be used here (`null`: it can), with how to get it. */
+function vhostProblem(hostNet: HostNetProbe): string | null {
+  const device = vhostDevice();
+  const problem = hostNet.deviceProblem(device);
+  if (problem === null) return null;
+  return problem.includes("does not exist")
+    ? `${problem} (load the module as root: modprobe vhost_net)`
+    : `${problem} (run osv as root, or give your user access to ${device})`;
 }
 
 /** How the kernel gets an image's filesystem (its provider says; unknown types are an error). */

@@ -5,7 +5,15 @@
  * @module
  */
 
-import { type Accel, type Availability, type ConsoleIO, type HostCommand, RunError, type VmSpec } from "../core/api.ts";
+import {
+  type Accel,
+  type Availability,
+  type ConsoleIO,
+  type HostCommand,
+  type NicBackend,
+  RunError,
+  type VmSpec,
+} from "../core/api.ts";
 import { probeKvm } from "../core/host.ts";
 
 /** Environment variable naming the QEMU binary (tests point it at a fake). */
@@ -85,6 +93,49 @@ export function diskArgs(spec: VmSpec, device: string): string[] {
 }
 
 /**
+ * The `-netdev` value of a NIC's backend.
+ *
+ * User-mode NICs after the first get their own subnet, `10.0.3.0/24`, `10.0.4.0/24` (QEMU gives each the
+ * same 10.0.2.0/24 otherwise, and the guest could not route between them); in each the guest's DHCP
+ * address is .15, the gateway .2 and the DNS server .3, as in QEMU's default 10.0.2.0/24.
+ *
+ * @param backend what the NIC is connected to
+ * @param id the netdev id
+ * @param userIndex how many user-mode NICs come before this one
+ * @returns e.g. `user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:8080-:80`
+ */
+export function netdevValue(backend: NicBackend, id: string, userIndex: number): string {
+  if (backend.kind === "user") {
+    const parts = [`user,id=${id}`];
+    if (userIndex > 0) parts.push(`net=10.0.${2 + userIndex}.0/24`);
+    if (backend.restrict) parts.push("restrict=on");
+    for (const f of backend.forwards) {
+      parts.push(`hostfwd=${f.protocol}:${f.hostAddress}:${f.hostPort}-${f.guestAddress ?? ""}:${f.guestPort}`);
+    }
+    return parts.join(",");
+  }
+  // script=no: osv run created the tap and put it on its bridge already (core/hostnet.ts).
+  return `tap,id=${id},ifname=${qemuOptionValue(backend.ifname)},script=no,downscript=no` +
+    (backend.vhost ? ",vhost=on" : "");
+}
+
+/**
+ * The arguments giving the VM its NICs, in order (the kernel names them eth0, eth1, ... in this order).
+ *
+ * @param spec the VM
+ * @param device `virtio-net-pci` (pc) or `virtio-net-device` (virtio-mmio, microvm)
+ * @returns `-netdev`/`-device` pairs; none for a VM without a network
+ */
+export function nicArgs(spec: VmSpec, device: string): string[] {
+  let userIndex = 0;
+  return spec.nics.flatMap((nic, i) => {
+    const netdev = netdevValue(nic.backend, `n${i}`, userIndex);
+    if (nic.backend.kind === "user") userIndex++;
+    return ["-netdev", netdev, "-device", `${device},netdev=n${i},mac=${nic.mac}`];
+  });
+}
+
+/**
  * Whether QEMU can run with `accel` here.
  *
  * @param accel accelerator
@@ -146,8 +197,8 @@ export interface QemuEnd {
   control: string;
   /** A KVM failure message was seen on stderr. */
   kvmFailure: boolean;
-  /** The user pressed Ctrl-C. */
-  interrupted: boolean;
+  /** The signal that made osv stop the guest: Ctrl-C (SIGINT) or SIGTERM; `false` when none did. */
+  interrupted: false | "SIGINT" | "SIGTERM";
   /** The last lines QEMU printed on stderr. */
   stderrTail: string;
 }
@@ -170,7 +221,7 @@ export function decodeGuestExit(end: QemuEnd, imageName: string): number {
         "(KVM internal error); try --accel tcg",
     );
   }
-  if (end.interrupted) return 130;
+  if (end.interrupted) return end.interrupted === "SIGTERM" ? 143 : 130;
   const reported = parseControlExit(end.control);
   if (reported !== null) return reported;
   if (end.code === null) {
@@ -179,6 +230,13 @@ export function decodeGuestExit(end: QemuEnd, imageName: string): number {
   if (end.code === 0) throw new RunError(`Cannot run "${imageName}": guest stopped without reporting an exit status`);
   if (end.code === 1) {
     const tail = end.stderrTail.trim();
+    const forward = /could not set up host forwarding rule '([^']*)'/i.exec(tail);
+    if (forward) {
+      throw new RunError(
+        `Cannot run "${imageName}": QEMU could not forward ${forward[1]}: is the host port in use? ` +
+          "Pick another one with --forward",
+      );
+    }
     throw new RunError(`Cannot run "${imageName}": QEMU failed (exit status 1)${tail ? `: ${tail}` : ""}`);
   }
   if (end.code % 2 === 1) return (end.code - 1) / 2;
@@ -186,8 +244,8 @@ export function decodeGuestExit(end: QemuEnd, imageName: string): number {
 }
 
 /**
- * Runs QEMU with stdin inherited and its stdout/stderr streamed to `io`; kills it on Ctrl-C or on a
- * KVM internal error.
+ * Runs QEMU with stdin inherited and its stdout/stderr streamed to `io`; stops it on Ctrl-C or SIGTERM
+ * (so that `osv run` can clean up after it, e.g. delete its tap devices) and kills it on a KVM internal error.
  *
  * @param command the QEMU command
  * @param spec the VM (for the control file and messages)
@@ -212,7 +270,7 @@ export async function launchQemu(command: HostCommand, spec: VmSpec, io: Console
     }
     throw err;
   }
-  let interrupted = false;
+  let interrupted: QemuEnd["interrupted"] = false;
   let kvmFailure = false;
   const kill = (signal: Deno.Signal) => {
     try {
@@ -222,10 +280,15 @@ export async function launchQemu(command: HostCommand, spec: VmSpec, io: Console
     }
   };
   const onInterrupt = () => {
-    interrupted = true;
+    interrupted = "SIGINT";
+    kill("SIGTERM");
+  };
+  const onTerminate = () => {
+    interrupted = "SIGTERM";
     kill("SIGTERM");
   };
   Deno.addSignalListener("SIGINT", onInterrupt);
+  Deno.addSignalListener("SIGTERM", onTerminate);
   let stderrTail = "";
   try {
     const stdoutDone = io.stdout === "inherit"
@@ -261,5 +324,6 @@ export async function launchQemu(command: HostCommand, spec: VmSpec, io: Console
     );
   } finally {
     Deno.removeSignalListener("SIGINT", onInterrupt);
+    Deno.removeSignalListener("SIGTERM", onTerminate);
   }
 }

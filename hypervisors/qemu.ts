@@ -5,7 +5,7 @@
  */
 
 import { definePlugin, type HostCommand, type Plugin, type VmSpec } from "../core/api.ts";
-import { commonQemuArgs, diskArgs, launchQemu, qemuAvailable, qemuBinary } from "./_qemu_common.ts";
+import { commonQemuArgs, diskArgs, launchQemu, nicArgs, qemuAvailable, qemuBinary } from "./_qemu_common.ts";
 
 /**
  * The QEMU command for the `pc` machine.
@@ -21,6 +21,7 @@ export function qemuPcCommand(spec: VmSpec): HostCommand {
       `pc,accel=${spec.accel}`,
       ...commonQemuArgs(spec),
       ...diskArgs(spec, "virtio-blk-pci"),
+      ...nicArgs(spec, "virtio-net-pci"),
     ],
   };
 }
@@ -37,6 +38,7 @@ export function qemu(): Plugin {
     hypervisors: [{
       name: "qemu",
       accels: ["kvm", "tcg"],
+      nicBackends: ["user", "tap"],
       available: qemuAvailable,
       command: qemuPcCommand,
       launch: (spec, io) => launchQemu(qemuPcCommand(spec), spec, io),

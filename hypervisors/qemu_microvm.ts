@@ -5,7 +5,7 @@
  */
 
 import { definePlugin, type HostCommand, type Plugin, type VmSpec } from "../core/api.ts";
-import { commonQemuArgs, diskArgs, launchQemu, qemuAvailable, qemuBinary } from "./_qemu_common.ts";
+import { commonQemuArgs, diskArgs, launchQemu, nicArgs, qemuAvailable, qemuBinary } from "./_qemu_common.ts";
 
 /**
  * microvm machine options. The kernel uses the LAPIC (no PIC needed) but may calibrate the TSC with the
@@ -29,6 +29,7 @@ export function qemuMicrovmCommand(spec: VmSpec): HostCommand {
       `microvm,accel=${spec.accel},${MICROVM_OPTIONS}`,
       ...commonQemuArgs(spec),
       ...diskArgs(spec, "virtio-blk-device"),
+      ...nicArgs(spec, "virtio-net-device"),
     ],
   };
 }
@@ -45,6 +46,7 @@ export function qemuMicrovm(): Plugin {
     hypervisors: [{
       name: "qemu-microvm",
       accels: ["kvm", "tcg"],
+      nicBackends: ["user", "tap"],
       available: qemuAvailable,
       command: qemuMicrovmCommand,
       launch: (spec, io) => launchQemu(qemuMicrovmCommand(spec), spec, io),

@@ -1,7 +1,8 @@
 /**
- * Networking test helpers: boots the kernel in QEMU directly (as `osv run` will once it forwards
- * ports) with a virtio-net NIC on QEMU's user-mode network, restricted so that the guest reaches
- * nothing but the port forwards from 127.0.0.1. Used by net_http_test.ts.
+ * Networking test helpers: boots the kernel in QEMU directly with a virtio-net NIC on QEMU's user-mode
+ * network, restricted so that the guest reaches nothing but the port forwards from 127.0.0.1 (kernel
+ * tests: net_http_test.ts, net_tap_test.ts), and follows a guest's console (also `osv run`'s, in
+ * net_cli_test.ts).
  *
  * @module
  */
@@ -73,7 +74,7 @@ export interface NetBootOptions {
 export interface NetGuest {
   output(): string;
   waitFor(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray>;
-  /** QEMU's exit code (the app's status s gives (s << 1) | 1). */
+  /** The process's exit code (QEMU's: the app's status s gives (s << 1) | 1; `osv run`'s: the app's). */
   status: Promise<number>;
   kill(): void;
 }
@@ -127,6 +128,24 @@ export async function bootWithNetwork(options: NetBootOptions): Promise<NetGuest
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  return watchGuest(child, {
+    stop: "SIGKILL",
+    onEnd: () => Deno.remove(initrd).catch(() => {}),
+  });
+}
+
+/**
+ * Follows a spawned guest: its stdout as it comes (waitFor), its stderr appended once it ended.
+ *
+ * @param child the process, with stdout and stderr piped
+ * @param options `stop`: the signal kill() sends (SIGTERM lets `osv run` stop QEMU and delete its taps);
+ *   `onEnd`: cleanup once it ended
+ * @returns the guest
+ */
+export function watchGuest(
+  child: Deno.ChildProcess,
+  options: { stop: Deno.Signal; onEnd?: () => Promise<void> },
+): NetGuest {
   let text = "";
   const waiters: (() => void)[] = [];
   const decoder = new TextDecoder();
@@ -142,7 +161,7 @@ export async function bootWithNetwork(options: NetBootOptions): Promise<NetGuest
     await pump;
     text += await stderr;
     waiters.splice(0).forEach((wake) => wake());
-    await Deno.remove(initrd).catch(() => {});
+    await options.onEnd?.();
     return code;
   })();
   let ended = false;
@@ -152,7 +171,7 @@ export async function bootWithNetwork(options: NetBootOptions): Promise<NetGuest
     status,
     kill: () => {
       try {
-        child.kill("SIGKILL");
+        child.kill(options.stop);
       } catch {
         // Already gone.
       }

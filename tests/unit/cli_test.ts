@@ -42,7 +42,20 @@ Commands:
 Deno.test("osv run --help shows OSv's run.py flag names", async () => {
   const io = captureIO();
   assertEquals(await main(["run", "--help"], io), 0);
-  for (const flag of ["-e, --cmdline", "-m, --memory", "-c, --vcpus", "--hypervisor", "--accel", "--dry-run"]) {
+  for (
+    const flag of [
+      "-e, --cmdline",
+      "-m, --memory",
+      "-c, --vcpus",
+      "--hypervisor",
+      "--accel",
+      "--dry-run",
+      "-n, --networking",
+      "-b, --bridge",
+      "-v, --vhost",
+      "--forward <rule>",
+    ]
+  ) {
     assertStringIncludes(io.out, flag);
   }
 });

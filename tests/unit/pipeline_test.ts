@@ -73,11 +73,12 @@ Deno.test("runImage() boots the stub kernel on QEMU (tcg) and returns the report
   await ensureHostTools(["qemu-system-x86"]);
   const dir = await Deno.makeTempDir();
   const image = `${dir}/hello.img`;
-  // ramfs: the stub kernel echoes its command line, which a disk on microvm would lengthen.
+  // ramfs and no NIC: the stub kernel echoes its command line, which a disk or a NIC on microvm would lengthen.
   await build({ app: await staticHello(), fs: "ramfs", output: image, buildKernel: kernelFrom(stubKernel) });
   for (const hypervisor of ["qemu", "qemu-microvm"]) {
     const io = captureConsole();
-    const result = await runImage({ image, hypervisor, accel: "tcg", bootchart: true, io, warn: () => {} });
+    const network = { nics: [] };
+    const result = await runImage({ image, hypervisor, accel: "tcg", bootchart: true, io, warn: () => {}, network });
     assertEquals(result.exitCode, 42, `${hypervisor}: ${io.text().err}`);
     assertEquals(io.text().out, "--bootchart /hello\n");
   }

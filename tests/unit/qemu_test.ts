@@ -16,6 +16,7 @@ const spec: VmSpec = {
   accel: "tcg",
   controlPath: "/tmp/ctl",
   imageName: "hello.img",
+  nics: [],
 };
 
 const COMMON = [
@@ -136,6 +137,22 @@ Deno.test("status 0 without an exit line is an error, not success", () => {
 Deno.test("QEMU's own failure (status 1, no exit line) is reported with its message", () => {
   const err = assertThrows(() => decodeGuestExit(end({ code: 1, stderrTail: "qemu: bad option\n" }), "a.img"));
   assertEquals(err.message, `Cannot run "a.img": QEMU failed (exit status 1): qemu: bad option`);
+});
+
+Deno.test("a guest stopped by Ctrl-C ends with 130, by SIGTERM with 143 (osv stops QEMU to clean up)", () => {
+  assertEquals(decodeGuestExit(end({ code: null, signal: "SIGTERM", interrupted: "SIGINT" }), "a.img"), 130);
+  assertEquals(decodeGuestExit(end({ code: null, signal: "SIGTERM", interrupted: "SIGTERM" }), "a.img"), 143);
+});
+
+Deno.test("a port forward QEMU cannot set up is reported as a host port in use", () => {
+  const tail = "qemu-system-x86_64: -netdev user,id=n0,hostfwd=tcp:127.0.0.1:8080-:80: Could not set up host " +
+    "forwarding rule 'tcp:127.0.0.1:8080-:80'\n";
+  const err = assertThrows(() => decodeGuestExit(end({ code: 1, stderrTail: tail }), "a.img"), RunError);
+  assertEquals(
+    err.message,
+    `Cannot run "a.img": QEMU could not forward tcp:127.0.0.1:8080-:80: is the host port in use? ` +
+      "Pick another one with --forward",
+  );
 });
 
 async function fakeQemu(script: string): Promise<string> {
