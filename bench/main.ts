@@ -15,10 +15,12 @@
  */
 
 import { probeKvm } from "../core/host.ts";
+import { DEFAULT_HOST_PACKAGES, ensureHostTools } from "../core/setup.ts";
 import { buildKernel } from "../kernel/build.ts";
 import { stubKernel } from "../tests/unit/_helpers.ts";
 import { BIG_FILE, BIG_FILE_BYTES } from "../tests/e2e/_tree.ts";
 import { readRate, throughput, writeMixedTree } from "./_disk.ts";
+import { dhcpPhaseMs, httpCells } from "./_net.ts";
 import {
   type Cell,
   failureText,
@@ -53,7 +55,7 @@ interface Options {
 interface Row {
   id: string;
   label: string;
-  unit: "ms" | "MiB" | "MiB/s" | "ns";
+  unit: "ms" | "MiB" | "MiB/s" | "ns" | "req/s" | "count";
   cells: Partial<Record<Accel, Cell>>;
 }
 
@@ -65,6 +67,8 @@ interface Results {
   hostHello: Cell;
   /** getppid round trip on the host (ns). */
   hostSyscall: Cell;
+  /** The HTTP server on the host under wrk -c 100: requests/s and p99 latency (ms). */
+  hostHttp: { rps: Cell; p99: Cell; errors: number };
   /** Host-side figures of issue 3: building images of a 200 MiB tree; reading a 64 MiB file on the host. */
   disk: { treeBytes: number; osvBuildRaw: Cell; osvBuildQcow2: Cell; qemuImgConvertQcow2: Cell; hostRead64: Cell };
   rows: Row[];
@@ -145,6 +149,27 @@ async function prepareSyscallLoop(dir: string): Promise<{ binary: string; image:
   return { binary, image };
 }
 
+/** Builds bench/guest/http_bench_server.c and its image; the binary and the image. */
+async function prepareHttpServer(dir: string): Promise<{ binary: string; image: string }> {
+  const binary = `${dir}/http_bench_server`;
+  const gcc = await spawnTimed("gcc", ["-static", "-O2", "-o", binary, `${ROOT}bench/guest/http_bench_server.c`]);
+  if (gcc.code !== 0) fail(`gcc failed: ${failureText(gcc)}`);
+  const image = `${dir}/http_bench_server.img`;
+  const build = await osv(["build", binary, "-o", image]);
+  if (build.code !== 0) fail(`osv build failed: ${failureText(build)}`);
+  return { binary, image };
+}
+
+/** The DHCP phase (ms) of booting hello with the default user-mode NIC. */
+function dhcpPhase(image: string, accel: Accel, hypervisor: string) {
+  return async () => {
+    const run = await osv(["run", image, "--accel", accel, "--hypervisor", hypervisor, "-e", "--bootchart /hello"]);
+    const ms = dhcpPhaseMs(run.stdout);
+    if (!helloOk(run) || ms === null) throw new Error(failureText(run));
+    return ms;
+  };
+}
+
 /** ns per getppid from syscall_loop's output. */
 function syscallNs(stdout: string): number | null {
   const m = /getppid ([\d.]+) ns per call/.exec(stdout);
@@ -155,7 +180,17 @@ function syscallNs(stdout: string): number | null {
 function guestSyscall(image: string, accel: Accel, hypervisor: string) {
   return async () => {
     const calls = accel === "kvm" ? 2000 : 100000;
-    const run = await osv(["run", image, "--accel", accel, "--hypervisor", hypervisor, "-e", `/syscall_loop ${calls}`]);
+    const run = await osv([
+      "run",
+      image,
+      "--no-net",
+      "--accel",
+      accel,
+      "--hypervisor",
+      hypervisor,
+      "-e",
+      `/syscall_loop ${calls}`,
+    ]);
     const ns = syscallNs(run.stdout);
     if (run.code !== 0 || ns === null) throw new Error(failureText(run));
     return ns;
@@ -168,6 +203,7 @@ function guestRead64(image: string, accel: Accel, hypervisor: string) {
     const run = await osv([
       "run",
       image,
+      "--no-net",
       "--accel",
       accel,
       "--hypervisor",
@@ -234,7 +270,17 @@ async function kernelElfSize(): Promise<number | string> {
 /** Boot to app main (ms) from the kernel's `--bootchart`. */
 function bootToMain(image: string, accel: Accel, hypervisor: string) {
   return async () => {
-    const run = await osv(["run", image, "--accel", accel, "--hypervisor", hypervisor, "-e", "--bootchart /hello"]);
+    const run = await osv([
+      "run",
+      image,
+      "--no-net",
+      "--accel",
+      accel,
+      "--hypervisor",
+      hypervisor,
+      "-e",
+      "--bootchart /hello",
+    ]);
     const ms = lastBootPhaseMs(run.stdout);
     if (!helloOk(run) || ms === null) throw new Error(failureText(run));
     return ms;
@@ -244,7 +290,7 @@ function bootToMain(image: string, accel: Accel, hypervisor: string) {
 /** Wall time (ms) of `osv run` for hello, Deno start-up included. */
 function osvRunWall(image: string, accel: Accel, hypervisor: string) {
   return async () => {
-    const run = await osv(["run", image, "--accel", accel, "--hypervisor", hypervisor]);
+    const run = await osv(["run", image, "--no-net", "--accel", accel, "--hypervisor", hypervisor]);
     if (!helloOk(run)) throw new Error(failureText(run));
     return run.ms;
   };
@@ -252,7 +298,7 @@ function osvRunWall(image: string, accel: Accel, hypervisor: string) {
 
 /** Wall time (ms) of QEMU started directly, as osv starts it, on the stub kernel that exits at once. */
 async function qemuFloor(image: string, accel: Accel, hypervisor: string, stub: string, dir: string) {
-  const dry = await osv(["run", image, "--accel", accel, "--hypervisor", hypervisor, "--dry-run"]);
+  const dry = await osv(["run", image, "--no-net", "--accel", accel, "--hypervisor", hypervisor, "--dry-run"]);
   const line = dry.stdout.trim().split("\n").at(-1) ?? "";
   if (dry.code !== 0 || !line) throw new Error(`osv run --dry-run: ${failureText(dry)}`);
   const floor = floorCommand(shellWords(line), stub, `${dir}/floor-control`);
@@ -273,7 +319,16 @@ async function smallestMemory(image: string, accel: Accel, hypervisor: string): 
       tries++;
       // `timeout` signals its whole process group, so a hung QEMU below the CLI dies too.
       const args = ["-k", "5", "60", Deno.execPath(), "run", "-A", "--quiet", `${ROOT}main.ts`, "run", image];
-      const run = await spawnTimed("timeout", [...args, "--accel", accel, "--hypervisor", hypervisor, "-m", `${mib}`]);
+      const run = await spawnTimed("timeout", [
+        ...args,
+        "--no-net",
+        "--accel",
+        accel,
+        "--hypervisor",
+        hypervisor,
+        "-m",
+        `${mib}`,
+      ]);
       return helloOk(run);
     };
     const found = await smallestPassing(MEM_RANGE[0], MEM_RANGE[1], ok);
@@ -301,10 +356,12 @@ async function collect(options: Options): Promise<Results> {
   const dir = await Deno.makeTempDir({ prefix: "osv-bench-" });
   try {
     const repeat: Repeat = { runs: options.runs, budgetMs: BUDGET_MS, minRuns: MIN_RUNS };
+    await ensureHostTools([...DEFAULT_HOST_PACKAGES, "wrk"], { log: progress });
     progress("building hello, its image, the kernel and the stub kernel");
     const hello = await prepareHello(dir);
     const read64 = await prepareRead64(dir);
     const syscallLoop = await prepareSyscallLoop(dir);
+    const httpServer = await prepareHttpServer(dir);
     const kernelElf = await kernelElfSize();
     const stub = await stubKernel();
 
@@ -329,6 +386,12 @@ async function collect(options: Options): Promise<Results> {
       if (run.code !== 0 || ns === null) throw new Error(failureText(run));
       return ns;
     }, repeat);
+    progress("host: HTTP server under wrk -c 100");
+    const hostHttp = await httpCells(
+      (port) => ({ command: httpServer.binary, args: [String(port)] }),
+      5,
+      { ...repeat, runs: Math.min(repeat.runs, 3) },
+    );
     progress("host: building images of a 200 MiB tree, and qemu-img convert");
     const disk = await diskThroughput(dir, hello.binary, repeat, hostRead64);
 
@@ -390,6 +453,44 @@ async function collect(options: Options): Promise<Results> {
           runs: Math.min(repeat.runs, 5),
         }),
       );
+      progress(`${accel} microvm: DHCP at boot`);
+      put(
+        "dhcp.microvm",
+        "DHCP lease at boot, microvm",
+        "ms",
+        accel,
+        await measure(dhcpPhase(hello.image, accel, "qemu-microvm"), repeat),
+      );
+      progress(`${accel} microvm: HTTP under wrk -c 100`);
+      const guestHttp = await httpCells(
+        (port) => ({
+          command: Deno.execPath(),
+          args: [
+            "run",
+            "-A",
+            "--quiet",
+            `${ROOT}main.ts`,
+            "run",
+            httpServer.image,
+            "--accel",
+            accel,
+            "--hypervisor",
+            "qemu-microvm",
+            "--forward",
+            `tcp:${port}:8080`,
+            "-e",
+            "/http_bench_server 8080",
+          ],
+        }),
+        5,
+        { ...repeat, runs: Math.min(repeat.runs, 3) },
+      );
+      put("http.rps.microvm", "HTTP requests/s (wrk -c 100), microvm", "req/s", accel, guestHttp.rps);
+      put("http.p99.microvm", "HTTP p99 latency (wrk -c 100), microvm", "ms", accel, guestHttp.p99);
+      put("http.errors.microvm", "wrk socket errors (all runs), microvm", "count", accel, {
+        value: guestHttp.errors,
+        n: 1,
+      });
       progress(`${accel} microvm: smallest -m`);
       put(
         "mem.microvm",
@@ -411,7 +512,7 @@ async function collect(options: Options): Promise<Results> {
         cells: difference(run, floor, options.accels),
       });
     }
-    const order = ["boot", "read64", "syscall", "run", "floor", "overhead", "mem"];
+    const order = ["boot", "read64", "syscall", "dhcp", "http", "run", "floor", "overhead", "mem"];
     const sorted = [...rows.values()].sort((a, b) =>
       order.indexOf(a.id.split(".")[0]!) - order.indexOf(b.id.split(".")[0]!)
     );
@@ -434,6 +535,7 @@ async function collect(options: Options): Promise<Results> {
       },
       hostHello,
       hostSyscall,
+      hostHttp,
       disk,
       rows: sorted,
     };
@@ -448,6 +550,7 @@ function formatCell(cell: Cell | undefined, unit: Row["unit"], notes: string[]):
     notes.push(cell.error);
     return `error [${notes.length}]`;
   }
+  if (unit === "count") return String(cell.value);
   const value = unit === "MiB" ? String(cell.value) : cell.value.toFixed(Math.abs(cell.value) < 10 ? 2 : 1);
   return unit === "MiB" ? `${value} MiB` : `${value} ${unit} (n=${cell.n})`;
 }
@@ -475,6 +578,9 @@ function table(results: Results, out: string): string {
     `hello image                ${sizes.helloImage} bytes (static hello ${sizes.helloBinary} bytes)`,
     `host read of 64 MiB        ${formatCell(results.disk.hostRead64, "MiB/s", notes)}`,
     `host getppid round trip    ${formatCell(results.hostSyscall, "ns", notes)}`,
+    `host HTTP (wrk -c 100)     ${formatCell(results.hostHttp.rps, "req/s", notes)}, p99 ${
+      formatCell(results.hostHttp.p99, "ms", notes)
+    }, ${results.hostHttp.errors} socket errors`,
     `build, ${results.disk.treeBytes >> 20} MiB tree       osv raw ${
       formatCell(results.disk.osvBuildRaw, "MiB/s", notes)
     }, ` +

@@ -15,6 +15,7 @@ export const PACKAGE_BINARIES: Readonly<Record<string, string>> = {
   "binutils": "ld",
   "curl": "curl",
   "iproute2": "ip",
+  "wrk": "wrk",
 };
 
 /** The default set for building and running images. */

@@ -1,0 +1,100 @@
+/**
+ * Network benchmarks (issue 5): HTTP requests per second and p99 latency with wrk (100 connections)
+ * against the same epoll server (bench/guest/http_bench_server.c) in osv through a port forward and on
+ * the host; the DHCP phase of boot.
+ *
+ * @module
+ */
+
+import { type Cell, failureText, measure, type Repeat, spawnTimed } from "./_measure.ts";
+
+/** What one wrk run measured. */
+export interface WrkResult {
+  requestsPerSecond: number;
+  p99Ms: number;
+  errors: number;
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** Parses wrk's `--latency` report. */
+export function parseWrk(text: string): WrkResult | null {
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(text);
+  const p99 = /^\s+99%\s+([\d.]+)(us|ms|s)\b/m.exec(text);
+  if (!rps || !p99) return null;
+  const scale = p99[2] === "us" ? 0.001 : p99[2] === "s" ? 1000 : 1;
+  const errors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(text);
+  const count = (errors ? errors.slice(1).reduce((a, b) => a + Number(b), 0) : 0) + (non2xx ? Number(non2xx[1]) : 0);
+  return { requestsPerSecond: Number(rps[1]), p99Ms: Number(p99[1]) * scale, errors: count };
+}
+
+/** Runs wrk with 100 connections for `seconds` against `url`. */
+export async function wrk(url: string, seconds: number): Promise<WrkResult> {
+  const run = await spawnTimed("wrk", ["-t", "2", "-c", "100", "-d", `${seconds}s`, "--latency", url], 120_000);
+  const result = parseWrk(run.stdout);
+  if (run.code !== 0 || !result) throw new Error(`wrk failed: ${failureText(run)}`);
+  return result;
+}
+
+/** Starts a server process, waits for its "listening" line, runs `body`, then stops it. */
+export async function withServer<T>(command: string, args: string[], body: () => Promise<T>): Promise<T> {
+  const child = new Deno.Command(command, { args, stdout: "piped", stderr: "piped", stdin: "null" }).spawn();
+  const reader = child.stdout.getReader();
+  const decoder = new TextDecoder();
+  let seen = "";
+  const deadline = Date.now() + 120_000;
+  try {
+    while (!seen.includes("listening on")) {
+      if (Date.now() > deadline) throw new Error(`the server did not start: ${seen}`);
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the server exited: ${seen}`);
+      seen += decoder.decode(value);
+    }
+    return await body();
+  } finally {
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // Already gone.
+    }
+    reader.releaseLock();
+    await child.stdout.cancel().catch(() => {});
+    await child.stderr.cancel().catch(() => {});
+    await child.status;
+  }
+}
+
+/** Requests/s and p99 (ms) cells from wrk runs against a server started by `start(port)`, and the
+ * socket errors and bad responses wrk counted over all runs. */
+export async function httpCells(
+  start: (port: number) => { command: string; args: string[] },
+  seconds: number,
+  repeat: Repeat,
+): Promise<{ rps: Cell; p99: Cell; errors: number }> {
+  const p99s: number[] = [];
+  let errors = 0;
+  const rps = await measure(async () => {
+    const port = freePort();
+    const { command, args } = start(port);
+    const result = await withServer(command, args, () => wrk(`http://127.0.0.1:${port}/`, seconds));
+    errors += result.errors; // reported beside the figures, not a failure of the benchmark
+    p99s.push(result.p99Ms);
+    return result.requestsPerSecond;
+  }, repeat);
+  if ("error" in rps) return { rps, p99: rps, errors };
+  const sorted = [...p99s].sort((a, b) => a - b);
+  return { rps, p99: { value: sorted[Math.floor(sorted.length / 2)] as number, n: sorted.length }, errors };
+}
+
+/** The `dhcp` phase (ms) of a `--bootchart` console, or null. */
+export function dhcpPhaseMs(console: string): number | null {
+  const m = /^\s*dhcp\s+[\d.]+ms \(\+([\d.]+)ms\)/m.exec(console);
+  return m ? Number(m[1]) : null;
+}
