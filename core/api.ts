@@ -51,8 +51,8 @@ export type { DirEntry, FileEntry, Manifest, ManifestEntry, SymlinkEntry } from 
 export { PluginError, RunError, ValidationError } from "./errors.ts";
 export { assertRunnable, ElfError, identifyElf, parseElf, readElf } from "./elf.ts";
 export type { DynamicInfo, ElfIdentity, ElfInfo, ProgramHeader } from "./elf.ts";
-export { LibraryError, resolveLibraries } from "./libraries.ts";
-export type { LibraryClosure, ResolveOptions, SharedLibrary } from "./libraries.ts";
+export { addLibraryClosure, LD_SO_CACHE, LibraryError, resolveLibraries } from "./libraries.ts";
+export type { AddLibrariesOptions, LibraryClosure, ResolveOptions, SharedLibrary } from "./libraries.ts";
 export { addHostFileKeepingLinks } from "./add.ts";
 export { compareLibraryNames, parseLdCache, readLdCache, writeLdCache } from "./ldcache.ts";
 export type { LdCacheEntry } from "./ldcache.ts";
