@@ -74,10 +74,11 @@ async function plan(manifest: Manifest): Promise<PlannedEntry[]> {
       case "dir":
         planned.push({ name, mode: S_IFDIR | (entry.mode & 0o7777), nlink: 2, size: 0, mtime: 0, entry });
         break;
-      case "symlink":
+      case "symlink": {
         const size = encoder.encode(entry.target).length;
         planned.push({ name, mode: S_IFLNK | 0o777, nlink: 1, size, mtime: 0, entry });
         break;
+      }
       case "file": {
         if (
           entry.mtime !== undefined && !(Number.isInteger(entry.mtime) && entry.mtime >= 0 && entry.mtime < 2 ** 32)
