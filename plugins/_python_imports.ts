@@ -46,6 +46,13 @@ export interface PythonImport {
   mainOnly: boolean;
   /** How it was written. */
   kind: "import" | "from" | "call";
+  /** The number of the innermost `try` block whose body holds it, `null` when none. */
+  tryBody: number | null;
+  /**
+   * In an `except ImportError:` (or `ModuleNotFoundError`, or bare `except:`) clause: the number of its
+   * `try` block. Such an import is a fallback, needed only when an import of that `try` body fails.
+   */
+  fallbackOf: number | null;
 }
 
 type TokenKind = "name" | "number" | "string" | "op" | "newline";
@@ -276,10 +283,21 @@ interface Block {
   mainGuard: boolean;
   /** The function a module-level `def` defines. */
   defines: string | null;
+  /** A `try` block's number (its `except` clauses have it too). */
+  tryId: number | null;
+  /** An `except` clause that catches ImportError (or ModuleNotFoundError, or everything). */
+  catchesImportError: boolean;
 }
+
+/** The place of names used under a main guard (not a possible function name). */
+const MAIN = "if __name__ == '__main__'";
 
 /** What a line's tokens are inside of. */
 interface Context {
+  /** The innermost `try` body the line is in. */
+  tryBody: number | null;
+  /** The innermost `except ImportError` clause the line is in: the number of its `try`. */
+  fallbackOf: number | null;
   conditional: boolean;
   typeChecking: boolean;
   mainGuard: boolean;
@@ -291,10 +309,17 @@ interface Context {
 interface Scan {
   found: (PythonImport & { topFunction: string | null })[];
   blocks: Block[];
-  /** Names used under a main guard. */
-  usedInMain: Set<string>;
-  /** Names used elsewhere (a function using its own name, in recursion, does not count). */
-  usedElsewhere: Set<string>;
+  /**
+   * Where each name is used: `main` under a main guard, `""` elsewhere at module level or in classes, or
+   * the module-level function it is used in (a function using its own name, in recursion, does not count).
+   */
+  uses: Map<string, Set<string>>;
+  /** Module-level functions. */
+  functions: Set<string>;
+  /** `try` blocks seen so far. */
+  tries: number;
+  /** The number of the last `try` header at each column, for its `except` clauses. */
+  tryAt: Map<number, number>;
 }
 
 /** Whether the tokens of an `if`/`elif` condition are `TYPE_CHECKING`, `typing.TYPE_CHECKING` or `False`. */
@@ -302,6 +327,14 @@ function isTypeCheckingCondition(condition: readonly Token[]): boolean {
   const text = condition.map((t) => t.text).join("");
   return text === "TYPE_CHECKING" || text === "typing.TYPE_CHECKING" || text === "t.TYPE_CHECKING" ||
     text === "False";
+}
+
+/** Whether an `except` clause's exceptions include ImportError or ModuleNotFoundError (or it has none). */
+function catchesImportError(clause: readonly Token[]): boolean {
+  if (clause.length === 0) return true;
+  const names = clause.filter((t) => t.kind === "name").map((t) => t.text);
+  const as = names.indexOf("as");
+  return (as >= 0 ? names.slice(0, as) : names).some((n) => n === "ImportError" || n === "ModuleNotFoundError");
 }
 
 /** Whether an `if` condition is `__name__ == "__main__"` (either way round). */
@@ -327,7 +360,14 @@ function isMainGuard(condition: readonly Token[]): boolean {
  */
 export function scanImports(source: string): PythonImport[] {
   const tokens = tokenize(source);
-  const scan: Scan = { found: [], blocks: [], usedInMain: new Set(), usedElsewhere: new Set() };
+  const scan: Scan = {
+    found: [],
+    blocks: [],
+    uses: new Map(),
+    functions: new Set(),
+    tries: 0,
+    tryAt: new Map(),
+  };
   let start = 0;
   while (start < tokens.length) {
     let end = start;
@@ -339,8 +379,19 @@ export function scanImports(source: string): PythonImport[] {
     while (scan.blocks.length > 0 && scan.blocks[scan.blocks.length - 1]!.indent >= indent) scan.blocks.pop();
     readLogicalLine(logical, indent, scan);
   }
-  const mainOnlyFunction = (name: string | null) =>
-    name !== null && name.startsWith("_") && scan.usedInMain.has(name) && !scan.usedElsewhere.has(name);
+  // Private functions used only under main guards or by such functions (`_test` calling `_test_generator`).
+  const mainOnly = new Set<string>();
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const [name, places] of scan.uses) {
+      if (!name.startsWith("_") || mainOnly.has(name) || !scan.functions.has(name)) continue;
+      if ([...places].every((place) => place === MAIN || mainOnly.has(place))) {
+        mainOnly.add(name);
+        changed = true;
+      }
+    }
+  }
+  const mainOnlyFunction = (name: string | null) => name !== null && mainOnly.has(name);
   return scan.found.map(({ topFunction, ...found }) => ({
     ...found,
     mainOnly: found.mainOnly || mainOnlyFunction(topFunction),
@@ -367,7 +418,16 @@ function readLogicalLine(tokens: Token[], indent: number, scan: Scan): void {
         typeChecking: isIf && isTypeCheckingCondition(condition),
         mainGuard: isIf && isMainGuard(condition),
         defines: null,
+        tryId: null,
+        catchesImportError: false,
       };
+      if (keyword === "try") {
+        block.tryId = scan.tries++;
+        scan.tryAt.set(indent, block.tryId);
+      } else if (keyword === "except") {
+        block.tryId = scan.tryAt.get(indent) ?? null;
+        block.catchesImportError = catchesImportError(condition);
+      }
       if (keyword === "def" && blocks.length === 0 && condition[0]?.kind === "name") {
         defined = condition[0];
         block.defines = defined.text;
@@ -376,16 +436,21 @@ function readLogicalLine(tokens: Token[], indent: number, scan: Scan): void {
       rest = rest.slice(colon + 1);
     }
   }
+  const innermost = (test: (b: Block) => boolean) => blocks.findLast(test);
   const context: Context = {
+    tryBody: innermost((b) => b.keyword === "try")?.tryId ?? null,
+    fallbackOf: innermost((b) => b.keyword === "except" && b.catchesImportError)?.tryId ?? null,
     conditional: blocks.some((b) => CONDITIONAL.has(b.keyword)),
     typeChecking: blocks.some((b) => b.typeChecking),
     mainGuard: blocks.some((b) => b.mainGuard),
     topFunction: blocks[0]?.defines ?? null,
   };
+  if (defined !== null) scan.functions.add(defined.text!);
   for (const t of tokens) {
-    if (t.kind !== "name" || t === defined) continue;
-    if (context.mainGuard) scan.usedInMain.add(t.text!);
-    else if (context.topFunction !== t.text) scan.usedElsewhere.add(t.text!);
+    if (t.kind !== "name" || t === defined || context.topFunction === t.text) continue;
+    let places = scan.uses.get(t.text!);
+    if (places === undefined) scan.uses.set(t.text!, places = new Set());
+    places.add(context.mainGuard ? MAIN : context.topFunction ?? "");
   }
   for (const statement of splitStatements(rest)) readStatement(statement, context, scan.found);
 }
@@ -450,6 +515,8 @@ function readStatement(tokens: Token[], context: Context, found: Found): void {
 
 function flags(context: Context) {
   return {
+    tryBody: context.tryBody,
+    fallbackOf: context.fallbackOf,
     conditional: context.conditional,
     typeChecking: context.typeChecking,
     mainOnly: context.mainGuard,

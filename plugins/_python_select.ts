@@ -197,7 +197,7 @@ async function importedStdlib(install: PythonInstall, options: StdlibOptions): P
       const cached = `${dir}/__pycache__/${basename(module.file, ".py")}.${install.cacheTag}.pyc`;
       if (isFile(cached)) files.add(cached);
     }
-    if (module.kind === "package") for (const data of packageData(module.path[0]!)) files.add(data);
+    if (module.kind === "package") { for (const data of packageData(module.path[0]!)) files.add(data); }
   }
   await warnUnresolved(install, options, selection.unresolved);
   return { files: [...files].sort(), extensions: extensions.sort(), modules: names.sort() };

@@ -83,7 +83,7 @@ export async function findPythonInstall(command: string): Promise<PythonInstall>
     );
   }
   const above: string[] = [];
-  for (let dir = dirname(binary); ; dir = dirname(dir)) {
+  for (let dir = dirname(binary);; dir = dirname(dir)) {
     above.push(dir);
     if (dir === "/") break;
   }
@@ -108,9 +108,7 @@ export async function findPythonInstall(command: string): Promise<PythonInstall>
   if (prefix === undefined || version === undefined) {
     const landmark = version === undefined ? "lib/python3.X/os.py" : `lib/python${version[0]}.${version[1]}/os.py`;
     throw new PythonInstallError(
-      `Cannot find the standard library of Python interpreter "${command}" (no ${landmark} in ${
-        above.join(", ")
-      })`,
+      `Cannot find the standard library of Python interpreter "${command}" (no ${landmark} in ${above.join(", ")})`,
     );
   }
   const [major, minor] = version;
@@ -356,8 +354,21 @@ export const INTERACTIVE_IMPORTS: Readonly<Record<string, readonly string[]>> = 
   site: ["readline", "rlcompleter"],
 };
 
-/** What Python imports before the app's first line: `site` and what it imports, codecs. */
-export const STARTUP_MODULES: readonly string[] = ["site", "encodings", "codecs", "io", "abc", "os"];
+/**
+ * What Python imports before the app's first line: `site` and what it imports, the codecs, and the
+ * import system's own modules (frozen into the interpreter, but their sources serve tracebacks).
+ */
+export const STARTUP_MODULES: readonly string[] = [
+  "site",
+  "encodings",
+  "codecs",
+  "io",
+  "abc",
+  "os",
+  "zipimport",
+  "importlib._bootstrap",
+  "importlib._bootstrap_external",
+];
 
 /** A source file whose imports are followed, and the module it is. */
 export interface ScanRoot {
@@ -392,8 +403,24 @@ export interface ModuleSelection {
 }
 
 /**
+ * The absolute name an import asks for: relative imports are taken from the importing module's package.
+ *
+ * @returns the name, `null` for a relative import that leaves the top-level package
+ */
+function absoluteName(found: PythonImport, pkg: string): string | null {
+  if (found.level === 0) return found.module;
+  const parts = pkg === "" ? [] : pkg.split(".");
+  if (found.level - 1 >= parts.length) return null;
+  const anchor = parts.slice(0, parts.length - (found.level - 1)).join(".");
+  return found.module === "" ? anchor : `${anchor}.${found.module}`;
+}
+
+/**
  * Follows imports from some source files and module names, transitively, through every module found
- * that has Python source (extension modules contribute their {@linkcode HIDDEN_IMPORTS}).
+ * that has Python source (extension modules contribute their {@linkcode HIDDEN_IMPORTS}). Imports that
+ * never run when a module is imported are not followed (`if TYPE_CHECKING:`, `if __name__ ==
+ * "__main__":` but in the app's script, {@linkcode INTERACTIVE_IMPORTS}), nor fallbacks in an `except
+ * ImportError:` clause whose `try` body's imports are all available.
  *
  * @param finder the module finder over the search path
  * @param options the files to scan and the module names needed besides their imports
@@ -401,12 +428,17 @@ export interface ModuleSelection {
  */
 export async function selectModules(
   finder: ModuleFinder,
-  options: { files?: readonly ScanRoot[]; modules?: readonly string[] },
+  options: {
+    files?: readonly ScanRoot[];
+    modules?: readonly string[];
+    /** Modules compiled into the interpreter (a `try` importing them does not fail). */
+    builtins?: ReadonlySet<string>;
+  },
 ): Promise<ModuleSelection> {
+  const builtins = options.builtins ?? new Set<string>();
   const modules = new Map<string, FoundModule>();
   const unresolved: UnresolvedImport[] = [];
   const via = new Map<string, string>();
-  const moduleOf = new Map<string, string>();
   const scanned = new Set<string>();
   const requested = new Set<string>();
   const work: { name: string; optional: boolean; from?: { file: string; import: PythonImport } }[] = [];
@@ -432,7 +464,6 @@ export async function selectModules(
   const scan = async (root: ScanRoot) => {
     if (scanned.has(root.file)) return;
     scanned.add(root.file);
-    moduleOf.set(root.file, root.module);
     let text = root.text;
     try {
       text ??= new TextDecoder().decode(await Deno.readFile(root.file));
@@ -440,17 +471,23 @@ export async function selectModules(
       return;
     }
     const pkg = root.isPackage ? root.module : root.module.slice(0, Math.max(0, root.module.lastIndexOf(".")));
+    const imports: { found: PythonImport; base: string }[] = [];
     for (const found of scanImports(text)) {
       if (found.typeChecking || (found.mainOnly && root.module !== "__main__")) continue;
-      let base = found.module;
-      if (found.level > 0) {
-        const parts = pkg === "" ? [] : pkg.split(".");
-        if (found.level - 1 > parts.length || (parts.length === 0)) continue;
-        const anchor = parts.slice(0, parts.length - (found.level - 1)).join(".");
-        if (anchor === "") continue;
-        base = found.module === "" ? anchor : `${anchor}.${found.module}`;
-      }
-      if (INTERACTIVE_IMPORTS[root.module]?.includes(base)) continue;
+      const base = absoluteName(found, pkg);
+      if (base === null || INTERACTIVE_IMPORTS[root.module]?.includes(base)) continue;
+      imports.push({ found, base });
+    }
+    // `try: import fast / except ImportError: import slow`: slow is needed only if fast may fail.
+    const available = (name: string) => builtins.has(name) || finder.find(name) !== null;
+    const tryFails = new Map<number, boolean>();
+    for (const { found, base } of imports) {
+      if (found.tryBody === null || found.kind === "call") continue;
+      if (!available(base)) tryFails.set(found.tryBody, true);
+      else if (!tryFails.has(found.tryBody)) tryFails.set(found.tryBody, false);
+    }
+    for (const { found, base } of imports) {
+      if (found.fallbackOf !== null && tryFails.get(found.fallbackOf) === false) continue;
       const from = { file: root.file, import: found };
       request(base, false, from, root.module);
       if (found.kind === "from") {
@@ -486,6 +523,5 @@ export async function selectModules(
       scanQueue.push({ file: found.file, module: name, isPackage: found.kind === "package" });
     }
   }
-  void moduleOf;
   return { modules, unresolved, via };
 }

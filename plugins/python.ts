@@ -80,7 +80,12 @@ export const PYTHON_OPTIONS: readonly PluginOption[] = [
     description: "python: a module the app imports by a computed name, with its imports (repeatable)",
     repeatable: true,
   },
-  { name: "venv", value: "dir", description: "python: a virtual environment whose packages go into the image", path: true },
+  {
+    name: "venv",
+    value: "dir",
+    description: "python: a virtual environment whose packages go into the image",
+    path: true,
+  },
   {
     name: "python",
     value: "path",
@@ -127,7 +132,9 @@ function appLayout(app: string): AppLayout {
   if (stat === null) return fail(app, "no such file or directory");
   if (stat.isDirectory) {
     const name = basename(path) || "app";
-    if (statOrNull(`${path}/main.py`)?.isFile) return { root: path, single: null, script: `${GUEST_APP}/main.py`, name };
+    if (statOrNull(`${path}/main.py`)?.isFile) {
+      return { root: path, single: null, script: `${GUEST_APP}/main.py`, name };
+    }
     if (statOrNull(`${path}/__main__.py`)?.isFile) return { root: path, single: null, script: GUEST_APP, name };
     return fail(app, "a Python app directory needs a main.py or __main__.py");
   }
@@ -185,7 +192,10 @@ function readVenv(app: string, dir: string): Venv {
     // Reported below.
   }
   if (versions.length !== 1) {
-    return fail(app, `virtual environment "${dir}" has ${versions.length === 0 ? "no" : "more than one"} lib/python3.X/site-packages`);
+    return fail(
+      app,
+      `virtual environment "${dir}" has ${versions.length === 0 ? "no" : "more than one"} lib/python3.X/site-packages`,
+    );
   }
   return { dir, sitePackages: `${lib}/${versions[0]}/site-packages`, python: `${dir}/bin/python3` };
 }
@@ -285,7 +295,9 @@ async function collect(app: string, ctx: RuntimeContext, options: Options): Prom
     venvFiles = addTree(manifest, venv.sitePackages, sitePackagesGuest, (_dir, name) => {
       return name.endsWith(".pyc") && !isOwnBytecode(name, install.cacheTag);
     });
-    const cfg = `home = ${dirname(install.binary)}\ninclude-system-site-packages = false\nversion = ${major}.${minor}\n`;
+    const cfg = `home = ${
+      dirname(install.binary)
+    }\ninclude-system-site-packages = false\nversion = ${major}.${minor}\n`;
     addEntry(manifest, `${GUEST_VENV}/pyvenv.cfg`, { kind: "file", bytes: new TextEncoder().encode(cfg), mode: 0o644 });
     addEntry(manifest, `${GUEST_VENV}/bin/python3`, { kind: "symlink", target: install.binary });
     addEntry(manifest, `${GUEST_VENV}/bin/python`, { kind: "symlink", target: "python3" });

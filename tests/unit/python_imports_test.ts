@@ -201,10 +201,14 @@ json.dump(out, sys.stdout)
 });
 
 Deno.test("scanImports() marks what only runs as the program: the main guard and private functions only it calls", () => {
+  // Public functions may be called from other modules (timeit.main() is documented): not main-only.
   const source = [
     "import always",
     "def _test():",
     "    import doctest",
+    "    _test_generator()",
+    "def _test_generator():",
+    "    from statistics import stdev",
     "def _helper():",
     "    import used_elsewhere",
     "def main():",
@@ -220,9 +224,34 @@ Deno.test("scanImports() marks what only runs as the program: the main guard and
   assertEquals(summary(source), [
     "import always @1",
     "import doctest main-only @3",
-    "import used_elsewhere @5",
-    "import public_main @7",
-    "import argparse conditional main-only @10",
-    "import imported_as_module conditional @13",
+    "from statistics [stdev] main-only @6",
+    "import used_elsewhere @8",
+    "import public_main @10",
+    "import argparse conditional main-only @13",
+    "import imported_as_module conditional @16",
+  ]);
+});
+
+Deno.test("scanImports() numbers try blocks and marks imports in their except ImportError clauses as fallbacks", () => {
+  const found = scanImports([
+    "try:",
+    "    from _json import scanner",
+    "except ImportError:",
+    "    scanner = None",
+    "    import pure_json",
+    "try:",
+    "    import fast",
+    "except (ValueError, ModuleNotFoundError) as e:",
+    "    import slow",
+    "except OSError:",
+    "    import other",
+    "",
+  ].join("\n"));
+  assertEquals(found.map((i) => [i.module, i.tryBody, i.fallbackOf]), [
+    ["_json", 0, null],
+    ["pure_json", null, 0],
+    ["fast", 1, null],
+    ["slow", null, 1],
+    ["other", null, null],
   ]);
 });
