@@ -4,14 +4,14 @@
  * @module
  */
 
-import type { BuildConfig, PipelineHooks } from "./hooks.ts";
+import type { PipelineHooks } from "./hooks.ts";
 import type { FilesystemProvider, HypervisorProvider, ImageFormatProvider, RuntimeProvider } from "./providers.ts";
 
 /** The commands a plugin can be limited to. */
 export type OsvCommand = "build" | "run";
 
 /**
- * An option of `osv build` that a plugin reads from {@linkcode BuildConfig.options}: given on the command
+ * An option of `osv build` that a plugin reads from `BuildConfig.options`: given on the command
  * line as `--<name>`, or in `osv.json` as `"options": { "<name>": value }`.
  */
 export interface PluginOption {

@@ -47,14 +47,6 @@ function isFile(path: string): boolean {
   }
 }
 
-function isDirectory(path: string): boolean {
-  try {
-    return Deno.statSync(path).isDirectory;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Finds a host interpreter's binary, version and standard library. The version comes from the binary's
  * name (`python3.11`) or, failing that, from the only `lib/python3.X` next to it; the prefix is the first
