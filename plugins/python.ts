@@ -200,54 +200,57 @@ function readVenv(app: string, dir: string): Venv {
   return { dir, sitePackages: `${lib}/${versions[0]}/site-packages`, python: `${dir}/bin/python3` };
 }
 
-/** Walks a host tree: files (with links to files) and the directories kept, skipping what `skip` says. */
-function* walk(root: string, skip: (dir: string, name: string) => boolean): Generator<string> {
-  let names: string[];
-  try {
-    names = [...Deno.readDirSync(root)].map((e) => e.name).sort();
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const path = `${root}/${name}`;
-    const info = statOrNull(path);
-    if (info === null) continue;
-    if (info.isDirectory) {
-      if (!skip(root, name) && !Deno.lstatSync(path).isSymlink) yield* walk(path, skip);
-    } else if (info.isFile && !skip(root, name)) {
-      yield path;
-    }
-  }
+/** A host file at a guest path, with its mode and modification time (Python compares `.pyc` files with it). */
+function addFile(manifest: Manifest, host: string, guest: string): void {
+  const info = Deno.statSync(host);
+  addEntry(manifest, guest, {
+    kind: "file",
+    hostPath: host,
+    mode: (info.mode ?? 0o644) & 0o7777,
+    ...(info.mtime === null ? {} : { mtime: Math.floor(info.mtime.getTime() / 1000) }),
+  });
 }
 
 /**
- * Adds a host tree under a guest directory: files with their modification times (for `.pyc` checks),
- * links inside the tree as links.
+ * Adds a host tree under a guest directory: files with their modification times, relative links that stay
+ * inside the tree as links, what other links lead to as copies (a link to a directory outside is left out
+ * with a warning).
+ *
+ * @returns the host files added (link targets by the link's path), sorted
  */
-function addTree(manifest: Manifest, host: string, guest: string, skip: (dir: string, name: string) => boolean) {
-  addEntry(manifest, guest, { kind: "dir", mode: 0o755 });
+function addTree(
+  manifest: Manifest,
+  tree: { host: string; guest: string; skip: (path: string, name: string) => boolean },
+  ctx: ProviderContext,
+): string[] {
   const files: string[] = [];
-  for (const file of walk(host, skip)) {
-    const link = Deno.lstatSync(file);
-    const at = guest + file.slice(host.length);
-    if (link.isSymlink) {
-      const target = Deno.readLinkSync(file);
-      if (!target.startsWith("/") && resolve(dirname(file), target).startsWith(host + "/")) {
-        addEntry(manifest, at, { kind: "symlink", target });
-        continue;
+  const visit = (host: string, guest: string) => {
+    addEntry(manifest, guest, { kind: "dir", mode: (Deno.statSync(host).mode ?? 0o755) & 0o7777 });
+    const names = [...Deno.readDirSync(host)].map((e) => e.name).sort();
+    for (const name of names) {
+      const path = `${host}/${name}`, at = `${guest}/${name}`;
+      if (tree.skip(path, name)) continue;
+      const link = Deno.lstatSync(path);
+      if (link.isSymlink) {
+        const target = Deno.readLinkSync(path);
+        if (!target.startsWith("/") && resolve(host, target).startsWith(tree.host + "/")) {
+          addEntry(manifest, at, { kind: "symlink", target });
+          if (statOrNull(path)?.isFile) files.push(path);
+          continue;
+        }
+      }
+      const info = statOrNull(path);
+      if (info?.isDirectory) {
+        if (link.isSymlink) ctx.warn(`leaving out ${path}: a link to a directory outside ${tree.host}`);
+        else visit(path, at);
+      } else if (info?.isFile) {
+        addFile(manifest, path, at);
+        files.push(path);
       }
     }
-    const info = Deno.statSync(file);
-    const mtime = info.mtime === null ? undefined : Math.floor(info.mtime.getTime() / 1000);
-    addEntry(manifest, at, {
-      kind: "file",
-      hostPath: file,
-      mode: (info.mode ?? 0o644) & 0o7777,
-      ...(mtime === undefined ? {} : { mtime }),
-    });
-    files.push(file);
-  }
-  return files;
+  };
+  visit(tree.host, tree.guest);
+  return files.sort();
 }
 
 /** Bytecode files: only those of this interpreter, not optimised ones. */
@@ -280,21 +283,20 @@ async function collect(app: string, ctx: RuntimeContext, options: Options): Prom
   // The app: one file, or its directory without caches, version control and virtual environments.
   let appFiles: string[];
   if (layout.single !== null) {
-    appFiles = addTree(manifest, layout.root, GUEST_APP, (dir, name) => `${dir}/${name}` !== layout.single);
+    addFile(manifest, layout.single, layout.script);
+    appFiles = [layout.single];
   } else {
-    appFiles = addTree(manifest, layout.root, GUEST_APP, (dir, name) => {
-      const path = `${dir}/${name}`;
-      return APP_SKIPPED_DIRS.has(name) || statOrNull(`${path}/pyvenv.cfg`)?.isFile === true;
-    });
+    const skip = (path: string, name: string) =>
+      APP_SKIPPED_DIRS.has(name) || statOrNull(`${path}/pyvenv.cfg`)?.isFile === true;
+    appFiles = addTree(manifest, { host: layout.root, guest: GUEST_APP, skip }, ctx);
   }
 
   // The venv's packages, with a pyvenv.cfg naming the interpreter's directory as its home.
   let venvFiles: string[] = [];
   if (venv !== null) {
     const sitePackagesGuest = `${GUEST_VENV}/lib/python${major}.${minor}/site-packages`;
-    venvFiles = addTree(manifest, venv.sitePackages, sitePackagesGuest, (_dir, name) => {
-      return name.endsWith(".pyc") && !isOwnBytecode(name, install.cacheTag);
-    });
+    const skip = (_path: string, name: string) => name.endsWith(".pyc") && !isOwnBytecode(name, install.cacheTag);
+    venvFiles = addTree(manifest, { host: venv.sitePackages, guest: sitePackagesGuest, skip }, ctx);
     const cfg = `home = ${
       dirname(install.binary)
     }\ninclude-system-site-packages = false\nversion = ${major}.${minor}\n`;
