@@ -81,8 +81,11 @@ export const PROGRAM: ProgramSpec = {
   commands: [
     {
       name: "build",
-      description: "build an image from a host executable",
-      argument: { name: "path", description: "the app: an x86-64 ELF executable, static or dynamically linked" },
+      description: "build an image from a host executable or a Python app",
+      argument: {
+        name: "path",
+        description: "the app: an x86-64 ELF executable (static or dynamic), a .py file or a directory with main.py",
+      },
       options: [
         { flags: "-o, --output <file>", description: "output image (default: build/<name>.<format extension>)" },
         { flags: "--fs <name>", description: "filesystem (rofs or ramfs)", default: "rofs" },

@@ -180,7 +180,8 @@ async function importedStdlib(install: PythonInstall, options: StdlibOptions): P
     scan.push({ file: `${options.sitePackages}/*.pth`, module: "__pth__", isPackage: false, text });
   }
   const modules = [...STARTUP_MODULES, ...options.modules ?? []];
-  const selection = await selectModules(finder, { files: scan, modules });
+  const builtins = await interpreterBuiltins(install);
+  const selection = await selectModules(finder, { files: scan, modules, builtins });
 
   const inStdlib = (m: FoundModule) => m.root === install.stdlib || m.root === install.dynload;
   const files = new Set<string>();
@@ -199,7 +200,7 @@ async function importedStdlib(install: PythonInstall, options: StdlibOptions): P
     }
     if (module.kind === "package") { for (const data of packageData(module.path[0]!)) files.add(data); }
   }
-  await warnUnresolved(install, options, selection.unresolved);
+  warnUnresolved(builtins, options, selection.unresolved);
   return { files: [...files].sort(), extensions: extensions.sort(), modules: names.sort() };
 }
 
@@ -225,15 +226,8 @@ function packageData(dir: string): string[] {
   return data;
 }
 
-async function warnUnresolved(
-  install: PythonInstall,
-  options: StdlibOptions,
-  unresolved: readonly { module: string; file: string; import: { conditional: boolean; line: number } }[],
-): Promise<void> {
-  const warn = options.warn;
-  const appFiles = new Set(options.appFiles);
-  const missing = unresolved.filter((u) => appFiles.has(u.file) && !u.import.conditional);
-  if (warn === undefined || missing.length === 0) return;
+/** The modules compiled into the interpreter: its binary's and its libpython's (shared builds). */
+async function interpreterBuiltins(install: PythonInstall): Promise<Set<string>> {
   const objects = [install.binary];
   try {
     const closure = await resolveLibraries(install.binary);
@@ -241,7 +235,18 @@ async function warnUnresolved(
   } catch {
     // Without its libraries the binary's own symbols still tell.
   }
-  const builtins = await builtinModules(objects);
+  return await builtinModules(objects);
+}
+
+function warnUnresolved(
+  builtins: ReadonlySet<string>,
+  options: StdlibOptions,
+  unresolved: readonly { module: string; file: string; import: { conditional: boolean; line: number } }[],
+): void {
+  const warn = options.warn;
+  const appFiles = new Set(options.appFiles);
+  const missing = unresolved.filter((u) => appFiles.has(u.file) && !u.import.conditional);
+  if (warn === undefined || missing.length === 0) return;
   const seen = new Set<string>();
   for (const { module, file, import: found } of missing) {
     const top = module.split(".")[0]!;

@@ -29,7 +29,7 @@ Options:
   -h, --help                                     show help
 
 Commands:
-  build [options] <path>                         build an image from a host executable
+  build [options] <path>                         build an image from a host executable or a Python app
   run [options] <image>                          boot an image; exits with the guest program's exit status
   convert [options] <input> <output>             convert an image to another format (input format probed from its content)
   inspect [options] <image>                      show an image's format, sizes, layout and command line
