@@ -57,6 +57,11 @@ export interface StdlibOptions {
   venvFiles: readonly string[];
   /** Warnings (imports of the app that nothing provides). */
   warn?: (message: string) => void;
+  /**
+   * Extension modules left out because their shared libraries are missing: as for Python on the host,
+   * importing them fails, so the `except ImportError:` fallbacks of their importers are taken instead.
+   */
+  unloadable?: ReadonlySet<string>;
 }
 
 /** The standard library files for an image. */
@@ -101,7 +106,14 @@ function isDir(path: string): boolean {
  * @returns files and extension modules (host paths)
  */
 export async function stdlibFiles(install: PythonInstall, options: StdlibOptions): Promise<StdlibFiles> {
-  return options.selection === "full" ? fullStdlib(install) : await importedStdlib(install, options);
+  if (options.selection === "imports") return await importedStdlib(install, options);
+  const full = fullStdlib(install);
+  const unloadable = options.unloadable ?? new Set();
+  return {
+    files: full.files.filter((f) => !unloadable.has(f)),
+    extensions: full.extensions.filter((f) => !unloadable.has(f)),
+    modules: [],
+  };
 }
 
 function fullStdlib(install: PythonInstall): StdlibFiles {
@@ -153,7 +165,7 @@ async function importedStdlib(install: PythonInstall, options: StdlibOptions): P
     install.stdlib,
     install.dynload,
   ];
-  const finder = new ModuleFinder(roots, install.extensionSuffixes);
+  const finder = new ModuleFinder(roots, install.extensionSuffixes, options.unloadable);
   const scan: ScanRoot[] = [];
   const mainFile = app.single ?? (app.script.endsWith(".py") ? `${app.root}/main.py` : `${app.root}/__main__.py`);
   for (const file of options.appFiles) {

@@ -178,15 +178,22 @@ export class ModuleFinder {
   readonly #extensionSuffixes: readonly string[];
   readonly #listings = new Map<string, Listing | null>();
   readonly #found = new Map<string, FoundModule | null>();
+  readonly #ignored: ReadonlySet<string>;
 
   /**
    * @param roots the search path (`sys.path` order), absolute host directories
    * @param extensionSuffixes file name endings of extension modules, preferred first
+   * @param ignored files that are not there for the guest (extension modules whose libraries are missing)
    */
-  constructor(roots: readonly string[], extensionSuffixes: readonly string[]) {
+  constructor(
+    roots: readonly string[],
+    extensionSuffixes: readonly string[],
+    ignored: ReadonlySet<string> = new Set(),
+  ) {
     this.#roots = roots;
     this.#extensionSuffixes = extensionSuffixes;
     this.#suffixes = [...extensionSuffixes, ".py", ".pyc"];
+    this.#ignored = ignored;
   }
 
   #list(dir: string): Listing | null {
@@ -235,7 +242,9 @@ export class ModuleFinder {
         }
         portions.push(pkg);
       }
-      const suffix = this.#suffixes.find((s) => listing.files.has(`${last}${s}`));
+      const suffix = this.#suffixes.find((s) =>
+        listing.files.has(`${last}${s}`) && !this.#ignored.has(`${dir}/${last}${s}`)
+      );
       if (suffix !== undefined) {
         const kind = this.isExtension(suffix) ? "extension" : "module";
         return { name, kind, file: `${dir}/${last}${suffix}`, path: [], root: rootOf(dir) };

@@ -305,25 +305,35 @@ async function collect(app: string, ctx: RuntimeContext, options: Options): Prom
     addEntry(manifest, `${GUEST_VENV}/bin/python`, { kind: "symlink", target: "python3" });
   }
 
-  // The standard library.
-  const stdlib = await stdlibFiles(install, {
+  // The standard library, and the extension modules whose libraries the host has.
+  const warnings: string[] = [];
+  const stdlibOptions = {
     selection: set.stdlib,
     modules: set.modules,
     app: layout,
     appFiles,
     sitePackages: venv?.sitePackages ?? null,
     venvFiles,
-    warn: (message) => ctx.warn(message),
-  });
+    warn: (message: string) => void warnings.push(message),
+  };
+  let stdlib = await stdlibFiles(install, stdlibOptions);
+  const ownExtensions = [...venvFiles, ...appFiles].filter((f) => f.endsWith(".so"));
+  const usable = await loadableExtensions(install.binary, [...stdlib.extensions, ...ownExtensions], ctx);
+  const unloadable = new Set(stdlib.extensions.filter((f) => !usable.includes(f)));
+  if (unloadable.size > 0) {
+    warnings.length = 0;
+    stdlib = await stdlibFiles(install, { ...stdlibOptions, unloadable });
+  }
+  for (const warning of warnings) ctx.warn(warning);
   for (const file of stdlib.files) addHostFileKeepingLinks(manifest, file, { keepMtime: true });
 
   // Shared libraries: the interpreter's, the extension modules', --lib.
   const inVenv = (path: string) => venv !== null && path.startsWith(venv.sitePackages + "/");
   const inApp = (path: string) => path.startsWith(layout.root + "/");
-  const extensions = [...stdlib.extensions, ...[...venvFiles, ...appFiles].filter((f) => f.endsWith(".so"))];
-  const usable = await loadableExtensions(install.binary, extensions, ctx);
   try {
-    const closure = await resolveLibraries(install.binary, { extra: [...usable, ...ctx.config.libraries] });
+    const selected = new Set([...stdlib.extensions, ...ownExtensions]);
+    const extra = usable.filter((f) => selected.has(f));
+    const closure = await resolveLibraries(install.binary, { extra: [...extra, ...ctx.config.libraries] });
     addLibraryClosure(manifest, closure, { skip: (path) => inVenv(path) || inApp(path) });
   } catch (err) {
     fail(app, err instanceof Error ? err.message : String(err), err);

@@ -110,6 +110,15 @@ Deno.test("ModuleFinder finds packages, modules, extensions and namespace packag
   assertEquals(finder.find("mod.sub"), null);
   assertEquals(finder.find("missing"), null);
   assertEquals(finder.submodules("pkg"), ["pkg.sub"]);
+  // An extension module whose libraries are missing is not there: its .py twin is found instead.
+  const without = new ModuleFinder(
+    [`${root}/a`],
+    [".cpython-311-x86_64-linux-gnu.so"],
+    new Set([
+      `${root}/a/ext.cpython-311-x86_64-linux-gnu.so`,
+    ]),
+  );
+  assertEquals(without.find("ext")?.file, `${root}/a/ext.py`);
 });
 
 Deno.test("selectModules() resolves relative imports, from-import submodules and fallbacks of available imports", async () => {
