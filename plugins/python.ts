@@ -95,7 +95,7 @@ export const PYTHON_OPTIONS: readonly PluginOption[] = [
 ];
 
 /** Directories of an app that are never copied. */
-const APP_SKIPPED_DIRS = new Set(["__pycache__", ".git", ".hg", ".svn"]);
+const APP_SKIPPED_DIRS = new Set([".git", ".hg", ".svn"]);
 
 function fail(app: string, why: string, cause?: unknown): never {
   throw new Error(`Cannot build "${app}": ${why}`, cause === undefined ? undefined : { cause });
@@ -287,7 +287,8 @@ async function collect(app: string, ctx: RuntimeContext, options: Options): Prom
     appFiles = [layout.single];
   } else {
     const skip = (path: string, name: string) =>
-      APP_SKIPPED_DIRS.has(name) || statOrNull(`${path}/pyvenv.cfg`)?.isFile === true;
+      APP_SKIPPED_DIRS.has(name) || statOrNull(`${path}/pyvenv.cfg`)?.isFile === true ||
+      (name.endsWith(".pyc") && !isOwnBytecode(name, install.cacheTag));
     appFiles = addTree(manifest, { host: layout.root, guest: GUEST_APP, skip }, ctx);
   }
 

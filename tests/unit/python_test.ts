@@ -54,13 +54,14 @@ Deno.test("a .py file goes to /app and runs with /usr/bin/python3, its standard 
   assert(![...manifest.keys()].some((p) => p.includes("/test/")), "no tests");
 });
 
-Deno.test("a directory with main.py: its files but caches, version control and venvs; __main__.py runs the directory", async () => {
+Deno.test("a directory with main.py: its files but version control, venvs and bytecode of other Pythons; __main__.py runs the directory", async () => {
   const dir = await tree({
     "main.py": "from pkg import helper\n",
     "pkg/__init__.py": "",
     "pkg/helper.py": "import csv\n",
     "data/table.txt": "x\n",
-    "__pycache__/main.cpython-311.pyc": "",
+    "pkg/__pycache__/helper.cpython-311.pyc": "",
+    "pkg/__pycache__/helper.cpython-310.pyc": "",
     ".git/HEAD": "ref\n",
     "env/pyvenv.cfg": "home = /usr/bin\n",
   });
