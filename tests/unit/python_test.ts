@@ -67,6 +67,8 @@ Deno.test("a directory with main.py: its files but version control, venvs and by
   });
   const { manifest, cmdline, warnings } = await collect(dir);
   assertEquals(cmdline, "--env=PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 /app/main.py");
+  const py = await hostPython();
+  const tag = `cpython-${py.version.replace(".", "")}`;
   const app = [...manifest.keys()].filter((p) => p.startsWith("/app/")).sort();
   assertEquals(app, [
     "/app/data",
@@ -74,9 +76,10 @@ Deno.test("a directory with main.py: its files but version control, venvs and by
     "/app/main.py",
     "/app/pkg",
     "/app/pkg/__init__.py",
+    "/app/pkg/__pycache__",
+    ...tag === "cpython-311" ? ["/app/pkg/__pycache__/helper.cpython-311.pyc"] : [],
     "/app/pkg/helper.py",
   ]);
-  const py = await hostPython();
   assert(has(manifest, `${py.stdlib}/csv.py`), "csv (imported by the app's package) is missing");
   assertEquals(warnings, []);
 
