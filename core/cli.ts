@@ -179,7 +179,7 @@ export const PROGRAM: ProgramSpec = {
  * @throws Error when a plugin's option has the name of one of osv build's own
  */
 export function programWith(plugins: readonly Plugin[]): ProgramSpec {
-  const declared = new PluginRegistry([...builtinPlugins(), ...plugins]).options();
+  const declared = new PluginRegistry([...builtinPlugins(), ...plugins]).forCommand("build").options();
   return {
     ...PROGRAM,
     commands: PROGRAM.commands.map((command) => {
@@ -251,7 +251,7 @@ async function parseBuild(args: readonly string[]): Promise<{ parsed: ParsedArgs
 
 /** The plugin options given: from osv.json, then the command line's (which win), checked and absolute. */
 function pluginOptionValues(options: OptionValues, loaded: LoadedPlugins): Record<string, OptionValue> {
-  const declared = new PluginRegistry([...builtinPlugins(), ...loaded.plugins]).options();
+  const declared = new PluginRegistry([...builtinPlugins(), ...loaded.plugins]).forCommand("build").options();
   const given: Record<string, unknown> = {};
   for (const { option } of declared.values()) {
     const key = optionKey(option.name);
