@@ -3,7 +3,7 @@
  * families (filesystem, hypervisor, image format, runtime), the pipeline hooks, the manifest and errors.
  *
  * Built-in plugins (`fs:ramfs`, `hv:qemu`, `hv:qemu-microvm`, `fmt:raw`, `fmt:qcow2`, `fmt:vmdk`,
- * `fmt:vdi`, `rt:native`, `osv:etc`) use exactly this API.
+ * `fmt:vdi`, `rt:native`, `rt:python`, `osv:etc`) use exactly this API.
  *
  * @example
  * ```ts

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { addEntry, type Manifest, type ManifestEntry, normalizeGuestPath } from "./manifest.ts";
+import { addEntry, type FileEntry, type Manifest, type ManifestEntry, normalizeGuestPath } from "./manifest.ts";
 import { resolve } from "./paths.ts";
 
 /** One `--add`: a host path and where it goes in the guest. */
@@ -88,6 +88,10 @@ function addOnce(manifest: Manifest, path: string, entry: ManifestEntry): void {
     (existing.kind === "file" && entry.kind === "file" && existing.hostPath === entry.hostPath)
   );
   if (!same) throw new Error(`Cannot add "${path}": the manifest already has a different ${existing.kind} there`);
+  // The same file asked for again with its time: the time is kept.
+  if (existing.kind === "file" && entry.kind === "file" && entry.mtime !== undefined && existing.mtime === undefined) {
+    manifest.set(path, { ...existing, mtime: entry.mtime });
+  }
 }
 
 /**
@@ -98,6 +102,7 @@ function addOnce(manifest: Manifest, path: string, entry: ManifestEntry): void {
  *
  * @param manifest the manifest to extend
  * @param path absolute host path of a file (or a link to one)
+ * @param options `keepMtime`: give the file its host modification time (default: none, i.e. 0)
  * @returns the resolved path the file was added at
  * @throws Error naming the path when it does not exist, loops (more than 40 links) or is not a file
  * @example
@@ -108,7 +113,11 @@ function addOnce(manifest: Manifest, path: string, entry: ManifestEntry): void {
  * if (manifest.get(at)?.kind !== "file") throw new Error();
  * ```
  */
-export function addHostFileKeepingLinks(manifest: Manifest, path: string): string {
+export function addHostFileKeepingLinks(
+  manifest: Manifest,
+  path: string,
+  options: { keepMtime?: boolean } = {},
+): string {
   if (!path.startsWith("/")) throw new TypeError(`Cannot add "${path}": not an absolute path`);
   const fail = (why: string): never => {
     throw new Error(`Cannot add "${path}": ${why}`);
@@ -147,7 +156,9 @@ export function addHostFileKeepingLinks(manifest: Manifest, path: string): strin
   }
   const final = "/" + resolved.join("/");
   if (info === undefined || !info.isFile) return fail("not a regular file");
-  addOnce(manifest, final, { kind: "file", hostPath: final, mode: (info.mode ?? 0o644) & 0o7777 });
+  const entry: FileEntry = { kind: "file", hostPath: final, mode: (info.mode ?? 0o644) & 0o7777 };
+  if (options.keepMtime && info.mtime !== null) entry.mtime = Math.floor(info.mtime.getTime() / 1000);
+  addOnce(manifest, final, entry);
   return final;
 }
 

@@ -6,7 +6,7 @@
  */
 
 export { definePlugin } from "./plugin.ts";
-export type { OsvCommand, Plugin, PluginFactory } from "./plugin.ts";
+export type { OsvCommand, Plugin, PluginFactory, PluginOption } from "./plugin.ts";
 export type {
   Accel,
   Availability,
@@ -46,16 +46,17 @@ export type {
   HookTable,
   KernelArtifact,
   KernelRequest,
+  OptionValue,
   PipelineHooks,
   RunOutcome,
 } from "./hooks.ts";
 export { addEntry, normalizeGuestPath, sortedEntries } from "./manifest.ts";
 export type { DirEntry, FileEntry, Manifest, ManifestEntry, SymlinkEntry } from "./manifest.ts";
 export { PluginError, RunError, ValidationError } from "./errors.ts";
-export { assertRunnable, ElfError, identifyElf, parseElf, readElf } from "./elf.ts";
+export { assertRunnable, ElfError, identifyElf, parseElf, readDynamicSymbols, readElf } from "./elf.ts";
 export type { DynamicInfo, ElfIdentity, ElfInfo, ProgramHeader } from "./elf.ts";
-export { LibraryError, resolveLibraries } from "./libraries.ts";
-export type { LibraryClosure, ResolveOptions, SharedLibrary } from "./libraries.ts";
+export { addLibraryClosure, LD_SO_CACHE, LibraryError, resolveLibraries } from "./libraries.ts";
+export type { AddLibrariesOptions, LibraryClosure, ResolveOptions, SharedLibrary } from "./libraries.ts";
 export { addHostFileKeepingLinks } from "./add.ts";
 export { compareLibraryNames, parseLdCache, readLdCache, writeLdCache } from "./ldcache.ts";
 export type { LdCacheEntry } from "./ldcache.ts";

@@ -7,6 +7,7 @@
 
 import type { Plugin } from "./plugin.ts";
 import { native } from "../plugins/native.ts";
+import { python } from "../plugins/python.ts";
 import { etc } from "../plugins/etc.ts";
 import { ramfs } from "../plugins/ramfs.ts";
 import { rofs } from "../plugins/rofs.ts";
@@ -26,6 +27,7 @@ import { qemuMicrovm } from "../hypervisors/qemu_microvm.ts";
 export function builtinPlugins(): Plugin[] {
   return [
     native(),
+    python(),
     etc(),
     rofs(),
     ramfs(),

@@ -9,9 +9,20 @@
  */
 
 import denoJson from "../deno.json" with { type: "json" };
-import { type OptionValues, parseArgs, programHelp, type ProgramSpec, UsageError } from "./args.ts";
+import {
+  type CommandSpec,
+  type OptionValues,
+  parseArgs,
+  type ParsedArgs,
+  programHelp,
+  type ProgramSpec,
+  UsageError,
+} from "./args.ts";
 import { ValidationError } from "./errors.ts";
-import { loadProjectConfig } from "./config.ts";
+import { loadProjectConfig, type ProjectConfig } from "./config.ts";
+import { checkOptionValues, optionKey, optionSpec } from "./options.ts";
+import type { OptionValue } from "./hooks.ts";
+import { dirname } from "./paths.ts";
 import { loadPlugins } from "./loader.ts";
 import { formatBytes, silentProgress, terminalProgress } from "./progress.ts";
 import type { ImageInfo } from "./inspect.ts";
@@ -53,10 +64,20 @@ export const processIO: CliIO = {
   },
 };
 
-async function pluginsFor(cliPlugins: readonly string[], near: string | undefined): Promise<Plugin[]> {
+/** The project config (osv.json) and the plugins it and `--plugin` name. */
+interface LoadedPlugins {
+  config: ProjectConfig;
+  plugins: Plugin[];
+}
+
+async function loadFor(cliPlugins: readonly string[], near: string | undefined): Promise<LoadedPlugins> {
   const cwd = Deno.cwd();
   const config = loadProjectConfig(near === undefined ? { cwd } : { cwd, near });
-  return await loadPlugins([...config.plugins, ...cliPlugins], cwd);
+  return { config, plugins: await loadPlugins([...config.plugins, ...cliPlugins], cwd) };
+}
+
+async function pluginsFor(cliPlugins: readonly string[], near: string | undefined): Promise<Plugin[]> {
+  return (await loadFor(cliPlugins, near)).plugins;
 }
 
 const PLUGIN = { flags: "--plugin <path|url>", description: "load a plugin (repeatable)", repeatable: true } as const;
@@ -69,8 +90,11 @@ export const PROGRAM: ProgramSpec = {
   commands: [
     {
       name: "build",
-      description: "build an image from a host executable",
-      argument: { name: "path", description: "the app: an x86-64 ELF executable, static or dynamically linked" },
+      description: "build an image from a host executable or a Python app",
+      argument: {
+        name: "path",
+        description: "the app: an x86-64 ELF executable (static or dynamic), a .py file or a directory with main.py",
+      },
       options: [
         { flags: "-o, --output <file>", description: "output image (default: build/<name>.<format extension>)" },
         { flags: "--fs <name>", description: "filesystem (rofs or ramfs)", default: "rofs" },
@@ -212,8 +236,109 @@ function validated(parse: (value: string) => unknown): (value: string) => string
   };
 }
 
-async function buildCommand(path: string, options: OptionValues, io: CliIO): Promise<number> {
-  const plugins = await pluginsFor(options.list("plugin"), path);
+/**
+ * The command line's declaration with `osv build` also taking the options `plugins` declare.
+ *
+ * @param plugins third-party plugins (the built-ins are always included)
+ * @returns the declaration
+ * @throws Error when a plugin's option has the name of one of osv build's own
+ */
+export function programWith(plugins: readonly Plugin[]): ProgramSpec {
+  const declared = new PluginRegistry([...builtinPlugins(), ...plugins]).forCommand("build").options();
+  return {
+    ...PROGRAM,
+    commands: PROGRAM.commands.map((command) => {
+      if (command.name !== "build") return command;
+      const own = new Set(command.options.map((o) => /--[a-z0-9-]+/.exec(o.flags)?.[0]));
+      const extra = [...declared.values()].map(({ option, plugin }) => {
+        if (own.has(`--${option.name}`)) {
+          throw new Error(`Cannot register plugin "${plugin}": option "${option.name}" is one of osv build's own`);
+        }
+        return optionSpec(option);
+      });
+      // Plugin options before --plugin, --json and --dry-run, which end the help.
+      const at = command.options.indexOf(PLUGIN);
+      return { ...command, options: [...command.options.slice(0, at), ...extra, ...command.options.slice(at)] };
+    }),
+  };
+}
+
+/**
+ * A first look at `osv build`'s arguments, before the plugins that declare more options are loaded: the
+ * `--plugin` values and the app (the first word that is neither an option nor a known option's value).
+ */
+function prescanBuild(args: readonly string[], command: CommandSpec): { app: string | undefined; plugins: string[] } {
+  const takesValue = new Set<string>();
+  for (const option of command.options) {
+    const match = /^(?:(-[A-Za-z]), )?(--[a-z0-9-]+)( <[^>]+>)?$/.exec(option.flags);
+    if (match?.[3] === undefined) continue;
+    if (match[1]) takesValue.add(match[1]);
+    takesValue.add(match[2]!);
+  }
+  let app: string | undefined;
+  const plugins: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--") {
+      app ??= args[i + 1];
+      break;
+    }
+    if (!arg.startsWith("-") || arg === "-") {
+      app ??= arg;
+      continue;
+    }
+    const long = arg.startsWith("--");
+    const name = long ? arg.split("=", 1)[0]! : arg.slice(0, 2);
+    let value: string | undefined;
+    if (long && arg.includes("=")) value = arg.slice(arg.indexOf("=") + 1);
+    else if (!long && arg.length > 2) value = arg.slice(2);
+    else if (takesValue.has(name)) value = args[++i];
+    if (name === "--plugin" && value !== undefined) plugins.push(value);
+  }
+  return { app, plugins };
+}
+
+/** Loads what `osv build` needs before its arguments can be parsed: the plugins, whose options it takes. */
+async function parseBuild(args: readonly string[]): Promise<{ parsed: ParsedArgs } & LoadedPlugins> {
+  const scan = prescanBuild(args.slice(1), programWith([]).commands.find((c) => c.name === "build")!);
+  let loaded = await loadFor(scan.plugins, scan.app);
+  let parsed = parseArgs(programWith(loaded.plugins), args);
+  if (parsed.kind === "command" && parsed.argument !== scan.app) {
+    // A plugin option's value was taken for the app: the osv.json next to the real app may differ.
+    const again = await loadFor(parsed.options.list("plugin"), parsed.argument);
+    if (again.config.path !== loaded.config.path) {
+      loaded = again;
+      parsed = parseArgs(programWith(loaded.plugins), args);
+    }
+  }
+  return { parsed, ...loaded };
+}
+
+/** The plugin options given: from osv.json, then the command line's (which win), checked and absolute. */
+function pluginOptionValues(options: OptionValues, loaded: LoadedPlugins): Record<string, OptionValue> {
+  const declared = new PluginRegistry([...builtinPlugins(), ...loaded.plugins]).forCommand("build").options();
+  const given: Record<string, unknown> = {};
+  for (const { option } of declared.values()) {
+    const key = optionKey(option.name);
+    if (option.value === undefined) {
+      if (options.flag(key)) given[option.name] = true;
+    } else if (option.repeatable) {
+      const list = options.list(key);
+      if (list.length > 0) given[option.name] = list;
+    } else {
+      const value = options.string(key);
+      if (value !== undefined) given[option.name] = value;
+    }
+  }
+  const { config } = loaded;
+  const fromConfig = config.path === null
+    ? {}
+    : checkOptionValues(config.options, declared, `"${config.path}"`, dirname(config.path));
+  return { ...fromConfig, ...checkOptionValues(given, declared, "the command line", Deno.cwd()) };
+}
+
+async function buildCommand(path: string, options: OptionValues, io: CliIO, loaded: LoadedPlugins): Promise<number> {
+  const plugins = loaded.plugins;
   // Imported here so that `osv run` and `osv plugins` do not load the pipeline and the kernel builder.
   const { build, collectManifest } = await import("./pipeline.ts");
   const { describeManifest, parseAddSpec } = await import("./add.ts");
@@ -229,6 +354,7 @@ async function buildCommand(path: string, options: OptionValues, io: CliIO): Pro
     plugins,
     add: options.list("add").map((spec) => parseAddSpec(spec, Deno.cwd())),
     libraries: options.list("lib"),
+    options: pluginOptionValues(options, loaded),
     progress: json || !io.isTerminal ? silentProgress : terminalProgress(),
     warn: (line: string) => io.stderr(line + "\n"),
     ...(output === undefined ? {} : { output }),
@@ -364,14 +490,17 @@ export async function main(args: readonly string[], io: CliIO = processIO): Prom
     return 2;
   }
   try {
-    const parsed = parseArgs(PROGRAM, args);
+    let loaded: LoadedPlugins | undefined;
+    let parsed: ParsedArgs;
+    if (args[0] === "build") ({ parsed, ...loaded } = await parseBuild(args));
+    else parsed = parseArgs(PROGRAM, args);
     switch (parsed.kind) {
       case "help":
       case "version":
         io.stdout(parsed.text);
         return 0;
       case "command":
-        if (parsed.command === "build") return await buildCommand(parsed.argument!, parsed.options, io);
+        if (parsed.command === "build") return await buildCommand(parsed.argument!, parsed.options, io, loaded!);
         if (parsed.command === "run") return await runCommand(parsed.argument!, parsed.options, io);
         if (parsed.command === "convert") {
           return await convertCommand(parsed.arguments[0]!, parsed.arguments[1]!, parsed.options, io);

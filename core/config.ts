@@ -2,10 +2,15 @@
  * The project config file `osv.json` (in the current directory, else next to the app or image).
  *
  * ```json
- * { "plugins": ["./plugins/motd.ts", "https://example.com/osv-plugin.ts"] }
+ * {
+ *   "plugins": ["./plugins/motd.ts", "https://example.com/osv-plugin.ts"],
+ *   "options": { "python-stdlib": "full", "venv": "./venv" }
+ * }
  * ```
  *
- * Plugin paths are relative to the config file.
+ * Plugin paths are relative to the config file. `options` gives values to the `osv build` options plugins
+ * declare (the same names as their flags; flags given on the command line win); paths among them are
+ * relative to the config file too (checked and resolved by core/options.ts once the plugins are known).
  *
  * @module
  */
@@ -21,6 +26,8 @@ export interface ProjectConfig {
   path: string | null;
   /** Plugin specifiers, paths already resolved against the config's directory. */
   plugins: string[];
+  /** Values of plugin options by name, as written (unchecked: the plugins declaring them may load later). */
+  options: Record<string, unknown>;
 }
 
 /**
@@ -44,7 +51,7 @@ export function loadProjectConfig(options: { cwd: string; near?: string }): Proj
     }
     return parseProjectConfig(text, path);
   }
-  return { path: null, plugins: [] };
+  return { path: null, plugins: [], options: {} };
 }
 
 /**
@@ -70,7 +77,15 @@ export function parseProjectConfig(text: string, path: string): ProjectConfig {
   if (!Array.isArray(plugins) || !plugins.every((p) => typeof p === "string")) {
     return fail(`"plugins" must be an array of strings`);
   }
-  return { path, plugins: plugins.map((p: string) => resolveSpecifier(p, dirname(path))) };
+  const options = (data as Record<string, unknown>).options ?? {};
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    return fail(`"options" must be an object (option name -> value)`);
+  }
+  return {
+    path,
+    plugins: plugins.map((p: string) => resolveSpecifier(p, dirname(path))),
+    options: { ...options as Record<string, unknown> },
+  };
 }
 
 /**

@@ -320,6 +320,67 @@ export async function readElf(path: string): Promise<ElfInfo> {
   return parseFrom(fileSource(file, stat.size));
 }
 
+const SHT_DYNSYM = 11;
+const SHDR_SIZE = 64;
+const SYM_SIZE = 24;
+/** Beyond these the file is corrupt, not big. */
+const MAX_SECTIONS = 65280;
+const MAX_SYMBOLS = 1 << 22;
+
+/**
+ * Names of the symbols an ELF file defines in its dynamic symbol table (`.dynsym`, found through the
+ * section headers): what other objects (and `dlsym`) can find in it, e.g. a Python interpreter's
+ * `PyInit_<module>` functions for its built-in modules.
+ *
+ * @param path host path
+ * @returns the defined names, in table order (empty when there is no `.dynsym`)
+ * @throws ElfError when the file is not a usable ELF64 file or its tables are out of bounds
+ */
+export async function readDynamicSymbols(path: string): Promise<string[]> {
+  using file = await Deno.open(path);
+  const stat = await file.stat();
+  if (!stat.isFile) throw new ElfError("not a regular file");
+  const source = fileSource(file, stat.size);
+  parseFrom(source);
+  const header = viewOf(readExact(source, 0, EHDR_SIZE, "header"));
+  const shoff = Number(header.getBigUint64(40, true));
+  const shentsize = header.getUint16(58, true);
+  const shnum = header.getUint16(60, true);
+  if (shoff === 0 || shnum === 0) return [];
+  if (shentsize < SHDR_SIZE) throw new ElfError(`bad section header size ${shentsize}`);
+  if (shnum > MAX_SECTIONS) throw new ElfError(`too many sections (${shnum})`);
+  const table = viewOf(readExact(source, shoff, shnum * shentsize, "section headers"));
+  const section = (index: number) => {
+    const at = index * shentsize;
+    return {
+      type: table.getUint32(at + 4, true),
+      offset: Number(table.getBigUint64(at + 24, true)),
+      size: Number(table.getBigUint64(at + 32, true)),
+      link: table.getUint32(at + 40, true),
+    };
+  };
+  for (let i = 0; i < shnum; i++) {
+    const symtab = section(i);
+    if (symtab.type !== SHT_DYNSYM) continue;
+    if (symtab.link >= shnum) throw new ElfError(`bad .dynsym (string table section ${symtab.link} does not exist)`);
+    const strtab = section(symtab.link);
+    const count = Math.floor(symtab.size / SYM_SIZE);
+    if (count > MAX_SYMBOLS) throw new ElfError(`too many dynamic symbols (${count})`);
+    const symbols = viewOf(readExact(source, symtab.offset, count * SYM_SIZE, "dynamic symbols"));
+    const strings = readExact(source, strtab.offset, strtab.size, "dynamic symbol names");
+    const names: string[] = [];
+    for (let s = 1; s < count; s++) {
+      const at = s * SYM_SIZE;
+      if (symbols.getUint16(at + 6, true) === 0) continue; // SHN_UNDEF: needed from elsewhere
+      const name = symbols.getUint32(at, true);
+      if (name >= strings.length) throw new ElfError(`bad .dynsym (name at ${name} is past its string table)`);
+      names.push(cString(strings.subarray(name)));
+    }
+    return names;
+  }
+  return [];
+}
+
 /**
  * Reads the first bytes of a host file and identifies it (see {@linkcode identifyElf}).
  *

@@ -32,7 +32,15 @@ export interface BuildConfig {
   libraries: readonly string[];
   /** The guest's network settings; `undefined` when the guest has no network (then no /etc/resolv.conf). */
   network: GuestNetwork | undefined;
+  /**
+   * Values of the options plugins declare (`Plugin.options`), by name, only those given (command line
+   * over osv.json): a string, `true` for a flag, an array for a repeatable option; paths are absolute.
+   */
+  options: Readonly<Record<string, OptionValue>>;
 }
+
+/** The value of a plugin's option: a string, `true` for a flag, the strings of a repeatable option. */
+export type OptionValue = string | boolean | readonly string[];
 
 /** Network settings the guest's files describe (DNS for now; addresses come with networking). */
 export interface GuestNetwork {

@@ -10,7 +10,9 @@
  */
 
 import { type DynamicInfo, ElfError, type ElfInfo, EM_X86_64, readElf } from "./elf.ts";
-import { readLdCache } from "./ldcache.ts";
+import { readLdCache, writeLdCache } from "./ldcache.ts";
+import { addHostFileKeepingLinks } from "./add.ts";
+import { addEntry, type Manifest } from "./manifest.ts";
 import { readLdSoConf } from "./ldconf.ts";
 import {
   acceptCandidate,
@@ -261,4 +263,44 @@ async function guarded<T>(run: () => Promise<T>, who: string): Promise<T> {
     if (err instanceof BadLibraryError) throw new LibraryError(`${who}: ${err.message}`, { cause: err });
     throw err;
   }
+}
+
+/** Where the guest's ld.so reads its cache. */
+export const LD_SO_CACHE = "/etc/ld.so.cache";
+
+/** Options of {@linkcode addLibraryClosure}. */
+export interface AddLibrariesOptions {
+  /**
+   * Libraries the caller places itself (e.g. a Python venv's extension modules, copied to another guest
+   * path): not added at their host path and not listed in the cache.
+   */
+  skip?: (path: string) => boolean;
+}
+
+/**
+ * Adds an interpreter and libraries at their host paths (symbolic links on the way kept as links), and
+ * a generated `/etc/ld.so.cache` naming every library by each of its names, so that the guest's ld.so
+ * finds each at once (also where a program's `$ORIGIN` differs from the host's).
+ *
+ * @param manifest the app's manifest
+ * @param closure what the program loads ({@linkcode resolveLibraries})
+ * @param options libraries to leave out
+ * @returns the resolved guest paths of the files added
+ * @throws Error when a file cannot be added (see {@linkcode addHostFileKeepingLinks})
+ */
+export function addLibraryClosure(
+  manifest: Manifest,
+  closure: LibraryClosure,
+  options: AddLibrariesOptions = {},
+): string[] {
+  const placed: string[] = [];
+  if (closure.interpreter !== null) placed.push(addHostFileKeepingLinks(manifest, closure.interpreter));
+  const cache = new Map<string, string>();
+  for (const library of closure.libraries) {
+    if (options.skip?.(library.path)) continue;
+    placed.push(addHostFileKeepingLinks(manifest, library.path));
+    for (const name of library.names) if (!name.includes("/")) cache.set(name, library.path);
+  }
+  if (cache.size > 0) addEntry(manifest, LD_SO_CACHE, { kind: "file", bytes: writeLdCache(cache), mode: 0o644 });
+  return placed;
 }

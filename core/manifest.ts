@@ -6,9 +6,14 @@
  * @module
  */
 
-/** A regular file, taken from the host or given as bytes. */
+/**
+ * A regular file, taken from the host or given as bytes. `mtime` (seconds since the epoch) is its
+ * modification time in the guest; without it the time is 0, so that images do not depend on when the
+ * host's files were touched. Give it where a guest program compares times (Python's `.pyc` files record
+ * their source's).
+ */
 export type FileEntry =
-  & { kind: "file"; mode: number }
+  & { kind: "file"; mode: number; mtime?: number }
   & ({ hostPath: string; bytes?: never } | { bytes: Uint8Array; hostPath?: never });
 
 /** A directory. */

@@ -19,6 +19,7 @@ import type { Plugin } from "./plugin.ts";
 import { formatBytes, type Progress, silentProgress } from "./progress.ts";
 import type { CollectedApp, DiskSource, RuntimeProvider } from "./providers.ts";
 import { PluginRegistry, type Registered } from "./registry.ts";
+import { checkOptionValues } from "./options.ts";
 
 /** Builds (or finds) the kernel for a set of features; `kernel/build.ts`'s `buildKernel` by default. */
 export type KernelBuilder = (options: { features: readonly string[]; log: (line: string) => void }) => Promise<
@@ -53,6 +54,11 @@ export interface BuildRequest {
   libraries?: readonly string[];
   /** The guest's network settings (DNS servers for /etc/resolv.conf); none by default. */
   network?: GuestNetwork;
+  /**
+   * Values of options plugins declare (`Plugin.options`) by name: strings, `true` for flags, arrays for
+   * repeatable ones; relative paths are taken from the current directory. See {@linkcode BuildConfig}.
+   */
+  options?: Readonly<Record<string, unknown>>;
 }
 
 /** The guest's files and command line, before anything is built (`osv build --dry-run`). */
@@ -119,6 +125,7 @@ async function collectStages(request: BuildRequest): Promise<Stages> {
     cmdline: request.cmdline,
     libraries: request.libraries ?? [],
     network: request.network,
+    options: checkOptionValues(request.options ?? {}, registry.options(), "the build request", Deno.cwd()),
   });
   const runtime = await pickRuntime(registry, config);
   const collected = await runtime.provider.collect(config.app, { ...runtime.ctx, config });

@@ -10,6 +10,28 @@ import type { FilesystemProvider, HypervisorProvider, ImageFormatProvider, Runti
 /** The commands a plugin can be limited to. */
 export type OsvCommand = "build" | "run";
 
+/**
+ * An option of `osv build` that a plugin reads from `BuildConfig.options`: given on the command
+ * line as `--<name>`, or in `osv.json` as `"options": { "<name>": value }`.
+ */
+export interface PluginOption {
+  /** Lowercase words joined by `-` (`python-stdlib`): the flag without its dashes and the key in osv.json. */
+  name: string;
+  /** Placeholder of the value in the help (`mode` gives `--python-stdlib <mode>`); absent for a flag. */
+  value?: string;
+  /** One line for the help. */
+  description: string;
+  /** Accepted values. */
+  choices?: readonly string[];
+  /** May be given several times: the value is then an array of strings, in order. */
+  repeatable?: boolean;
+  /**
+   * The value is a host path: a relative one is taken from the current directory (command line) or from
+   * the directory of the osv.json that gives it, so the plugin always gets an absolute path.
+   */
+  path?: boolean;
+}
+
 /** A plugin: built-ins and third-party ones have exactly this shape. */
 export interface Plugin {
   /** Unique name, family first: `fs:ramfs`, `hv:qemu`, `fmt:raw`, `rt:native`, `acme:motd`. */
@@ -24,6 +46,8 @@ export interface Plugin {
   hypervisors?: readonly HypervisorProvider[];
   formats?: readonly ImageFormatProvider[];
   runtimes?: readonly RuntimeProvider[];
+  /** Options of `osv build` the plugin reads (names unique over all plugins and osv build's own flags). */
+  options?: readonly PluginOption[];
   /** Kernel features needed whenever this plugin is used. */
   kernelFeatures?: readonly string[];
   hooks?: Partial<PipelineHooks>;

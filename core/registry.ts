@@ -6,6 +6,7 @@
  */
 
 import type { OsvCommand, Plugin } from "./plugin.ts";
+import { checkDeclaration, type DeclaredOption } from "./options.ts";
 import type {
   FilesystemProvider,
   HypervisorProvider,
@@ -46,6 +47,8 @@ export interface PluginDescription {
   description: string | null;
   provides: { [F in Family]: string[] };
   hooks: string[];
+  /** Names of the `osv build` options it declares. */
+  options: string[];
   kernelFeatures: string[];
 }
 
@@ -75,11 +78,13 @@ export class PluginRegistry {
   readonly plugins: readonly Plugin[];
   readonly #providers: { [F in Family]: Map<string, Registered<ProviderOf[F]>> };
   readonly #warn: WarnSink;
+  readonly #options = new Map<string, DeclaredOption>();
 
   /**
    * @param plugins plugins in registration order (built-ins first, then third-party)
    * @param options where plugin warnings go
-   * @throws Error on two plugins with the same name or two providers of a family with the same name
+   * @throws Error on two plugins with the same name, two providers of a family with the same name or two
+   *   options with the same name
    */
   constructor(plugins: readonly Plugin[], options: { warn?: WarnSink } = {}) {
     this.#warn = options.warn ?? defaultWarn;
@@ -97,7 +102,22 @@ export class PluginRegistry {
       this.#index(plugin, "hypervisor", plugin.hypervisors ?? []);
       this.#index(plugin, "format", plugin.formats ?? []);
       this.#index(plugin, "runtime", plugin.runtimes ?? []);
+      for (const option of plugin.options ?? []) {
+        checkDeclaration(option, plugin.name);
+        const other = this.#options.get(option.name);
+        if (other) {
+          throw new Error(
+            `Cannot register plugin "${plugin.name}": option "${option.name}" is already declared by plugin "${other.plugin}"`,
+          );
+        }
+        this.#options.set(option.name, { option, plugin: plugin.name });
+      }
     }
+  }
+
+  /** The `osv build` options the plugins declare, by name, in plugin order. */
+  options(): ReadonlyMap<string, DeclaredOption> {
+    return this.#options;
   }
 
   #index<F extends Family>(plugin: Plugin, family: F, providers: readonly ProviderOf[F][]): void {
@@ -163,6 +183,7 @@ export class PluginRegistry {
         runtime: (plugin.runtimes ?? []).map((p) => p.name),
       },
       hooks: Object.keys(plugin.hooks ?? {}),
+      options: (plugin.options ?? []).map((o) => o.name),
       kernelFeatures: [
         ...plugin.kernelFeatures ?? [],
         ...(plugin.filesystems ?? []).flatMap((p) => p.kernelFeatures ?? []),

@@ -1,6 +1,7 @@
 /**
  * A streaming writer of cpio "newc" archives (the format Linux initramfs uses), deterministic:
- * inode numbers by position, mtime 0, uid/gid 0, entries in manifest sort order (directories first).
+ * inode numbers by position, mtime 0 (a file's own `mtime` when the manifest gives one), uid/gid 0, entries
+ * in manifest sort order (directories first).
  *
  * Names are stored relative to the root (`etc/motd`), as `cpio -i` expects.
  *
@@ -23,6 +24,7 @@ interface PlannedEntry {
   mode: number;
   nlink: number;
   size: number;
+  mtime: number;
   entry: ManifestEntry;
 }
 
@@ -50,13 +52,13 @@ function alignPadding(offset: number, nameLength: number, e: { mode: number; siz
 
 function header(
   ino: number,
-  e: { name: string; mode: number; nlink: number; size: number },
+  e: { name: string; mode: number; nlink: number; size: number; mtime?: number },
   offset = 0,
 ): Uint8Array {
   const plain = encoder.encode(e.name);
   const name = new Uint8Array(plain.length + 1 + alignPadding(offset, plain.length, e));
   name.set(plain);
-  const fields = [ino, e.mode, 0, 0, e.nlink, 0, e.size, 0, 0, 0, 0, name.length, 0];
+  const fields = [ino, e.mode, 0, 0, e.nlink, e.mtime ?? 0, e.size, 0, 0, 0, 0, name.length, 0];
   const head = encoder.encode("070701" + fields.map(hex8).join(""));
   const out = new Uint8Array(HEADER_SIZE + name.length + pad4(HEADER_SIZE + name.length));
   out.set(head, 0);
@@ -70,14 +72,23 @@ async function plan(manifest: Manifest): Promise<PlannedEntry[]> {
     const name = path.slice(1);
     switch (entry.kind) {
       case "dir":
-        planned.push({ name, mode: S_IFDIR | (entry.mode & 0o7777), nlink: 2, size: 0, entry });
+        planned.push({ name, mode: S_IFDIR | (entry.mode & 0o7777), nlink: 2, size: 0, mtime: 0, entry });
         break;
-      case "symlink":
-        planned.push({ name, mode: S_IFLNK | 0o777, nlink: 1, size: encoder.encode(entry.target).length, entry });
+      case "symlink": {
+        const size = encoder.encode(entry.target).length;
+        planned.push({ name, mode: S_IFLNK | 0o777, nlink: 1, size, mtime: 0, entry });
         break;
+      }
       case "file": {
+        if (
+          entry.mtime !== undefined && !(Number.isInteger(entry.mtime) && entry.mtime >= 0 && entry.mtime < 2 ** 32)
+        ) {
+          throw new RangeError(
+            `Cannot add "${path}" to the filesystem: mtime ${entry.mtime} is not a time cpio can store`,
+          );
+        }
         const size = entry.bytes !== undefined ? entry.bytes.length : await hostFileSize(entry.hostPath, path);
-        planned.push({ name, mode: S_IFREG | (entry.mode & 0o7777), nlink: 1, size, entry });
+        planned.push({ name, mode: S_IFREG | (entry.mode & 0o7777), nlink: 1, size, mtime: entry.mtime ?? 0, entry });
       }
     }
   }

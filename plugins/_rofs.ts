@@ -139,7 +139,15 @@ function plan(manifest: Manifest): { inodes: PlannedInode[]; superblock: RofsSup
     };
     if (entry.kind === "dir") inode.mode = S_IFDIR | (entry.mode & 0o7777);
     else if (entry.kind === "symlink") inode.mode = S_IFLNK | 0o777;
-    else inode.mode = S_IFREG | (entry.mode & 0o7777);
+    else {
+      inode.mode = S_IFREG | (entry.mode & 0o7777);
+      inode.mtime = entry.mtime ?? 0;
+      if (!Number.isSafeInteger(inode.mtime) || inode.mtime < 0) {
+        throw new RangeError(
+          `Cannot add "${path}" to the filesystem: mtime ${inode.mtime} is not a time ROFS can store`,
+        );
+      }
+    }
     inodes.push(inode);
     byPath.set(path, index);
     inodes[parent]?.children.push(index);

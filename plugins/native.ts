@@ -14,23 +14,17 @@
 
 import { basename, extname } from "../core/paths.ts";
 import {
-  addEntry,
-  addHostFileKeepingLinks,
+  addLibraryClosure,
   assertRunnable,
   type CollectedApp,
   definePlugin,
   ElfError,
-  type LibraryClosure,
   type Manifest,
   type Plugin,
   readElf,
   resolveLibraries,
   type RuntimeContext,
-  writeLdCache,
 } from "../core/api.ts";
-
-/** Where the guest's ld.so reads its cache. */
-const LD_SO_CACHE = "/etc/ld.so.cache";
 
 async function collect(app: string, ctx: RuntimeContext): Promise<CollectedApp> {
   const fail = (why: string, cause?: unknown): never => {
@@ -56,7 +50,7 @@ async function collect(app: string, ctx: RuntimeContext): Promise<CollectedApp> 
   const extra = ctx.config.libraries;
   if (elf.interpreter !== null || extra.length > 0) {
     try {
-      const placed = addLibraries(manifest, await resolveLibraries(app, { extra }));
+      const placed = addLibraryClosure(manifest, await resolveLibraries(app, { extra }));
       const hidden = placed.filter((path) => path.startsWith("/tmp/"));
       if (hidden.length > 0) {
         ctx.warn(`the guest mounts a tmpfs at /tmp, which hides ${hidden.join(", ")} at run time`);
@@ -68,25 +62,6 @@ async function collect(app: string, ctx: RuntimeContext): Promise<CollectedApp> 
     }
   }
   return { manifest, cmdline: guestPath, name: basename(file, extname(file)) || file };
-}
-
-/**
- * Adds the interpreter and the libraries at their host paths, and an ld.so.cache naming them.
- *
- * @param manifest the app's manifest
- * @param closure what the program loads
- * @returns the resolved guest paths of the files added
- */
-function addLibraries(manifest: Manifest, closure: LibraryClosure): string[] {
-  const placed: string[] = [];
-  if (closure.interpreter !== null) placed.push(addHostFileKeepingLinks(manifest, closure.interpreter));
-  const cache = new Map<string, string>();
-  for (const library of closure.libraries) {
-    placed.push(addHostFileKeepingLinks(manifest, library.path));
-    for (const name of library.names) if (!name.includes("/")) cache.set(name, library.path);
-  }
-  if (cache.size > 0) addEntry(manifest, LD_SO_CACHE, { kind: "file", bytes: writeLdCache(cache), mode: 0o644 });
-  return placed;
 }
 
 async function isElf(app: string): Promise<boolean> {

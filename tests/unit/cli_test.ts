@@ -29,7 +29,7 @@ Options:
   -h, --help                                     show help
 
 Commands:
-  build [options] <path>                         build an image from a host executable
+  build [options] <path>                         build an image from a host executable or a Python app
   run [options] <image>                          boot an image; exits with the guest program's exit status
   convert [options] <input> <output>             convert an image to another format (input format probed from its content)
   inspect [options] <image>                      show an image's format, sizes, layout and command line
@@ -100,6 +100,7 @@ Deno.test("osv plugins lists every built-in and --json describes what each provi
   const described = JSON.parse(json.out) as { name: string; hooks: string[]; provides: { hypervisor: string[] } }[];
   assertEquals(described.map((d) => d.name), [
     "rt:native",
+    "rt:python",
     "fs:rofs",
     "fs:ramfs",
     "fmt:raw",
@@ -111,7 +112,7 @@ Deno.test("osv plugins lists every built-in and --json describes what each provi
     "example:motd",
     "osv:etc", // enforce: "post"
   ]);
-  assertEquals(described.find((d) => d.name === "example:motd")?.hooks, ["manifest"]);
+  assertEquals(described.find((d) => d.name === "example:motd")?.hooks, ["config", "manifest"]);
   assertEquals(described.find((d) => d.name === "hv:qemu")?.provides.hypervisor, ["qemu"]);
 });
 
@@ -158,6 +159,72 @@ Deno.test("plugins listed in osv.json are loaded relative to the config file", a
   const io = captureIO();
   assertEquals(await main(["build", app, "-o", `${dir}/x.img`, "--plugin", FAKE_KERNEL, "--json"], io), 0, io.err);
   assertEquals(JSON.parse(io.out).files, 3 + generatedEtcFiles());
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("osv build takes the options plugins declare: built-ins', --plugin's and from osv.json", async () => {
+  const help = captureIO();
+  assertEquals(await main(["build", "--help"], help), 0);
+  assertStringIncludes(help.out, "--python-stdlib <mode>");
+  assertStringIncludes(help.out, `(choices: "full", "imports")`);
+  assertStringIncludes(help.out, "--venv <dir>");
+  const withPlugin = captureIO();
+  assertEquals(await main(["build", "--plugin", EXAMPLE_PLUGIN, "--help"], withPlugin), 0);
+  assertStringIncludes(withPlugin.out, "--motd <text>");
+
+  const app = await staticHello();
+  const io = captureIO();
+  assertEquals(
+    await main(["build", "--motd", "from the command line", app, `--plugin=${EXAMPLE_PLUGIN}`, "--dry-run"], io),
+    0,
+    io.err,
+  );
+  assertStringIncludes(io.out, "/etc/motd (22 bytes)");
+
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(
+    `${dir}/osv.json`,
+    JSON.stringify({ plugins: [EXAMPLE_PLUGIN], options: { motd: "config" } }),
+  );
+  await Deno.copyFile(app, `${dir}/hello`);
+  const fromConfig = captureIO();
+  assertEquals(await main(["build", `${dir}/hello`, "--dry-run"], fromConfig), 0, fromConfig.err);
+  assertStringIncludes(fromConfig.out, "/etc/motd (7 bytes)");
+  const overridden = captureIO();
+  assertEquals(
+    await main(["build", `${dir}/hello`, "--motd", "flag wins", "--dry-run"], overridden),
+    0,
+    overridden.err,
+  );
+  assertStringIncludes(overridden.out, "/etc/motd (10 bytes)");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("bad plugin option values in osv.json or on the command line are clear errors", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.copyFile(await staticHello(), `${dir}/hello`);
+  await Deno.writeTextFile(`${dir}/osv.json`, JSON.stringify({ options: { colour: "red" } }));
+  const unknown = captureIO();
+  assertEquals(await main(["build", `${dir}/hello`, "--dry-run"], unknown), 1);
+  assertStringIncludes(
+    unknown.err,
+    `osv: error: Invalid option "colour" in "${dir}/osv.json": no plugin declares it (known: python, python-module, python-stdlib, venv)`,
+  );
+  await Deno.writeTextFile(`${dir}/osv.json`, JSON.stringify({ options: { "python-stdlib": "some" } }));
+  const choice = captureIO();
+  assertEquals(await main(["build", `${dir}/hello`, "--dry-run"], choice), 1);
+  assertStringIncludes(
+    choice.err,
+    `Invalid option "python-stdlib" in "${dir}/osv.json": "some" is not one of full, imports`,
+  );
+  await Deno.writeTextFile(`${dir}/osv.json`, JSON.stringify({ options: [] }));
+  const shape = captureIO();
+  assertEquals(await main(["build", `${dir}/hello`, "--dry-run"], shape), 1);
+  assertStringIncludes(shape.err, `"options" must be an object (option name -> value)`);
+  await Deno.remove(`${dir}/osv.json`);
+  const flag = captureIO();
+  assertEquals(await main(["build", `${dir}/hello`, "--python-stdlib", "some"], flag), 2);
+  assertStringIncludes(flag.err, "argument 'some' is invalid. Allowed choices are full, imports.");
   await Deno.remove(dir, { recursive: true });
 });
 

@@ -1,4 +1,4 @@
-import { assertEquals, assertStringIncludes } from "./_assert.ts";
+import { assertEquals, assertRejects, assertStringIncludes } from "./_assert.ts";
 import { ensureHostTools } from "../../core/setup.ts";
 import { cpioArchive } from "../../plugins/_cpio.ts";
 import type { Manifest } from "../../mod.ts";
@@ -10,6 +10,7 @@ async function sampleManifest(): Promise<{ manifest: Manifest; hostFile: string 
   const manifest: Manifest = new Map([
     ["/usr/lib/libx.so", { kind: "file", hostPath: hostFile, mode: 0o644 }],
     ["/etc/motd", { kind: "file", bytes: new TextEncoder().encode("hi\n"), mode: 0o600 }],
+    ["/etc/dated", { kind: "file", bytes: new TextEncoder().encode("d\n"), mode: 0o644, mtime: 1_700_000_000 }],
     ["/bin", { kind: "dir", mode: 0o700 }],
     ["/bin/app", { kind: "file", bytes: new Uint8Array([1, 2, 3]), mode: 0o755 }],
     ["/lib", { kind: "symlink", target: "usr/lib" }],
@@ -37,6 +38,7 @@ Deno.test("cpio -t lists directories before their contents and ends at the trail
     "bin",
     "bin/app",
     "etc",
+    "etc/dated",
     "etc/motd",
     "lib",
     "usr",
@@ -62,6 +64,7 @@ Deno.test("cpio -i extracts the same contents, modes and symlinks", async () => 
   assertEquals((await Deno.stat(`${dir}/bin`)).mode! & 0o777, 0o700);
   assertEquals(await Deno.readLink(`${dir}/lib`), "usr/lib");
   assertEquals((await Deno.stat(`${dir}/etc/motd`)).mtime?.getTime(), 0);
+  assertEquals((await Deno.stat(`${dir}/etc/dated`)).mtime?.getTime(), 1_700_000_000_000);
   const { stdout } = await sh("cpio", ["-t", "-v", "--quiet"], { stdin: bytes });
   assertStringIncludes(stdout, "lib -> usr/lib");
   await Deno.remove(dir, { recursive: true });
@@ -76,4 +79,10 @@ Deno.test("cpioArchive() names the guest path when a host file is missing", asyn
   } catch (err) {
     assertEquals((err as Error).message, `Cannot add "/app" to the filesystem: cannot read "/nonexistent/app"`);
   }
+});
+
+Deno.test("cpioArchive() refuses an mtime the format cannot hold", async () => {
+  const manifest: Manifest = new Map([["/f", { kind: "file", bytes: new Uint8Array(), mode: 0o644, mtime: 2 ** 32 }]]);
+  const err = await assertRejects(() => cpioArchive(manifest), RangeError);
+  assertStringIncludes(err.message, `Cannot add "/f" to the filesystem: mtime 4294967296`);
 });

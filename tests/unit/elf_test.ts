@@ -1,5 +1,16 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "./_assert.ts";
-import { assertRunnable, DF_1_NODEFLIB, ElfError, identifyElf, parseElf, PT_DYNAMIC, readElf } from "../../core/elf.ts";
+import {
+  assertRunnable,
+  DF_1_NODEFLIB,
+  ElfError,
+  identifyElf,
+  parseElf,
+  PT_DYNAMIC,
+  readDynamicSymbols,
+  readElf,
+} from "../../core/elf.ts";
+import { sh } from "./_helpers.ts";
+import { ensureHostTools } from "../../core/setup.ts";
 import { dynamicHello, staticHello } from "./_helpers.ts";
 import { archTree, inheritTree, nodeflibTree, originTree } from "./_libs.ts";
 
@@ -122,4 +133,15 @@ Deno.test("a corrupt dynamic section is an ElfError saying what is wrong", async
 Deno.test("an empty interpreter path is refused", async () => {
   const info = { ...await readElf(await dynamicHello()), interpreter: "" };
   assertEquals(assertThrows(() => assertRunnable(info)).message, "ELF file has an empty interpreter path (PT_INTERP)");
+});
+
+Deno.test("readDynamicSymbols() lists the defined dynamic symbols as nm -D --defined-only does", async () => {
+  await ensureHostTools(["binutils"]);
+  for (const file of ["/lib/x86_64-linux-gnu/libc.so.6", await dynamicHello()]) {
+    const { stdout } = await sh("nm", ["-D", "--defined-only", "--format=just-symbols", file]);
+    const expected = stdout.split("\n").filter((l) => l !== "").map((l) => l.replace(/@.*$/, "")).sort();
+    assertEquals((await readDynamicSymbols(file)).sort(), expected, file);
+  }
+  assertEquals(await readDynamicSymbols(await staticHello()), []);
+  await assertRejects(() => readDynamicSymbols("/etc/hostname"), ElfError);
 });

@@ -20,6 +20,7 @@ async function collect(app: string, libraries: string[] = [], warnings: string[]
     cmdline: undefined,
     libraries,
     network: undefined,
+    options: {},
   };
   return await runtime.collect(app, { plugin: "rt:native", warn: (m) => void warnings.push(m), config });
 }

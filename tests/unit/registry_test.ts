@@ -42,6 +42,7 @@ Deno.test("builtinPlugins() registers every built-in through the same plugin sha
   const names = new PluginRegistry(builtinPlugins()).describe().map((d) => d.name);
   assertEquals(names, [
     "rt:native",
+    "rt:python",
     "fs:rofs",
     "fs:ramfs",
     "fmt:raw",
@@ -52,6 +53,28 @@ Deno.test("builtinPlugins() registers every built-in through the same plugin sha
     "hv:qemu-microvm",
     "osv:etc", // enforce: "post"
   ]);
+});
+
+Deno.test("PluginRegistry indexes declared options and rejects a name declared twice or not a flag", () => {
+  const option = { name: "colour-mode", value: "mode", description: "d", choices: ["a", "b"] } as const;
+  const registry = new PluginRegistry([{ name: "x:one", options: [option] }]);
+  assertEquals([...registry.options().entries()], [["colour-mode", { option, plugin: "x:one" }]]);
+  assertEquals(registry.describe()[0]?.options, ["colour-mode"]);
+  const twice = assertThrows(
+    () => new PluginRegistry([{ name: "x:one", options: [option] }, { name: "x:two", options: [option] }]),
+    Error,
+  );
+  assertEquals(
+    twice.message,
+    `Cannot register plugin "x:two": option "colour-mode" is already declared by plugin "x:one"`,
+  );
+  const bad = assertThrows(() =>
+    new PluginRegistry([{ name: "x:bad", options: [{ name: "Bad_Name", description: "" }] }])
+  );
+  assertEquals(
+    bad.message,
+    `Cannot register plugin "x:bad": option name "Bad_Name" is not lowercase words joined by "-"`,
+  );
 });
 
 Deno.test("forCommand() drops plugins that apply only to the other command", () => {

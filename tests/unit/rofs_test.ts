@@ -137,3 +137,24 @@ Deno.test("corrupt superblocks and tables are reported, not followed", async () 
   const loop = damaged((_, v) => v.setUint32(sb.direntTable, 0, true));
   assertStringIncludes((await assertRejects(() => listRofs(reader(loop), loop.length))).message, "directory loop");
 });
+
+Deno.test("rofsImage() stores a file's mtime and 0 for everything without one", async () => {
+  const manifest: Manifest = new Map([
+    ["/a.py", { kind: "file", bytes: enc.encode("x"), mode: 0o644, mtime: 1_700_000_123 }],
+    ["/b", { kind: "file", bytes: enc.encode("yy"), mode: 0o644 }],
+  ]);
+  const bytes = await readAll((await rofsImage(manifest)).stream);
+  const sb = decodeSuperblock(bytes, bytes.length);
+  const view = new DataView(bytes.buffer);
+  const times = new Map<number, number>();
+  for (let i = 1; i < sb.inodeCount; i++) {
+    const at = sb.inodeTable + i * INODE_SIZE;
+    times.set(Number(view.getBigUint64(at + 8, true)), Number(view.getBigUint64(at + 24, true)));
+  }
+  assertEquals(times, new Map([[1, 1_700_000_123], [2, 0]]));
+  const bad = await assertRejects(
+    () => rofsImage(new Map([["/c", { kind: "file", bytes: enc.encode("z"), mode: 0o644, mtime: -1 }]])),
+    RangeError,
+  );
+  assertStringIncludes(bad.message, `Cannot add "/c" to the filesystem: mtime -1`);
+});
