@@ -108,56 +108,47 @@ function helloOk(run: { code: number; stdout: string }): boolean {
   return run.code === 0 && run.stdout.includes(EXPECTED);
 }
 
-/** Compiles examples/hello statically and builds its image; paths of both. */
-async function prepareHello(dir: string): Promise<{ binary: string; image: string; ramfsImage: string }> {
-  const binary = `${dir}/hello`;
-  const gcc = await spawnTimed("gcc", ["-static", "-O2", "-o", binary, `${ROOT}examples/hello/hello.c`]);
+/** Compiles a C source (relative to the repository) statically into dir; the binary's path. */
+async function compileStatic(dir: string, source: string): Promise<string> {
+  const binary = `${dir}/${source.slice(source.lastIndexOf("/") + 1, -2)}`;
+  const gcc = await spawnTimed("gcc", ["-static", "-O2", "-o", binary, `${ROOT}${source}`]);
   if (gcc.code !== 0) fail(`gcc failed: ${failureText(gcc)}`);
-  const image = `${dir}/hello.img`;
-  const ramfsImage = `${dir}/hello-ramfs.img`;
-  for (const [out, fs] of [[image, "rofs"], [ramfsImage, "ramfs"]]) {
-    const build = await osv(["build", binary, "--fs", fs!, "-o", out!]);
-    if (build.code !== 0) fail(`osv build failed: ${failureText(build)}`);
-  }
-  return { binary, image, ramfsImage };
+  return binary;
+}
+
+/** `osv build BINARY -o IMAGE ...extra`; the image's path. */
+async function buildImage(binary: string, image: string, extra: string[] = []): Promise<string> {
+  const build = await osv(["build", binary, ...extra, "-o", image]);
+  if (build.code !== 0) fail(`osv build failed: ${failureText(build)}`);
+  return image;
+}
+
+/** Compiles examples/hello statically and builds its rofs and ramfs images. */
+async function prepareHello(dir: string): Promise<{ binary: string; image: string; ramfsImage: string }> {
+  const binary = await compileStatic(dir, "examples/hello/hello.c");
+  return {
+    binary,
+    image: await buildImage(binary, `${dir}/hello.img`, ["--fs", "rofs"]),
+    ramfsImage: await buildImage(binary, `${dir}/hello-ramfs.img`, ["--fs", "ramfs"]),
+  };
 }
 
 /** Builds treehash and an image holding the test tree's 64 MiB file; the binary, image and host file. */
 async function prepareRead64(dir: string): Promise<{ binary: string; image: string; file: string }> {
-  const binary = `${dir}/treehash`;
-  const gcc = await spawnTimed("gcc", ["-static", "-O2", "-o", binary, `${ROOT}tests/guest/treehash.c`]);
-  if (gcc.code !== 0) fail(`gcc failed: ${failureText(gcc)}`);
+  const binary = await compileStatic(dir, "tests/guest/treehash.c");
   const file = `${dir}/big.bin`;
   const data = new Uint8Array(BIG_FILE_BYTES);
   crypto.getRandomValues(data.subarray(0, 65536));
   for (let at = 65536; at < data.length; at *= 2) data.copyWithin(at, 0, Math.min(at, data.length - at));
   await Deno.writeFile(file, data);
-  const image = `${dir}/read64.img`;
-  const build = await osv(["build", binary, "--add", `${file}:/${BIG_FILE}`, "-o", image]);
-  if (build.code !== 0) fail(`osv build failed: ${failureText(build)}`);
+  const image = await buildImage(binary, `${dir}/read64.img`, ["--add", `${file}:/${BIG_FILE}`]);
   return { binary, image, file };
 }
 
-/** Builds bench/guest/syscall_loop.c and its image; the binary and the image. */
-async function prepareSyscallLoop(dir: string): Promise<{ binary: string; image: string }> {
-  const binary = `${dir}/syscall_loop`;
-  const gcc = await spawnTimed("gcc", ["-static", "-O2", "-o", binary, `${ROOT}bench/guest/syscall_loop.c`]);
-  if (gcc.code !== 0) fail(`gcc failed: ${failureText(gcc)}`);
-  const image = `${dir}/syscall_loop.img`;
-  const build = await osv(["build", binary, "-o", image]);
-  if (build.code !== 0) fail(`osv build failed: ${failureText(build)}`);
-  return { binary, image };
-}
-
-/** Builds bench/guest/http_bench_server.c and its image; the binary and the image. */
-async function prepareHttpServer(dir: string): Promise<{ binary: string; image: string }> {
-  const binary = `${dir}/http_bench_server`;
-  const gcc = await spawnTimed("gcc", ["-static", "-O2", "-o", binary, `${ROOT}bench/guest/http_bench_server.c`]);
-  if (gcc.code !== 0) fail(`gcc failed: ${failureText(gcc)}`);
-  const image = `${dir}/http_bench_server.img`;
-  const build = await osv(["build", binary, "-o", image]);
-  if (build.code !== 0) fail(`osv build failed: ${failureText(build)}`);
-  return { binary, image };
+/** Compiles a benchmark program of bench/guest and builds its image; the binary and the image. */
+async function prepareGuest(dir: string, name: string): Promise<{ binary: string; image: string }> {
+  const binary = await compileStatic(dir, `bench/guest/${name}.c`);
+  return { binary, image: await buildImage(binary, `${dir}/${name}.img`) };
 }
 
 /** The DHCP phase (ms) of booting hello with the default user-mode NIC. */
@@ -360,8 +351,8 @@ async function collect(options: Options): Promise<Results> {
     progress("building hello, its image, the kernel and the stub kernel");
     const hello = await prepareHello(dir);
     const read64 = await prepareRead64(dir);
-    const syscallLoop = await prepareSyscallLoop(dir);
-    const httpServer = await prepareHttpServer(dir);
+    const syscallLoop = await prepareGuest(dir, "syscall_loop");
+    const httpServer = await prepareGuest(dir, "http_bench_server");
     const kernelElf = await kernelElfSize();
     const stub = await stubKernel();
 
