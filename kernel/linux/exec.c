@@ -1,6 +1,7 @@
 /* Starting the app: find the program in the filesystem, load it and its interpreter if it names one
  * (linux/elf.c), build the initial stack Linux programs expect (argc, argv, envp, auxv, strings,
- * AT_RANDOM bytes) and enter ring 3, at the interpreter's entry for a dynamically linked program. */
+ * AT_RANDOM bytes) and start its first thread (tid 1) in ring 3, at the interpreter's entry for a
+ * dynamically linked program; the boot context then becomes the idle loop (sched/sched.c). */
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/clock.h"
 #include "boot.h"
@@ -10,6 +11,7 @@
 #include "lib.h"
 #include "linux/elf.h"
 #include "linux/linux.h"
+#include "sched/sched.h"
 
 #define AT_NULL 0
 #define AT_PHDR 3
@@ -146,6 +148,7 @@ NORETURN void exec_app(const struct boot_options *opts)
 		vm_exit(EXIT_CANNOT_START);
 	}
 	struct process *p = &the_process;
+	list_init(&p->shared_pending.queued);
 	p->as = as_create();
 	if (!p->as)
 		panic("out of memory creating the address space");
@@ -180,7 +183,9 @@ NORETURN void exec_app(const struct boot_options *opts)
 	p->start_ns = clock_monotonic_ns();
 	if (opts->bootchart)
 		bootchart_print();
-	fpu_init_user_state();
+	struct thread *first = thread_create(); /* its FPU starts in Linux's initial state */
+	if (!first || first->tid != 1)
+		panic("cannot create the first thread");
 	struct trap_frame frame = {
 	    .rip = img.interp ? interp.entry : img.entry,
 	    .cs = USER_CS,
@@ -188,5 +193,6 @@ NORETURN void exec_app(const struct boot_options *opts)
 	    .rsp = sp,
 	    .ss = USER_DS,
 	};
-	enter_user(&frame);
+	thread_start_user(first, &frame);
+	sched_start();
 }

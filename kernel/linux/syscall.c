@@ -1,11 +1,13 @@
 /* Syscall dispatch: the table is linux/syscalls.def expanded twice (handlers and names). Numbers
  * without a handler return -ENOSYS, and with --verbose each is named once on the console. Called from
- * syscall_entry in entry.S with the user's registers in a trap frame; runs due deferred work
- * (sched/deferred.h) on the way out. */
+ * syscall_entry in entry.S (or traps.c under kvm_pvm) with the user's registers in a trap frame.
+ * Also the common way back to user mode (return_to_user): due deferred work (sched/deferred.h), the
+ * end of a time slice, pending signals (linux/signal.c). */
 #include "errno.h"
 #include "lib.h"
 #include "linux/linux.h"
 #include "sched/deferred.h"
+#include "sched/sched.h"
 
 #define IMPL(nr, name) SYSCALL_DEFINE(name);
 #define NONE(nr, name)
@@ -48,10 +50,36 @@ static long missing_syscall(uint64_t nr)
 long syscall_dispatch(struct trap_frame *f)
 {
 	uint64_t nr = f->rax;
+	struct thread *self = current_thread();
+	self->syscall_nr = nr;
+	self->in_syscall = true;
 	syscall_fn fn = nr < MAX_SYSCALL ? syscall_table[nr] : NULL;
 	long ret = fn ? fn(f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9) : missing_syscall(nr);
-	if (deferred_pending())
-		deferred_run(); /* packets that arrived during the syscall */
 	f->rax = ret;
+	cli(); /* nothing may arrive unseen between the last check and the return to user mode */
+	return_to_user(f);
 	return ret;
+}
+
+void return_to_user(struct trap_frame *f)
+{
+	struct thread *self = current_thread();
+	for (;;) {
+		if (deferred_pending())
+			deferred_run(); /* packets that arrived meanwhile */
+		if (this_cpu()->need_resched) {
+			schedule();
+			self->rseq_check = self->rseq != 0;
+			continue;
+		}
+		bool interrupted = self->in_syscall && signal_is_restart_code(f->rax);
+		if (signal_pending(self) || self->sig.restore_blocked || interrupted || self->rseq_check) {
+			signal_deliver(f);
+			if (!signal_pending(self))
+				break;
+			continue;
+		}
+		break;
+	}
+	self->in_syscall = false;
 }

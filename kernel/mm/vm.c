@@ -649,6 +649,18 @@ long clear_user(uint64_t user_dst, size_t n)
 	return r;
 }
 
+long cmpxchg_user_u32(uint64_t uaddr, uint32_t old, uint32_t new);
+
+long user_cmpxchg_u32(uint64_t uaddr, uint32_t old, uint32_t new)
+{
+	if ((uaddr & 3) || !user_range_ok(uaddr, 4))
+		return -EFAULT;
+	user_access_begin();
+	long r = cmpxchg_user_u32(uaddr, old, new);
+	user_access_end();
+	return r;
+}
+
 long strncpy_from_user(char *dst, uint64_t user_src, size_t max)
 {
 	if (user_src >= USER_TOP)

@@ -1,8 +1,10 @@
 /* Deferred work (see deferred.h): a flag set by interrupt handlers, the registered work functions and
- * their deadlines. Single CPU: interrupt handlers only set the flag, everything else runs at safe
- * points with interrupts off or from code that interrupts never re-enter. */
+ * their deadlines, and the wait queue of threads waiting for what the work brings about. Interrupt
+ * handlers only set the flag; the work runs at safe points with interrupts off, never nested. */
 #include "arch/x86_64/clock.h"
 #include "sched/deferred.h"
+#include "sched/timer.h"
+#include "sched/wait.h"
 
 #define MAX_DEFERRED 4
 
@@ -13,6 +15,7 @@ static struct {
 static int work_count;
 static volatile bool kicked;
 static bool running;
+static struct wait_queue waiters = WAIT_QUEUE_INIT(waiters);
 
 void deferred_register(void (*run)(void), uint64_t (*next_deadline)(void))
 {
@@ -52,7 +55,15 @@ void deferred_run(void)
 		kicked = false;
 		for (int i = 0; i < work_count; i++)
 			work[i].run();
+		wake_up_all(&waiters);
 	}
-	lapic_arm_background(deferred_deadline());
+	timer_reprogram();
 	running = false;
 }
+
+int deferred_wait(bool (*cond)(void *arg), void *arg, uint64_t deadline, uint64_t recheck_ns, bool interruptible)
+{
+	return wait_event(&waiters, cond, arg, deadline, recheck_ns, interruptible);
+}
+
+void deferred_notify(void) { wake_up_all(&waiters); }

@@ -141,7 +141,8 @@ struct cpu_features {
 extern struct cpu_features cpu;
 
 void cpu_init(void);
-void fpu_init_user_state(void);
 /* Tell the CPU which user TLS (FS base) to use. */
 void cpu_set_fs_base(uint64_t base);
-NORETURN void enter_user(struct trap_frame *frame);
+/* The kernel stack (its top) that syscalls and interrupts from user mode start on: the running
+ * thread's (TSS RSP0 and the per-CPU copy syscall_entry reads). */
+void cpu_set_kernel_stack(uint64_t top);

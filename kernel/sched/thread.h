@@ -1,0 +1,82 @@
+/* Threads (sched/thread.c): each has a kernel stack whose top holds its user registers (a struct
+ * trap_frame) while it is in the kernel, a save area for its FPU/SSE state, its TLS bases, and the
+ * Linux per-thread state (tid, signal mask and pending signals, alternate stack, clear_child_tid,
+ * robust list, rseq). Fields marked [sched] are protected by sched_lock (sched/sched.c); the rest
+ * belong to the thread itself. */
+#pragma once
+#include "arch/x86_64/cpu.h"
+#include "linux/signal.h"
+#include "list.h"
+#include "sched/timer.h"
+#include "types.h"
+
+enum thread_state {
+	THREAD_NEW,     /* made, not started yet */
+	THREAD_RUNNING, /* on a CPU */
+	THREAD_READY,   /* on the run queue, or woken while still on its CPU before it could block */
+	THREAD_BLOCKED, /* waiting: a wait queue, a futex, a timeout */
+	THREAD_DEAD,    /* exited; freed by the next thread to run on its CPU */
+};
+
+/* Why a blocked thread was woken (thread->wake_reason). */
+enum wake_reason {
+	WAKE_NONE,
+	WAKE_EVENT,   /* what it waited for happened (or it should re-check) */
+	WAKE_TIMEOUT, /* its deadline passed */
+	WAKE_SIGNAL,  /* a signal arrived while it waited interruptibly */
+};
+
+struct thread {
+	uint64_t ksp;                 /* saved kernel RSP while switched out (switch.S: offset 0) */
+	int tid;
+	enum thread_state state;      /* [sched] */
+	enum wake_reason wake_reason; /* [sched] */
+	bool on_cpu;                  /* [sched] running on a CPU (or switching away from it) */
+	bool interruptible;           /* [sched] blocked in a wait a signal ends */
+	bool killed;                  /* [sched] the process is exiting: never run again */
+	bool idle;                    /* a CPU's idle thread: kernel only */
+	uint8_t *kstack;              /* KERNEL_STACK_SIZE bytes; NULL for an idle thread (boot stack) */
+	uint64_t kstack_top;
+	uint8_t *fpu;                 /* FPU/SSE/AVX save area (64-byte aligned) */
+	void *fpu_alloc;
+	uint64_t fs_base, gs_base;    /* user TLS bases while switched out */
+	struct list run_link;         /* [sched] run queue */
+	struct list all_link;         /* [sched] every live thread */
+	struct ktimer timeout;        /* [sched] deadline of the current wait */
+	uint64_t run_ns;              /* CPU time used before the current run */
+	uint64_t ran_since;           /* when it last got the CPU */
+	uint64_t voluntary_switches, involuntary_switches;
+	/* Linux */
+	uint64_t clear_child_tid;
+	uint64_t robust_list, robust_list_len;
+	uint64_t rseq, rseq_len;
+	uint32_t rseq_sig;
+	uint64_t syscall_nr;          /* the syscall in progress (for restarting it after a signal) */
+	bool in_syscall;              /* on its way back from a syscall (return_to_user) */
+	bool rseq_check;              /* preempted or signalled: its rseq critical section may need aborting */
+	uint64_t fault_addr;          /* CR2 of the fault behind a pending synchronous signal */
+	struct thread_signals sig;    /* mask, pending, alternate stack (linux/signal.h) */
+	char name[16];                /* prctl(PR_SET_NAME) */
+};
+
+/* A new thread with a kernel stack and FPU area; NULL when out of memory or thread ids. Not started. */
+struct thread *thread_create(void);
+/* Starts t in user mode with the registers of frame (copied to the top of its kernel stack). */
+void thread_start_user(struct thread *t, const struct trap_frame *frame);
+/* Frees a thread that never ran. */
+void thread_free(struct thread *t);
+/* The live thread with this tid, or NULL. sched_lock held. */
+struct thread *thread_by_tid(int tid);
+/* The user registers of t while it is in the kernel (the top of its kernel stack). */
+static inline struct trap_frame *thread_user_frame(const struct thread *t)
+{
+	return (struct trap_frame *)(t->kstack_top - sizeof(struct trap_frame));
+}
+/* Number of live threads. */
+int thread_count(void);
+/* sched_lock held: takes a dead or never-started thread off the list of live threads. */
+void thread_unlink_locked(struct thread *t);
+/* Frees the memory of an unlinked thread (not the running one). */
+void thread_release_memory(struct thread *t);
+/* Calls fn for every live thread (sched_lock held; fn may unlink the thread it is given). */
+void thread_for_each(void (*fn)(struct thread *t, void *arg), void *arg);
