@@ -4,6 +4,7 @@
  * dynamically linked program; the boot context then becomes the idle loop (sched/sched.c). */
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/clock.h"
+#include "arch/x86_64/fpu.h"
 #include "boot.h"
 #include "errno.h"
 #include "fs/file.h"
@@ -78,7 +79,7 @@ static uint64_t build_stack(const struct boot_options *opts, const struct elf_im
 	    {AT_PAGESZ, PAGE_SIZE},    {AT_BASE, interp_base},             {AT_FLAGS, 0},
 	    {AT_ENTRY, img->entry},    {AT_UID, 0},              {AT_EUID, 0},
 	    {AT_GID, 0},               {AT_EGID, 0},             {AT_SECURE, 0},
-	    {AT_RANDOM, random_addr},  {AT_HWCAP, hwcap},        {AT_HWCAP2, cpu.fsgsbase ? 2 : 0},
+	    {AT_RANDOM, random_addr},  {AT_HWCAP, hwcap},        {AT_HWCAP2, cpu.user_fsgsbase ? 2 : 0},
 	    {AT_CLKTCK, 100},          {AT_PLATFORM, platform},  {AT_EXECFN, execfn_addr},
 	    {AT_SYSINFO_EHDR, vdso},   {AT_NULL, 0},
 	};
@@ -183,9 +184,10 @@ NORETURN void exec_app(const struct boot_options *opts)
 	p->start_ns = clock_monotonic_ns();
 	if (opts->bootchart)
 		bootchart_print();
-	struct thread *first = thread_create(); /* its FPU starts in Linux's initial state */
+	struct thread *first = thread_create();
 	if (!first || first->tid != 1)
 		panic("cannot create the first thread");
+	fpu_init_state(first->fpu); /* Linux's initial FPU state */
 	struct trap_frame frame = {
 	    .rip = img.interp ? interp.entry : img.entry,
 	    .cs = USER_CS,

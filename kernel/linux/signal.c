@@ -87,7 +87,7 @@ static bool action_ignores(int sig)
 
 void signal_thread_init(struct thread_signals *s)
 {
-	memset(s, 0, sizeof(*s));
+	memset(s, 0, offsetof(struct thread_signals, pending.standard));
 	list_init(&s->pending.queued);
 }
 
@@ -191,8 +191,14 @@ bool signal_pending(const struct thread *t)
 	return ((t->sig.pending.mask | current->shared_pending.mask) & ~t->sig.blocked) != 0;
 }
 
+void signal_recheck(struct thread *t) { t->work |= THREAD_WORK_SIGNAL; }
+
 /* sched_lock held: t has a signal to act on: end its interruptible wait. */
-static void notify(struct thread *t) { sched_wake_locked(t, WAKE_SIGNAL); }
+static void notify(struct thread *t)
+{
+	t->work |= THREAD_WORK_SIGNAL;
+	sched_wake_locked(t, WAKE_SIGNAL);
+}
 
 int signal_send_thread_locked(struct thread *t, const struct ksiginfo *info)
 {
@@ -277,6 +283,7 @@ void signal_set_temporary_mask(uint64_t mask)
 		self->sig.restore_blocked = true;
 	}
 	self->sig.blocked = mask & ~UNBLOCKABLE;
+	self->work |= THREAD_WORK_SIGNAL; /* newly unblocked signals, and the mask to put back */
 	spin_unlock_irqrestore(&sched_lock, flags);
 }
 
@@ -297,9 +304,6 @@ void signal_restore_mask(void)
  * same syscall again (RIP back over the 2-byte `syscall`, RAX its number again). */
 static void resolve_restart(struct thread *self, struct trap_frame *f, const struct k_sigaction *ka)
 {
-	if (!self->in_syscall)
-		return;
-	self->in_syscall = false;
 	long r = (long)f->rax;
 	if (!signal_is_restart_code(f->rax))
 		return;
@@ -345,7 +349,6 @@ struct rseq_cs {
  * (and the section is cleared), as Linux does. False when the rseq area is unusable (SIGSEGV). */
 static bool rseq_fixup(struct thread *self, struct trap_frame *f)
 {
-	self->rseq_check = false;
 	if (!self->rseq)
 		return true;
 	uint64_t cs_addr = 0;
@@ -430,11 +433,11 @@ static NORETURN void terminate(int sig)
 	process_exit(128 + sig);
 }
 
-void signal_deliver(struct trap_frame *f)
+void signal_deliver(struct trap_frame *f, uint32_t work)
 {
 	struct thread *self = current_thread();
-	bool handled = false;
-	if (self->rseq_check && !rseq_fixup(self, f))
+	bool handled = false, interrupted = work & THREAD_WORK_RESTART;
+	if ((work & THREAD_WORK_RSEQ) && !rseq_fixup(self, f))
 		app_fatal_fault(f, SIGSEGV, self->rseq);
 	for (;;) {
 		struct ksiginfo info;
@@ -459,7 +462,11 @@ void signal_deliver(struct trap_frame *f)
 		self->sig.restore_blocked = false;
 		spin_unlock_irqrestore(&sched_lock, flags);
 
-		resolve_restart(self, f, &ka);
+		if (interrupted)
+			resolve_restart(self, f, &ka);
+		interrupted = false;
+		if (self->rseq && !rseq_fixup(self, f))
+			app_fatal_fault(f, SIGSEGV, self->rseq);
 		if (!setup_frame(self, f, sig, &info, &ka, restore)) {
 			kprintf("\nosv: %s: cannot write the frame of a %s handler (stack at %lx)\n", current->exe_path,
 				signal_name(sig), f->rsp);
@@ -472,7 +479,8 @@ void signal_deliver(struct trap_frame *f)
 		handled = true;
 	}
 	if (!handled) {
-		resolve_restart(self, f, NULL);
+		if (interrupted)
+			resolve_restart(self, f, NULL);
 		signal_restore_mask();
 	}
 }
@@ -516,7 +524,9 @@ long signal_return(struct trap_frame *f)
 		self->sig.altstack_size = disable ? 0 : ss->size;
 		self->sig.altstack_flags = disable ? 0 : (int)((uint32_t)ss->flags & SS_AUTODISARM);
 	}
-	self->in_syscall = false; /* the restored RAX is not a syscall result to restart */
+	self->work |= THREAD_WORK_SIGNAL; /* the restored mask may unblock pending signals */
+	/* The restored RAX is returned as is: syscall_dispatch sees no restart code in it unless the
+	 * interrupted code had one in RAX, which only a syscall result can be. */
 	return (long)f->rax;
 }
 
@@ -531,6 +541,7 @@ void signal_fault(struct trap_frame *f, int signo, int code, uint64_t addr)
 	if (caught) {
 		struct ksiginfo info = {signo, 0, code, 0, {addr, 0, 0, 0}};
 		self->fault_addr = addr;
+		self->work |= THREAD_WORK_SIGNAL;
 		/* Forced: a second fault while the first is pending must not be merged away silently. */
 		self->sig.pending.mask &= ~sigbit(signo);
 		enqueue(&self->sig.pending, &info, false);

@@ -97,17 +97,17 @@ struct sigqueue_entry {
 /* Pending signals: one instance of each standard signal (1..31), any number of real-time ones. */
 struct sigpending {
 	uint64_t mask;
-	struct ksiginfo standard[32]; /* [signo] while its bit is in mask */
 	struct list queued;           /* struct sigqueue_entry of real-time signals, oldest first */
+	struct ksiginfo standard[32]; /* [signo] while its bit is in mask (last: never needs clearing) */
 };
 
 struct thread_signals {
 	uint64_t blocked;
 	uint64_t saved_blocked; /* ppoll, pselect6, epoll_pwait, rt_sigsuspend: mask to put back */
 	bool restore_blocked;   /* ... on the way back to user mode, after a handler's frame took it */
-	struct sigpending pending;
 	uint64_t altstack_sp, altstack_size;
 	int altstack_flags;
+	struct sigpending pending; /* last (see struct sigpending) */
 };
 
 struct k_sigaction {
@@ -134,9 +134,12 @@ int signal_take(struct thread *t, uint64_t set, struct ksiginfo *out);
 void signal_discard_ignored(int sig);
 /* Whether t has a pending signal it does not block (its own or the process's). */
 bool signal_pending(const struct thread *t);
-/* On the way back to user mode: delivers pending signals (handler frames, default actions, ignoring)
- * and resolves interrupted syscalls (-ERESTART*). f is the thread's user frame. */
-void signal_deliver(struct trap_frame *f);
+/* On the way back to user mode, for the THREAD_WORK_* bits in work (sched/thread.h): delivers pending
+ * signals (handler frames, default actions, ignoring), resolves an interrupted syscall (-ERESTART*),
+ * aborts an rseq critical section, puts a temporary mask back. f is the thread's user frame. */
+void signal_deliver(struct trap_frame *f, uint32_t work);
+/* Tells t (sched_lock held, or t itself) to look at its signals on its way back to user mode. */
+void signal_recheck(struct thread *t);
 /* rt_sigreturn: restores the registers, mask, FPU state and alternate stack the frame saved; the
  * restored RAX. */
 long signal_return(struct trap_frame *f);

@@ -108,22 +108,26 @@ SYSCALL_DEFINE(getrlimit) { return get_set_limit(a0, 0, a1); }
 SYSCALL_DEFINE(arch_prctl)
 {
 	switch (a0) {
-	case ARCH_SET_FS: /* the running thread's bases are in the MSRs (arch/x86_64/context.c) */
+	/* The running thread's bases are in the MSRs and, unless user code may change them itself
+	 * (FSGSBASE), also in its thread (arch/x86_64/context.c). */
+	case ARCH_SET_FS:
 		if (a1 >= USER_TOP)
 			return -EPERM;
+		current_thread()->fs_base = a1;
 		cpu_set_fs_base(a1);
 		return 0;
 	case ARCH_GET_FS: {
-		uint64_t fs = rdmsr(MSR_FS_BASE);
+		uint64_t fs = cpu.user_fsgsbase ? rdmsr(MSR_FS_BASE) : current_thread()->fs_base;
 		return copy_to_user(a1, &fs, 8);
 	}
 	case ARCH_SET_GS:
 		if (a1 >= USER_TOP)
 			return -EPERM;
+		current_thread()->gs_base = a1;
 		wrmsr(MSR_KERNEL_GS_BASE, a1); /* the user's GS base while we run on ours */
 		return 0;
 	case ARCH_GET_GS: {
-		uint64_t gs = rdmsr(MSR_KERNEL_GS_BASE);
+		uint64_t gs = cpu.user_fsgsbase ? rdmsr(MSR_KERNEL_GS_BASE) : current_thread()->gs_base;
 		return copy_to_user(a1, &gs, 8);
 	}
 	default:

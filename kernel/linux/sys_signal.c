@@ -59,7 +59,8 @@ SYSCALL_DEFINE(rt_sigprocmask)
 	uint64_t old = self->sig.blocked;
 	if (a1) {
 		uint64_t mask = a0 == SIG_BLOCK ? old | set : a0 == SIG_UNBLOCK ? old & ~set : set;
-		self->sig.blocked = mask & ~UNBLOCKABLE; /* newly unblocked signals are delivered on the way out */
+		self->sig.blocked = mask & ~UNBLOCKABLE;
+		signal_recheck(self); /* newly unblocked signals are delivered on the way out */
 	}
 	spin_unlock_irqrestore(&sched_lock, flags);
 	if (a2 && copy_to_user(a2, &old, 8) < 0)
@@ -291,6 +292,7 @@ SYSCALL_DEFINE(rt_sigtimedwait)
 		int r = wait_event(NULL, wanted_pending, &w, deadline, 0, true);
 		flags = spin_lock_irqsave(&sched_lock);
 		self->sig.blocked = blocked;
+		signal_recheck(self);
 		sig = signal_take(self, set, &info);
 		spin_unlock_irqrestore(&sched_lock, flags);
 		if (sig)

@@ -71,6 +71,7 @@ static long create_thread(uint64_t flags, uint64_t stack, uint64_t parent_tid, u
 	if (flags & CLONE_SETTLS)
 		t->fs_base = tls;
 	signal_thread_inherit(&t->sig, &self->sig);
+	t->work = THREAD_WORK_SIGNAL; /* what the process has pending may be for it */
 	memcpy(t->name, self->name, sizeof(t->name));
 	t->clear_child_tid = (flags & CLONE_CHILD_CLEARTID) ? child_tid : 0;
 	uint32_t tid = (uint32_t)t->tid;

@@ -50,18 +50,22 @@ static long missing_syscall(uint64_t nr)
 long syscall_dispatch(struct trap_frame *f)
 {
 	uint64_t nr = f->rax;
-	struct thread *self = current_thread();
-	self->syscall_nr = nr;
-	self->in_syscall = true;
 	syscall_fn fn = nr < MAX_SYSCALL ? syscall_table[nr] : NULL;
 	long ret = fn ? fn(f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9) : missing_syscall(nr);
 	f->rax = ret;
+	/* (rt_sigreturn's result is the interrupted code's RAX, never a syscall to restart) */
+	if (unlikely((uint64_t)(ret + ERESTART_RESTARTBLOCK) <= ERESTART_RESTARTBLOCK - ERESTARTSYS) && nr != 15) {
+		struct thread *self = current_thread(); /* interrupted by a signal */
+		self->syscall_nr = nr;
+		self->work |= THREAD_WORK_RESTART;
+	}
 	cli(); /* nothing may arrive unseen between the last check and the return to user mode */
 	return_to_user(f);
 	return ret;
 }
 
-void return_to_user(struct trap_frame *f)
+/* The slow part of return_to_user: something is to be done. Interrupts are off. */
+static void return_work(struct trap_frame *f)
 {
 	struct thread *self = current_thread();
 	for (;;) {
@@ -69,17 +73,22 @@ void return_to_user(struct trap_frame *f)
 			deferred_run(); /* packets that arrived meanwhile */
 		if (this_cpu()->need_resched) {
 			schedule();
-			self->rseq_check = self->rseq != 0;
+			if (self->rseq)
+				self->work |= THREAD_WORK_RSEQ;
 			continue;
 		}
-		bool interrupted = self->in_syscall && signal_is_restart_code(f->rax);
-		if (signal_pending(self) || self->sig.restore_blocked || interrupted || self->rseq_check) {
-			signal_deliver(f);
-			if (!signal_pending(self))
-				break;
+		if (self->work) {
+			uint32_t work = self->work;
+			self->work = 0;
+			signal_deliver(f, work);
 			continue;
 		}
 		break;
 	}
-	self->in_syscall = false;
+}
+
+void return_to_user(struct trap_frame *f)
+{
+	if (unlikely(deferred_pending() || this_cpu()->need_resched || current_thread()->work))
+		return_work(f);
 }

@@ -13,8 +13,9 @@ static struct {
 	uint64_t (*next_deadline)(void);
 } work[MAX_DEFERRED];
 static int work_count;
-static volatile bool kicked;
+volatile bool deferred_kicked;
 static bool running;
+static uint64_t known_deadline;
 static struct wait_queue waiters = WAIT_QUEUE_INIT(waiters);
 
 void deferred_register(void (*run)(void), uint64_t (*next_deadline)(void))
@@ -23,9 +24,11 @@ void deferred_register(void (*run)(void), uint64_t (*next_deadline)(void))
 		work[work_count++] = (typeof(work[0])){run, next_deadline};
 }
 
-void deferred_kick(void) { kicked = true; }
+void deferred_kick(void) { deferred_kicked = true; }
 
-bool deferred_pending(void) { return kicked; }
+/* 0 while kicked: the work is due and runs at the next safe point, which computes the next deadline
+ * (a past one would only make the timer fire again and again until then). */
+uint64_t deferred_known_deadline(void) { return deferred_kicked ? 0 : known_deadline; }
 
 uint64_t deferred_deadline(void)
 {
@@ -41,8 +44,9 @@ uint64_t deferred_deadline(void)
 void deferred_timer_tick(uint64_t now)
 {
 	uint64_t d = deferred_deadline();
+	known_deadline = d;
 	if (d && now >= d)
-		kicked = true;
+		deferred_kicked = true;
 }
 
 void deferred_run(void)
@@ -51,12 +55,13 @@ void deferred_run(void)
 		return;
 	running = true;
 	uint64_t d = deferred_deadline();
-	if (kicked || (d && clock_monotonic_ns() >= d)) {
-		kicked = false;
+	if (deferred_kicked || (d && clock_monotonic_ns() >= d)) {
+		deferred_kicked = false;
 		for (int i = 0; i < work_count; i++)
 			work[i].run();
 		wake_up_all(&waiters);
 	}
+	known_deadline = deferred_deadline();
 	timer_reprogram();
 	running = false;
 }

@@ -16,12 +16,16 @@ void deferred_register(void (*run)(void), uint64_t (*next_deadline)(void));
 /* From interrupt handlers: the work should run at the next safe point. */
 void deferred_kick(void);
 /* Whether deferred_run has something to do (cheap: a flag). */
-bool deferred_pending(void);
+extern volatile bool deferred_kicked;
+static inline bool deferred_pending(void) { return deferred_kicked; }
 /* Runs due work (never nested inside itself), wakes the threads in deferred_wait, then re-arms the
  * LAPIC timer for the next deadline. */
 void deferred_run(void);
 /* The earliest deadline of the registered work; 0 when none. */
 uint64_t deferred_deadline(void);
+/* The same as of the end of the last run or timer tick (cheap; work that arms an earlier timer kicks a
+ * run); 0 while a run is due anyway. */
+uint64_t deferred_known_deadline(void);
 /* From the LAPIC timer interrupt: marks work due when its deadline has passed. */
 void deferred_timer_tick(uint64_t now);
 /* Blocks the calling thread until cond(arg) holds (see wait_event in sched/wait.h): re-checked after

@@ -94,7 +94,8 @@ static void after_switch(struct thread *prev)
 	prev->on_cpu = false;
 	if (prev->state == THREAD_DEAD)
 		thread_release_memory(prev);
-	timer_reprogram(); /* the new slice's end, if others wait */
+	if (!list_empty(&run_queue))
+		timer_reprogram(); /* the new slice's end, since others wait */
 }
 
 void sched_thread_first_run(struct thread *prev)
@@ -140,13 +141,15 @@ void schedule_locked(void)
 		prev->state = THREAD_RUNNING;
 		return;
 	}
-	uint64_t now = clock_monotonic_ns();
+	uint64_t now;
+	now = clock_monotonic_ns();
 	account_switch_out(prev, now);
 	next->state = THREAD_RUNNING;
 	next->on_cpu = true;
 	next->ran_since = now;
 	c->slice_end = now + SCHED_SLICE_NS;
-	struct thread *last = arch_switch(prev, next);
+	struct thread *last;
+	last = arch_switch(prev, next);
 	after_switch(last);
 }
 
@@ -207,8 +210,8 @@ void sched_kill_others(void)
 uint64_t sched_preempt_deadline(void)
 {
 	struct percpu *c = this_cpu();
-	if (c->thread->idle || list_empty(&run_queue))
-		return 0;
+	if (c->thread->idle || c->need_resched || list_empty(&run_queue))
+		return 0; /* (a switch already asked for happens on the way back to user mode) */
 	return c->slice_end;
 }
 
@@ -225,7 +228,8 @@ NORETURN void sched_start(void)
 	c->thread->ran_since = clock_monotonic_ns();
 	for (;;) {
 		cli();
-		deferred_run(); /* received packets and network timers, which may wake threads */
+		if (deferred_pending()) /* (the timer interrupt kicks it when a deadline passes) */
+			deferred_run(); /* received packets and network timers, which may wake threads */
 		if (!list_empty(&run_queue)) {
 			schedule();
 			continue;

@@ -43,21 +43,22 @@ static int allocate_tid(void)
 
 struct thread *thread_create(void)
 {
-	struct thread *t = kzalloc(sizeof(*t));
+	struct thread *t = kmalloc(sizeof(*t));
 	if (!t)
 		return NULL;
-	t->kstack = page_alloc(KERNEL_STACK_SIZE / PAGE_SIZE);
+	memset(t, 0, offsetof(struct thread, sig));
+	uint64_t stack = phys_alloc(KERNEL_STACK_SIZE / PAGE_SIZE); /* no need to clear a stack */
 	t->fpu_alloc = kmalloc(fpu_state_size() + 64);
-	if (!t->kstack || !t->fpu_alloc) {
-		if (t->kstack)
-			page_free(t->kstack, KERNEL_STACK_SIZE / PAGE_SIZE);
+	if (!stack || !t->fpu_alloc) {
+		if (stack)
+			phys_free(stack, KERNEL_STACK_SIZE / PAGE_SIZE);
 		kfree(t->fpu_alloc);
 		kfree(t);
 		return NULL;
 	}
+	t->kstack = phys_to_virt(stack);
 	t->kstack_top = (uint64_t)t->kstack + KERNEL_STACK_SIZE;
 	t->fpu = (uint8_t *)ALIGN_UP((uint64_t)t->fpu_alloc, 64);
-	fpu_init_state(t->fpu);
 	t->state = THREAD_NEW;
 	list_init(&t->run_link);
 	list_init(&t->all_link);
@@ -104,7 +105,7 @@ void thread_release_memory(struct thread *t)
 {
 	arch_thread_forget(t);
 	signal_thread_free(&t->sig);
-	page_free(t->kstack, KERNEL_STACK_SIZE / PAGE_SIZE);
+	phys_free(virt_to_phys(t->kstack), KERNEL_STACK_SIZE / PAGE_SIZE);
 	kfree(t->fpu_alloc);
 	kfree(t);
 }

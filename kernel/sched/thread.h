@@ -18,6 +18,12 @@ enum thread_state {
 	THREAD_DEAD,    /* exited; freed by the next thread to run on its CPU */
 };
 
+/* What the way back to user mode (return_to_user, linux/syscall.c) must look at besides deferred work
+ * and the end of a time slice: a cheap test of one word when nothing is to be done. */
+#define THREAD_WORK_SIGNAL 1  /* a signal may be deliverable, or a temporary mask is to be put back */
+#define THREAD_WORK_RESTART 2 /* the syscall returned -ERESTART*: EINTR or a restart, once signals are seen */
+#define THREAD_WORK_RSEQ 4    /* preempted: its rseq critical section may need aborting */
+
 /* Why a blocked thread was woken (thread->wake_reason). */
 enum wake_reason {
 	WAKE_NONE,
@@ -51,15 +57,17 @@ struct thread {
 	uint64_t robust_list, robust_list_len;
 	uint64_t rseq, rseq_len;
 	uint32_t rseq_sig;
-	uint64_t syscall_nr;          /* the syscall in progress (for restarting it after a signal) */
-	bool in_syscall;              /* on its way back from a syscall (return_to_user) */
-	bool rseq_check;              /* preempted or signalled: its rseq critical section may need aborting */
+	uint64_t syscall_nr;          /* an interrupted syscall's number (for restarting it after a signal) */
+	uint32_t work;                /* THREAD_WORK_*: what return_to_user must look at */
 	uint64_t fault_addr;          /* CR2 of the fault behind a pending synchronous signal */
-	struct thread_signals sig;    /* mask, pending, alternate stack (linux/signal.h) */
 	char name[16];                /* prctl(PR_SET_NAME) */
+	struct thread_signals sig;    /* mask, pending, alternate stack (linux/signal.h); last: its tail
+				       * of per-signal records is never cleared (cleared memory is costly
+				       * where kernel code is emulated) */
 };
 
-/* A new thread with a kernel stack and FPU area; NULL when out of memory or thread ids. Not started. */
+/* A new thread with a kernel stack and an FPU area (not initialised: the caller fills it); NULL when
+ * out of memory or thread ids. Not started. */
 struct thread *thread_create(void);
 /* Starts t in user mode with the registers of frame (copied to the top of its kernel stack). */
 void thread_start_user(struct thread *t, const struct trap_frame *frame);

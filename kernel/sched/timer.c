@@ -42,14 +42,12 @@ static void consider(uint64_t *earliest, uint64_t deadline)
 
 void timer_reprogram(void)
 {
-	uint64_t flags = irq_save();
 	uint64_t next = 0;
 	if (!list_empty(&timers))
 		consider(&next, list_entry(timers.next, struct ktimer, link)->deadline);
-	consider(&next, deferred_deadline());
+	consider(&next, deferred_known_deadline());
 	consider(&next, sched_preempt_deadline());
 	lapic_timer_arm(next);
-	irq_restore(flags);
 }
 
 void timer_interrupt(void)

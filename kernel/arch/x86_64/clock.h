@@ -19,8 +19,9 @@ bool clock_realtime_offset(uint64_t *offset_ns);
 
 /* The LAPIC timer interrupt: end of interrupt, then sched/timer.c's timer_interrupt. */
 void lapic_timer_interrupt(void);
-/* Sets the LAPIC one-shot for an absolute clock_monotonic_ns deadline (0: stops it); nothing when it
- * is already set so. Only sched/timer.c decides the deadline. */
+/* Makes the LAPIC one-shot fire by an absolute clock_monotonic_ns deadline: nothing when it is already
+ * armed for that or earlier (or deadline is 0); the interrupt then finds out what is due. Only
+ * sched/timer.c decides the deadline. */
 void lapic_timer_arm(uint64_t deadline);
 /* End of interrupt for the interrupt being handled. */
 void lapic_eoi(void);

@@ -27,18 +27,24 @@ void arch_thread_prepare(struct thread *t, const struct trap_frame *frame)
 	t->ksp = (uint64_t)sf;
 }
 
-/* Saves the owner's registers into its thread and loads next's. */
+/* Saves the owner's registers into its thread and loads next's. Without user FSGSBASE the bases
+ * change only through arch_prctl, which keeps thread->fs_base/gs_base current: no need to read them
+ * back, nor to write the ones that do not differ. */
 static void take_user_state(struct percpu *c, struct thread *next)
 {
 	struct thread *owner = c->user_owner;
 	if (owner) {
 		fpu_save(owner->fpu);
-		owner->fs_base = rdmsr(MSR_FS_BASE);
-		owner->gs_base = rdmsr(MSR_KERNEL_GS_BASE);
+		if (cpu.user_fsgsbase) {
+			owner->fs_base = rdmsr(MSR_FS_BASE);
+			owner->gs_base = rdmsr(MSR_KERNEL_GS_BASE);
+		}
 	}
 	fpu_restore(next->fpu);
-	wrmsr(MSR_FS_BASE, next->fs_base);
-	wrmsr(MSR_KERNEL_GS_BASE, next->gs_base);
+	if (!owner || cpu.user_fsgsbase || owner->fs_base != next->fs_base)
+		wrmsr(MSR_FS_BASE, next->fs_base);
+	if (!owner || cpu.user_fsgsbase || owner->gs_base != next->gs_base)
+		wrmsr(MSR_KERNEL_GS_BASE, next->gs_base);
 	c->user_owner = next;
 }
 
@@ -58,9 +64,10 @@ struct thread *arch_switch(struct thread *prev, struct thread *next)
 void arch_thread_copy_user_state(struct thread *child)
 {
 	/* The caller is the running thread, so its state is in the registers. */
+	struct thread *self = this_cpu()->user_owner;
 	fpu_save(child->fpu);
-	child->fs_base = rdmsr(MSR_FS_BASE);
-	child->gs_base = rdmsr(MSR_KERNEL_GS_BASE);
+	child->fs_base = cpu.user_fsgsbase ? rdmsr(MSR_FS_BASE) : self->fs_base;
+	child->gs_base = cpu.user_fsgsbase ? rdmsr(MSR_KERNEL_GS_BASE) : self->gs_base;
 }
 
 void arch_thread_forget(struct thread *t)

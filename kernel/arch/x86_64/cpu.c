@@ -143,8 +143,12 @@ static void protection_init(void)
 		cr4 |= CR4_SMAP;
 		cpu.smap_on = true;
 	}
-	if (cpu.fsgsbase)
+	/* In PVM-safe mode user code may not change its FS/GS bases itself: then they change only through
+	 * arch_prctl, and a context switch need not read them back (each MSR access is emulated). */
+	if (cpu.fsgsbase && !cpu.pvm_safe) {
 		cr4 |= CR4_FSGSBASE;
+		cpu.user_fsgsbase = true;
+	}
 	write_cr4(cr4);
 	write_cr0(read_cr0() | CR0_WP);
 }

@@ -136,6 +136,7 @@ struct cpu_features {
 	bool kvm_clock; /* KVM paravirtual clock present */
 	bool pvm_safe;  /* booted with --pvm-safe: avoid what kvm_pvm cannot emulate */
 	bool smap_on;   /* SMAP enabled: user accesses need stac/clac */
+	bool user_fsgsbase; /* CR4.FSGSBASE: user code may change its FS/GS bases without a syscall */
 	uint32_t xsave_size;
 };
 extern struct cpu_features cpu;

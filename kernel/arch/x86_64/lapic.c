@@ -5,6 +5,7 @@
 #include "arch/x86_64/cpu.h"
 #include "lib.h"
 #include "mm/mm.h"
+#include "sched/lock.h"
 #include "sched/timer.h"
 
 #define REG_ID 0x020
@@ -64,17 +65,16 @@ void lapic_eoi(void)
 
 void lapic_timer_arm(uint64_t deadline)
 {
+	/* Only ever earlier: an interrupt that comes before it is needed finds nothing due and re-arms
+	 * (sched/timer.c), which costs less than re-programming on every change (each switch moves the
+	 * end of a time slice). */
+	if (!deadline || (armed_until && deadline >= armed_until))
+		return;
+	uint64_t flags = irq_save();
 	if (!lapic)
 		lapic_init();
-	if (deadline == armed_until)
-		return;
-	if (deadline && !lapic_hz)
+	if (!lapic_hz)
 		lapic_calibrate();
-	if (!deadline) {
-		lapic_write(REG_TIMER_INITIAL, 0);
-		armed_until = 0;
-		return;
-	}
 	uint64_t now = clock_monotonic_ns();
 	uint64_t ns = deadline > now ? deadline - now : 1;
 	if (ns > 4000000000UL) { /* callers loop until their deadline; this also keeps the product in 64 bits */
@@ -92,6 +92,7 @@ void lapic_timer_arm(uint64_t deadline)
 	}
 	lapic_write(REG_TIMER_INITIAL, (uint32_t)count);
 	armed_until = deadline;
+	irq_restore(flags);
 }
 
 void lapic_timer_interrupt(void)

@@ -131,13 +131,7 @@ static void run_pvm_syscall(struct trap_frame *f)
 void trap_dispatch(struct trap_frame *f)
 {
 	bool from_user = f->cs & 3;
-	if (f->vector == TIMER_VECTOR) {
-		lapic_timer_interrupt();
-	} else if (f->vector >= IRQ_FIRST_VECTOR && f->vector <= IRQ_LAST_VECTOR) {
-		irq_dispatch(f->vector); /* a device: its driver's handler, then EOI */
-	} else if (f->vector == SPURIOUS_VECTOR || (f->vector >= 32 && f->vector < 48)) {
-		/* spurious, or a stray legacy PIC interrupt */
-	} else if (f->vector == 14) {
+	if (f->vector == 14) { /* first: under kvm_pvm every syscall comes this way */
 		uint64_t addr = read_cr2();
 		if (is_pvm_syscall(f, addr)) {
 			run_pvm_syscall(f); /* returns to user mode through return_to_user already */
@@ -150,13 +144,18 @@ void trap_dispatch(struct trap_frame *f)
 				return;
 			if (!from_user)
 				kernel_fault(f);
-			/* past the end of a mapped file: SIGBUS, as on Linux */
 			struct vma *v = as_find_vma(current_as, addr);
-			if (r == -ENXIO)
+			if (r == -ENXIO) /* past the end of a mapped file: SIGBUS, as on Linux */
 				signal_fault(f, SIGBUS, BUS_ADRERR, addr);
 			else
 				signal_fault(f, SIGSEGV, v && v->start <= addr ? SEGV_ACCERR : SEGV_MAPERR, addr);
 		}
+	} else if (f->vector == TIMER_VECTOR) {
+		lapic_timer_interrupt();
+	} else if (f->vector >= IRQ_FIRST_VECTOR && f->vector <= IRQ_LAST_VECTOR) {
+		irq_dispatch(f->vector); /* a device: its driver's handler, then EOI */
+	} else if (f->vector == SPURIOUS_VECTOR || (f->vector >= 32 && f->vector < 48)) {
+		/* spurious, or a stray legacy PIC interrupt */
 	} else if (from_user && f->vector < 32) {
 		int code;
 		uint64_t addr;
