@@ -103,7 +103,8 @@ static void idt_init(void)
 			.offset_low = handler & 0xffff,
 			.selector = KERNEL_CS,
 			.ist = v == 8 ? 1 : 0, /* double fault runs on its own stack */
-			.type = 0x8e,          /* present, ring 0, interrupt gate */
+			/* present, interrupt gate; ring 3 may raise int3 and into itself (SIGTRAP, SIGSEGV) */
+			.type = v == 3 || v == 4 ? 0xee : 0x8e,
 			.offset_mid = (handler >> 16) & 0xffff,
 			.offset_high = handler >> 32,
 		};
