@@ -2,6 +2,7 @@
  * (a report naming the fault, address, RIP and the app's symbol, then exit status 128 + signal, as a
  * shell reports a killed process). A thread's own exit is in linux/sys_thread.c. */
 #include "arch/x86_64/cpu.h"
+#include "fs/file.h"
 #include "lib.h"
 #include "linux/linux.h"
 #include "net/net.h"
@@ -33,6 +34,7 @@ NORETURN void process_exit(int status)
 {
 	sched_kill_others();
 	sockets_close_all();
+	file_return_borrowed(current_thread()); /* the last references of what was just closed */
 	net_drain(NET_EXIT_DRAIN_NS);
 	if (verbose)
 		net_report();

@@ -4,6 +4,7 @@
  * CLONE_VM|CLONE_THREAD, posix_spawn) are not supported: ENOSYS, named once with --verbose. */
 #include "arch/x86_64/context.h"
 #include "errno.h"
+#include "fs/file.h"
 #include "lib.h"
 #include "linux/linux.h"
 #include "sched/futex.h"
@@ -132,6 +133,7 @@ SYSCALL_DEFINE(exit)
 	if (self->tid == 1)
 		current->leader_exit_code = code;
 	futex_thread_exit(self);
+	file_return_borrowed(self);
 	if (thread_count() == 1) /* the last thread: the process ends with the first thread's status */
 		process_exit(current->leader_exit_code);
 	sched_exit_current();

@@ -4,6 +4,7 @@
  * Also the common way back to user mode (return_to_user): due deferred work (sched/deferred.h), the
  * end of a time slice, pending signals (linux/signal.c). */
 #include "errno.h"
+#include "fs/file.h"
 #include "lib.h"
 #include "linux/linux.h"
 #include "sched/deferred.h"
@@ -80,7 +81,10 @@ static void return_work(struct trap_frame *f)
 		if (self->work) {
 			uint32_t work = self->work;
 			self->work = 0;
-			signal_deliver(f, work);
+			if (work & THREAD_WORK_FILES)
+				file_return_borrowed(self); /* the syscall is over */
+			if (work & ~THREAD_WORK_FILES)
+				signal_deliver(f, work);
 			continue;
 		}
 		break;

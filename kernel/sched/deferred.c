@@ -2,6 +2,7 @@
  * their deadlines, and the wait queue of threads waiting for what the work brings about. Interrupt
  * handlers only set the flag; the work runs at safe points with interrupts off, never nested. */
 #include "arch/x86_64/clock.h"
+#include "param.h"
 #include "sched/deferred.h"
 #include "sched/timer.h"
 #include "sched/wait.h"
@@ -26,9 +27,13 @@ void deferred_register(void (*run)(void), uint64_t (*next_deadline)(void))
 
 void deferred_kick(void) { deferred_kicked = true; }
 
-/* 0 while kicked: the work is due and runs at the next safe point, which computes the next deadline
- * (a past one would only make the timer fire again and again until then). */
-uint64_t deferred_known_deadline(void) { return deferred_kicked ? 0 : known_deadline; }
+/* While kicked the work is due: it runs at the next safe point, which computes the next deadline. Until
+ * then the timer need only come back now and then, in case the CPU is in user mode with nothing else
+ * to bring it into the kernel (a past deadline would make it fire again and again in the meantime). */
+uint64_t deferred_known_deadline(void)
+{
+	return deferred_kicked ? clock_monotonic_ns() + DEFERRED_RETRY_NS : known_deadline;
+}
 
 uint64_t deferred_deadline(void)
 {

@@ -24,7 +24,7 @@ void deferred_run(void);
 /* The earliest deadline of the registered work; 0 when none. */
 uint64_t deferred_deadline(void);
 /* The same as of the end of the last run or timer tick (cheap; work that arms an earlier timer kicks a
- * run); 0 while a run is due anyway. */
+ * run); while a run is due, DEFERRED_RETRY_NS from now. */
 uint64_t deferred_known_deadline(void);
 /* From the LAPIC timer interrupt: marks work due when its deadline has passed. */
 void deferred_timer_tick(uint64_t now);

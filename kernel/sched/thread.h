@@ -10,6 +10,8 @@
 #include "sched/timer.h"
 #include "types.h"
 
+struct file;
+
 enum thread_state {
 	THREAD_NEW,     /* made, not started yet */
 	THREAD_RUNNING, /* on a CPU */
@@ -23,6 +25,8 @@ enum thread_state {
 #define THREAD_WORK_SIGNAL 1  /* a signal may be deliverable, or a temporary mask is to be put back */
 #define THREAD_WORK_RESTART 2 /* the syscall returned -ERESTART*: EINTR or a restart, once signals are seen */
 #define THREAD_WORK_RSEQ 4    /* preempted: its rseq critical section may need aborting */
+#define THREAD_WORK_FILES 8   /* the syscall holds files (fs/file.c: fd_get) */
+#define THREAD_BORROWED_FILES 4
 
 /* Why a blocked thread was woken (thread->wake_reason). */
 enum wake_reason {
@@ -59,6 +63,8 @@ struct thread {
 	uint32_t rseq_sig;
 	uint64_t syscall_nr;          /* an interrupted syscall's number (for restarting it after a signal) */
 	uint32_t work;                /* THREAD_WORK_*: what return_to_user must look at */
+	int borrowed_count;           /* files the running syscall holds (fs/file.c) */
+	struct file *borrowed[THREAD_BORROWED_FILES];
 	uint64_t fault_addr;          /* CR2 of the fault behind a pending synchronous signal */
 	char name[16];                /* prctl(PR_SET_NAME) */
 	struct thread_signals sig;    /* mask, pending, alternate stack (linux/signal.h); last: its tail
