@@ -60,6 +60,9 @@ for (const accel of accelerators()) {
     const guest = await boot(image, { accel, cmdline: "--verbose /threads --fork" });
     assert.equal(guest.code, 0, guest.stdout);
     assert.match(guest.stdout, /fork=-1 errno=ENOSYS\nposix_spawn=ENOSYS\nclone\(SIGCHLD\)=-1 errno=ENOSYS\n/);
-    assert.match(guest.stdout, /clone of a new process \(fork, vfork, posix_spawn\) is not supported: returning ENOSYS/);
+    assert.match(
+      guest.stdout,
+      /clone of a new process \(fork, vfork, posix_spawn\) is not supported: returning ENOSYS/,
+    );
   });
 }
