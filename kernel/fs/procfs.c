@@ -146,7 +146,7 @@ static void gen_status(struct text *t)
 		else if (handler != SIG_DFL)
 			caught |= sigbit(sig);
 	}
-	put(t, "Threads:\t%d\nSigQ:\t0/63687\nSigPnd:\t%016lx\nShdPnd:\t%016lx\n", thread_count(),
+	put(t, "Threads:\t%d\nSigQ:\t0/63687\nSigPnd:\t%016lx\nShdPnd:\t%016lx\n", thread_count() + current->leader_exited,
 	    self->sig.pending.mask, current->shared_pending.mask);
 	put(t, "SigBlk:\t%016lx\nSigIgn:\t%016lx\nSigCgt:\t%016lx\n", self->sig.blocked, ignored, caught);
 	put(t, "Cpus_allowed:\t1\nCpus_allowed_list:\t0\nvoluntary_ctxt_switches:\t%lu\nnonvoluntary_ctxt_switches:\t%lu\n",

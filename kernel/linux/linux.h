@@ -22,7 +22,7 @@ struct process {
 	uint64_t load_bias;
 	struct k_sigaction actions[NSIG + 1]; /* [sched_lock] */
 	struct sigpending shared_pending;     /* [sched_lock] signals sent to the process */
-	int leader_exit_code;                 /* exit(n) of thread 1, the status when the last thread ends */
+	bool leader_exited;                   /* thread 1 ended with exit while others go on */
 	struct ramfs_node *cwd;
 	char hostname[65];
 	const struct boot_options *boot; /* argv and environment, for /proc/self/cmdline and environ */

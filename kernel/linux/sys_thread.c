@@ -130,12 +130,12 @@ SYSCALL_DEFINE(exit)
 {
 	struct thread *self = current_thread();
 	int code = (int)(a0 & 0xff);
-	if (self->tid == 1)
-		current->leader_exit_code = code;
 	futex_thread_exit(self);
 	file_return_borrowed(self);
-	if (thread_count() == 1) /* the last thread: the process ends with the first thread's status */
-		process_exit(current->leader_exit_code);
+	if (thread_count() == 1) /* the last thread: the process ends with its status (as Linux 6 does) */
+		process_exit(code);
+	if (self->tid == 1)
+		current->leader_exited = true; /* still counted in /proc/self/status, as Linux's zombie leader */
 	sched_exit_current();
 }
 

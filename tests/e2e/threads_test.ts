@@ -55,6 +55,18 @@ for (const accel of accelerators()) {
     assert.match(segv.stdout, /terminated by SIGSEGV: page fault at address 8 \(write, not mapped\)/);
   });
 
+  Deno.test(`the process outlives its main thread and ends with its last thread's status [${accel}]`, async () => {
+    const program = await guestProgram("threads");
+    const image = await buildImage(program);
+    const [guest, host] = await Promise.all([
+      boot(image, { accel, cmdline: "/threads --main-exits" }),
+      onHost(program, ["--main-exits"]),
+    ]);
+    assert.equal(host.code, 7);
+    assert.equal(guest.stdout, host.stdout);
+    assert.equal(guest.code, 7, guest.stdout);
+  });
+
   Deno.test(`fork, posix_spawn and clone of a process fail with ENOSYS, named by --verbose [${accel}]`, async () => {
     const image = await buildImage(await guestProgram("threads"));
     const guest = await boot(image, { accel, cmdline: "--verbose /threads --fork" });

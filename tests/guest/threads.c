@@ -6,7 +6,9 @@
  * (no ids or times), one line per check. Static glibc, musl, or dynamic glibc.
  *
  * `threads --fork` instead tries to make new processes (fork, vfork through posix_spawn, a raw clone
- * without CLONE_VM) and prints what each returned: osv runs one process, so each must fail cleanly. */
+ * without CLONE_VM) and prints what each returned: osv runs one process, so each must fail cleanly.
+ * `threads --main-exits` ends the main thread first (pthread_exit); the other thread then ends with
+ * the exit syscall of its own: the process's status is the main thread's, 0. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -469,11 +471,24 @@ static int try_processes(void)
 	return 0;
 }
 
+static void *outlives_main(void *arg)
+{
+	usleep(20000);
+	printf("the main thread is gone, %d thread left\n", status_threads());
+	syscall(SYS_exit, 7); /* the thread only: the process's status stays the main thread's */
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc > 1 && strcmp(argv[1], "--fork") == 0)
 		return try_processes();
+	if (argc > 1 && strcmp(argv[1], "--main-exits") == 0) {
+		pthread_t t;
+		pthread_create(&t, NULL, outlives_main, NULL);
+		pthread_exit(NULL);
+	}
 	test_create_join();
 	test_ids();
 	test_tls();
