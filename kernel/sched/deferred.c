@@ -77,3 +77,5 @@ int deferred_wait(bool (*cond)(void *arg), void *arg, uint64_t deadline, uint64_
 }
 
 void deferred_notify(void) { wake_up_all(&waiters); }
+
+void deferred_notify_locked(void) { wake_up_all_locked(&waiters); }

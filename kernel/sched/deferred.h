@@ -35,3 +35,5 @@ int deferred_wait(bool (*cond)(void *arg), void *arg, uint64_t deadline, uint64_
 /* Something a waiter may be waiting for changed outside deferred work (a socket shut down, an epoll
  * set changed): wakes the waiters to re-check. */
 void deferred_notify(void);
+/* The same with sched_lock held (timer callbacks: a timerfd expired). */
+void deferred_notify_locked(void);

@@ -5,7 +5,8 @@
  * left with siglongjmp; SIGFPE, SIGILL, SIGTRAP, SIGBUS), stack overflow caught on an alternate
  * stack, SA_RESTART against EINTR (recv, nanosleep, pause), alarm and interval timers, tgkill to
  * another thread and process signals reaching the thread that does not block them, FPU state kept
- * across handlers, SIGPIPE ignored or handled. One line per check; the same on any Linux.
+ * across handlers, SIGPIPE ignored or handled; and timerfd (read, poll, epoll, intervals). One line per
+ * check; the same on any Linux.
  *
  * `signals --die=NAME` instead ends the program the way NAME says (default actions): sigpipe (a write
  * to a closed connection), term (raise SIGTERM), abort, segv (an unhandled fault). */
@@ -24,7 +25,10 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/time.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -529,6 +533,56 @@ static void test_timers(void)
 	set_default(SIGPROF);
 }
 
+/* ---- timerfd ---- */
+
+static void test_timerfd(void)
+{
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	uint64_t n = 0;
+	check(fd >= 0 && read(fd, &n, 8) == -1 && errno == EAGAIN, "a new timerfd has nothing to read (EAGAIN)");
+	check(read(fd, &n, 4) == -1 && errno == EINVAL, "a read of less than 8 bytes is EINVAL");
+	struct itimerspec its = {{0, 10000000}, {0, 20000000}}, cur;
+	check(timerfd_settime(fd, 0, &its, NULL) == 0, "timerfd_settime: 20 ms, then every 10 ms");
+	timerfd_gettime(fd, &cur);
+	check(cur.it_interval.tv_nsec == 10000000 && cur.it_value.tv_sec == 0 && cur.it_value.tv_nsec > 0 &&
+		  cur.it_value.tv_nsec <= 20000000,
+	      "timerfd_gettime: the interval and the time left");
+	struct pollfd p = {fd, POLLIN, 0};
+	check(poll(&p, 1, 2000) == 1 && (p.revents & POLLIN), "poll wakes when it expires");
+	check(read(fd, &n, 8) == 8 && n >= 1, "read returns the number of expirations");
+	fcntl(fd, F_SETFL, 0);
+	usleep(35000);
+	check(read(fd, &n, 8) == 8 && n >= 2, "expirations add up while nobody reads");
+	check(read(fd, &n, 8) == 8 && n >= 1, "a blocking read waits for the next one");
+	int ep = epoll_create1(0);
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = 7}, out;
+	epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+	check(epoll_wait(ep, &out, 1, 2000) == 1 && out.data.u32 == 7, "epoll_wait wakes for it");
+	memset(&its, 0, sizeof(its));
+	timerfd_settime(fd, 0, &its, NULL);
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	timerfd_gettime(fd, &cur);
+	check(read(fd, &n, 8) == -1 && errno == EAGAIN && cur.it_value.tv_sec == 0 && cur.it_value.tv_nsec == 0,
+	      "disarmed: nothing to read, nothing left");
+	close(ep);
+	close(fd);
+
+	int rt = timerfd_create(CLOCK_REALTIME, 0);
+	struct timespec when, start;
+	clock_gettime(CLOCK_REALTIME, &when);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	when.tv_nsec += 15000000;
+	if (when.tv_nsec >= 1000000000) {
+		when.tv_sec++;
+		when.tv_nsec -= 1000000000;
+	}
+	its = (struct itimerspec){{0, 0}, when};
+	timerfd_settime(rt, TFD_TIMER_ABSTIME, &its, NULL);
+	check(read(rt, &n, 8) == 8 && n == 1 && elapsed_ms(&start) >= 10, "an absolute CLOCK_REALTIME deadline, read blocking");
+	close(rt);
+	check(timerfd_create(99, 0) == -1 && errno == EINVAL, "an unknown clock is EINVAL");
+}
+
 /* ---- threads ---- */
 
 static volatile pid_t handled_by;
@@ -692,6 +746,7 @@ int main(int argc, char **argv)
 	test_altstack();
 	test_restart();
 	test_timers();
+	test_timerfd();
 	test_threads();
 	test_fpu();
 	test_sigpipe();
