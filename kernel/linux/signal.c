@@ -200,14 +200,14 @@ static void notify(struct thread *t)
 	sched_wake_locked(t, WAKE_SIGNAL);
 }
 
-int signal_send_thread_locked(struct thread *t, const struct ksiginfo *info)
+static int send_thread(struct thread *t, const struct ksiginfo *info, bool may_allocate)
 {
 	int sig = info->signo;
 	if (sig < 1 || sig > NSIG)
 		return -EINVAL;
 	if (action_ignores(sig) && !(t->sig.blocked & sigbit(sig)))
 		return 0;
-	int r = enqueue(&t->sig.pending, info, false);
+	int r = enqueue(&t->sig.pending, info, may_allocate);
 	if (r == 0 && !(t->sig.blocked & sigbit(sig)))
 		notify(t);
 	return r;
@@ -251,17 +251,7 @@ int signal_send_process_locked(const struct ksiginfo *info) { return send_proces
 int signal_send_thread(struct thread *t, const struct ksiginfo *info)
 {
 	uint64_t flags = spin_lock_irqsave(&sched_lock);
-	int r;
-	int sig = info->signo;
-	if (sig < 1 || sig > NSIG) {
-		r = -EINVAL;
-	} else if (action_ignores(sig) && !(t->sig.blocked & sigbit(sig))) {
-		r = 0;
-	} else {
-		r = enqueue(&t->sig.pending, info, true);
-		if (r == 0 && !(t->sig.blocked & sigbit(sig)))
-			notify(t);
-	}
+	int r = send_thread(t, info, true);
 	spin_unlock_irqrestore(&sched_lock, flags);
 	return r;
 }

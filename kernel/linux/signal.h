@@ -126,7 +126,6 @@ void signal_thread_free(struct thread_signals *s);
 int signal_send_thread(struct thread *t, const struct ksiginfo *info);
 int signal_send_process(const struct ksiginfo *info);
 /* The same with sched_lock held (timer callbacks): standard signals only (no allocation). */
-int signal_send_thread_locked(struct thread *t, const struct ksiginfo *info);
 int signal_send_process_locked(const struct ksiginfo *info);
 /* sched_lock held: takes t's (or else the process's) lowest pending signal of set; its number or 0. */
 int signal_take(struct thread *t, uint64_t set, struct ksiginfo *out);

@@ -145,9 +145,11 @@ long futex_requeue(uint64_t uaddr, int nr_wake, int nr_requeue, uint64_t uaddr2,
 				wake_waiter(w);
 				woken++;
 			} else if (moved < nr_requeue) {
-				list_remove(&w->link);
-				w->uaddr = uaddr2;
-				list_add_tail(target, &w->link);
+				if (uaddr2 != uaddr) { /* (onto itself: counted, left in place, as Linux does) */
+					list_remove(&w->link);
+					w->uaddr = uaddr2;
+					list_add_tail(target, &w->link);
+				}
 				moved++;
 			} else {
 				break;

@@ -104,8 +104,6 @@ void sched_thread_first_run(struct thread *prev)
 	spin_unlock_irqrestore(&sched_lock, 0); /* interrupts stay off until iretq */
 }
 
-void sched_finish_switch(struct thread *prev) { after_switch(prev); }
-
 static struct thread *pick_next(void)
 {
 	for (;;) {

@@ -47,6 +47,6 @@ void sched_timer_tick(uint64_t now);
 uint64_t sched_thread_cpu_ns(const struct thread *t);
 /* CPU time of the whole process: time not spent in the idle loop. */
 uint64_t sched_process_cpu_ns(void);
-/* Called by a new thread's first instructions (switch.S) and after every switch: frees a dead
- * predecessor and releases sched_lock. */
-void sched_finish_switch(struct thread *prev);
+/* Called by a new thread's first instructions (switch.S): frees a dead predecessor and releases
+ * sched_lock, which the switch handed over. */
+void sched_thread_first_run(struct thread *prev);

@@ -72,7 +72,7 @@ struct thread *thread_create(void)
 	}
 	spin_unlock_irqrestore(&sched_lock, flags);
 	if (t->tid < 0) {
-		thread_free(t);
+		thread_release_memory(t); /* never linked */
 		return NULL;
 	}
 	return t;
@@ -91,14 +91,6 @@ void thread_unlink_locked(struct thread *t)
 		list_remove(&t->all_link);
 		live_threads--;
 	}
-}
-
-void thread_free(struct thread *t)
-{
-	uint64_t flags = spin_lock_irqsave(&sched_lock);
-	thread_unlink_locked(t);
-	spin_unlock_irqrestore(&sched_lock, flags);
-	thread_release_memory(t);
 }
 
 void thread_release_memory(struct thread *t)

@@ -77,8 +77,6 @@ struct thread {
 struct thread *thread_create(void);
 /* Starts t in user mode with the registers of frame (copied to the top of its kernel stack). */
 void thread_start_user(struct thread *t, const struct trap_frame *frame);
-/* Frees a thread that never ran. */
-void thread_free(struct thread *t);
 /* The live thread with this tid, or NULL. sched_lock held. */
 struct thread *thread_by_tid(int tid);
 /* The user registers of t while it is in the kernel (the top of its kernel stack). */

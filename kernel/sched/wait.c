@@ -42,6 +42,7 @@ int wait_event(struct wait_queue *wq, bool (*cond)(void *arg), void *arg, uint64
 			list_add_tail(&wq->waiters, &entry.link);
 		self->state = THREAD_BLOCKED;
 		self->wake_reason = WAKE_NONE;
+		self->interruptible = interruptible; /* a signal from here on wakes it */
 		spin_unlock_irqrestore(&sched_lock, flags);
 		if (cond(arg)) {
 			result = 0;
@@ -66,6 +67,7 @@ int wait_event(struct wait_queue *wq, bool (*cond)(void *arg), void *arg, uint64
 	if (list_linked(&entry.link))
 		list_remove(&entry.link);
 	self->state = THREAD_RUNNING;
+	self->interruptible = false;
 	spin_unlock_irqrestore(&sched_lock, flags);
 	return result;
 }

@@ -116,14 +116,34 @@ static void *wait_thread(void *arg)
 	return NULL;
 }
 
+/* How many threads wait on addr: a requeue onto itself moves nobody and counts them. */
+static long waiting_on(volatile uint32_t *addr) { return futex2(addr, FUTEX_REQUEUE_PRIVATE, 0, INT_MAX, addr, 0); }
+
+/* Waits (up to 5 s) until n threads wait on addr in the kernel. */
+static void until_waiting(volatile uint32_t *addr, long n)
+{
+	for (int i = 0; i < 5000 && waiting_on(addr) < n; i++)
+		sleep_ms(1);
+}
+
 static void start_waiters(struct waiter *w, pthread_t *t, int n)
 {
 	for (int i = 0; i < n; i++)
 		pthread_create(&t[i], NULL, wait_thread, &w[i]);
-	for (int i = 0; i < n; i++)
-		while (!w[i].started)
-			sleep_ms(1);
-	sleep_ms(20); /* from started to blocked in the kernel */
+	until_waiting(w[0].addr, n);
+}
+
+/* Waits (up to 5 s) until n of the waiters are done. */
+static void until_done(struct waiter *w, int total, int n)
+{
+	for (int i = 0; i < 5000; i++) {
+		int done = 0;
+		for (int k = 0; k < total; k++)
+			done += w[k].done;
+		if (done >= n)
+			return;
+		sleep_ms(1);
+	}
 }
 
 static int count_done(struct waiter *w, int n)
@@ -199,9 +219,11 @@ static void test_wake(void)
 	for (int i = 0; i < 3; i++)
 		w[i] = (struct waiter){&word, FUTEX_WAIT_PRIVATE, 0, 0, 0, 0, 0, 0};
 	start_waiters(w, t, 3);
+	check(waiting_on(&word) == 3, "a requeue of a word onto itself counts its waiters");
 	long woken = futex(&word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-	sleep_ms(20);
-	check(woken == 1 && count_done(w, 3) == 1, "FUTEX_WAKE 1 of 3 waiters wakes exactly one");
+	until_done(w, 3, 1);
+	sleep_ms(10);
+	check(woken == 1 && count_done(w, 3) == 1 && waiting_on(&word) == 2, "FUTEX_WAKE 1 of 3 waiters wakes exactly one");
 	woken = futex(&word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 	for (int i = 0; i < 3; i++)
 		pthread_join(t[i], NULL);
@@ -212,7 +234,8 @@ static void test_wake(void)
 		w[i] = (struct waiter){&word, FUTEX_WAIT_BITSET_PRIVATE, 0, 1u << i, 0, 0, 0, 0};
 	start_waiters(w, t, 3);
 	woken = futex(&word, FUTEX_WAKE_BITSET_PRIVATE, INT_MAX, NULL, NULL, 2 | 8);
-	sleep_ms(20);
+	until_done(w, 3, 1);
+	sleep_ms(10);
 	check(woken == 1 && w[1].done && !w[0].done && !w[2].done, "FUTEX_WAKE_BITSET wakes only waiters whose bitset meets it");
 	woken = futex(&word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 	for (int i = 0; i < 3; i++)
@@ -238,11 +261,12 @@ static void test_requeue(void)
 		w[i] = (struct waiter){&a, FUTEX_WAIT_PRIVATE, 0, 0, 0, 0, 0, 0};
 	start_waiters(w, t, 4);
 	long r = futex2(&a, FUTEX_REQUEUE_PRIVATE, 1, 2, &b, 0);
-	sleep_ms(20);
+	until_done(w, 4, 1);
+	sleep_ms(10);
 	check(r == 3 && count_done(w, 4) == 1, "FUTEX_REQUEUE wakes 1 and moves 2 (returns 3)");
-	check(futex(&a, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0) == 1, "one waiter is left on the first word");
-	sleep_ms(20);
-	check(futex(&b, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0) == 2, "two wait on the second word now");
+	check(waiting_on(&a) == 1 && waiting_on(&b) == 2, "one waiter is left on the first word, two wait on the second");
+	check(futex(&a, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0) == 1 && futex(&b, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0) == 2,
+	      "and they wake from there");
 	for (int i = 0; i < 4; i++)
 		pthread_join(t[i], NULL);
 
@@ -258,7 +282,8 @@ static void test_requeue(void)
 	b = 0;
 	w[0] = (struct waiter){&a, FUTEX_WAIT_PRIVATE, 0, 0, 0, 0, 0, 0};
 	w[1] = (struct waiter){&b, FUTEX_WAIT_PRIVATE, 0, 0, 0, 0, 0, 0};
-	start_waiters(w, t, 2);
+	start_waiters(w, t, 1);
+	start_waiters(w + 1, t + 1, 1);
 	r = futex2(&a, FUTEX_WAKE_OP_PRIVATE, 1, 1, &b, FUTEX_OP(FUTEX_OP_ADD, 1, FUTEX_OP_CMP_EQ, 0));
 	pthread_join(t[0], NULL);
 	pthread_join(t[1], NULL);
@@ -276,12 +301,21 @@ static void on_usr1(int sig) { signalled++; }
 
 static uint32_t sig_word;
 
-/* Signals the waiting thread, then wakes it for real a little later. */
+static pthread_t main_thread;
+
+/* Signals the main thread once it waits on sig_word; with arg, waits for the restarted wait too; then
+ * wakes it for real. */
 static void *signal_later(void *arg)
 {
-	sleep_ms(30);
-	pthread_kill(*(pthread_t *)arg, SIGUSR1);
-	sleep_ms(30);
+	until_waiting(&sig_word, 1);
+	pthread_kill(main_thread, SIGUSR1);
+	if (arg) {
+		sleep_ms(10); /* the handler runs and the wait starts again */
+		until_waiting(&sig_word, 1);
+	} else {
+		for (int i = 0; i < 5000 && waiting_on(&sig_word) > 0; i++)
+			sleep_ms(1); /* the wait ended with EINTR */
+	}
 	__atomic_store_n(&sig_word, 1, __ATOMIC_SEQ_CST);
 	futex(&sig_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 	return NULL;
@@ -293,9 +327,10 @@ static void test_signals(void)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_usr1;
 	sigaction(SIGUSR1, &sa, NULL);
-	pthread_t self = pthread_self(), t;
+	pthread_t t;
+	main_thread = pthread_self();
 	sig_word = 0;
-	pthread_create(&t, NULL, signal_later, &self);
+	pthread_create(&t, NULL, signal_later, NULL);
 	long r = futex(&sig_word, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
 	int err = errno;
 	pthread_join(t, NULL);
@@ -304,7 +339,7 @@ static void test_signals(void)
 	sa.sa_flags = SA_RESTART;
 	sigaction(SIGUSR1, &sa, NULL);
 	sig_word = 0;
-	pthread_create(&t, NULL, signal_later, &self);
+	pthread_create(&t, NULL, signal_later, (void *)1);
 	r = futex(&sig_word, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
 	pthread_join(t, NULL);
 	check(r == 0 && signalled == 2, "with SA_RESTART the wait goes on until the wake");
@@ -343,7 +378,9 @@ static void test_pi(void)
 	check(pi_result == EAGAIN || pi_result == EWOULDBLOCK, "FUTEX_TRYLOCK_PI from another thread: EWOULDBLOCK");
 	pi_has = 0;
 	pthread_create(&t, NULL, pi_locker, NULL);
-	sleep_ms(30);
+	for (int i = 0; i < 5000 && !(__atomic_load_n(&pi_word, __ATOMIC_SEQ_CST) & FUTEX_WAITERS); i++)
+		sleep_ms(1);
+	sleep_ms(10);
 	check((pi_word & FUTEX_WAITERS) && (pi_word & FUTEX_TID_MASK) == (uint32_t)me, "a blocked locker sets FUTEX_WAITERS");
 	check(futex(&pi_word, FUTEX_UNLOCK_PI_PRIVATE, 0, NULL, NULL, 0) == 0, "FUTEX_UNLOCK_PI by the owner");
 	pthread_join(t, NULL);
