@@ -169,26 +169,27 @@ static void test_basics(void)
 	struct timespec zero = {0, 0};
 	check(futex(&word, FUTEX_WAIT_PRIVATE, 1, &zero, NULL, 0) == -1 && errno == ETIMEDOUT,
 	      "a zero timeout: ETIMEDOUT at once");
+	/* (t0 is read first: the deadline is at least 20 ms after it however long reading the clocks takes) */
 	struct timespec abs;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	clock_gettime(CLOCK_MONOTONIC, &abs);
 	abs.tv_nsec += 20 * 1000000;
 	if (abs.tv_nsec >= 1000000000) {
 		abs.tv_sec++;
 		abs.tv_nsec -= 1000000000;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	check(futex(&word, FUTEX_WAIT_BITSET_PRIVATE, 1, &abs, NULL, FUTEX_BITSET_MATCH_ANY) == -1 && errno == ETIMEDOUT &&
-		  ms_since(&t0) >= 15,
+		  ms_since(&t0) >= 19,
 	      "FUTEX_WAIT_BITSET with an absolute CLOCK_MONOTONIC deadline");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	clock_gettime(CLOCK_REALTIME, &abs);
 	abs.tv_nsec += 20 * 1000000;
 	if (abs.tv_nsec >= 1000000000) {
 		abs.tv_sec++;
 		abs.tv_nsec -= 1000000000;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	check(futex(&word, FUTEX_WAIT_BITSET_PRIVATE | FUTEX_CLOCK_REALTIME, 1, &abs, NULL, FUTEX_BITSET_MATCH_ANY) == -1 &&
-		  errno == ETIMEDOUT && ms_since(&t0) >= 15,
+		  errno == ETIMEDOUT && ms_since(&t0) >= 19,
 	      "... and with FUTEX_CLOCK_REALTIME");
 	struct timespec past = {1, 0};
 	check(futex(&word, FUTEX_WAIT_BITSET_PRIVATE, 1, &past, NULL, FUTEX_BITSET_MATCH_ANY) == -1 && errno == ETIMEDOUT,
