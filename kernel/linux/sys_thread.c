@@ -130,9 +130,11 @@ SYSCALL_DEFINE(exit)
 {
 	struct thread *self = current_thread();
 	int code = (int)(a0 & 0xff);
+	/* Leave first: two threads exiting at once cannot both see the other still counted. */
+	bool last = thread_leave(self) == 0;
 	futex_thread_exit(self);
 	file_return_borrowed(self);
-	if (thread_count() == 1) /* the last thread: the process ends with its status (as Linux 6 does) */
+	if (last) /* the last thread: the process ends with its status (as Linux 6 does) */
 		process_exit(code);
 	if (self->tid == 1)
 		current->leader_exited = true; /* still counted in /proc/self/status, as Linux's zombie leader */

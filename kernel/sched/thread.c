@@ -89,8 +89,21 @@ void thread_unlink_locked(struct thread *t)
 {
 	if (list_linked(&t->all_link)) {
 		list_remove(&t->all_link);
+		if (!t->left)
+			live_threads--;
+	}
+}
+
+int thread_leave(struct thread *t)
+{
+	uint64_t flags = spin_lock_irqsave(&sched_lock);
+	if (!t->left) {
+		t->left = true;
 		live_threads--;
 	}
+	int remaining = live_threads;
+	spin_unlock_irqrestore(&sched_lock, flags);
+	return remaining;
 }
 
 void thread_release_memory(struct thread *t)

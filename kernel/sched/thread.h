@@ -44,6 +44,7 @@ struct thread {
 	bool on_cpu;                  /* [sched] running on a CPU (or switching away from it) */
 	bool interruptible;           /* [sched] blocked in a wait a signal ends */
 	bool killed;                  /* [sched] the process is exiting: never run again */
+	bool left;                    /* [sched] has called exit: no longer counted as a member */
 	bool idle;                    /* a CPU's idle thread: kernel only */
 	uint8_t *kstack;              /* KERNEL_STACK_SIZE bytes; NULL for an idle thread (boot stack) */
 	uint64_t kstack_top;
@@ -84,8 +85,11 @@ static inline struct trap_frame *thread_user_frame(const struct thread *t)
 {
 	return (struct trap_frame *)(t->kstack_top - sizeof(struct trap_frame));
 }
-/* Number of live threads. */
+/* Number of threads in the process (those that have not left with exit). */
 int thread_count(void);
+/* Takes the calling thread out of the count before it wakes its joiners, so a joiner never
+   counts it; returns how many threads remain (0: it was the last, the process ends). */
+int thread_leave(struct thread *t);
 /* sched_lock held: takes a dead or never-started thread off the list of live threads. */
 void thread_unlink_locked(struct thread *t);
 /* Frees the memory of an unlinked thread (not the running one). */
