@@ -12,6 +12,7 @@
 #include "linux/linux.h"
 #include "mm/mm.h"
 #include "net/net.h"
+#include "sched/sched.h"
 
 #define PVH_MAGIC 0x336ec578
 #define E820_RAM 1
@@ -83,6 +84,7 @@ NORETURN void kmain(uint64_t start_info_pa, uint64_t boot_tsc)
 		module_size = mod->size;
 	}
 	cpu_init();                           /* GDT, TSS, IDT, syscall MSRs, FPU, SMEP/SMAP */
+	sched_init();                         /* the boot context becomes this CPU's idle thread */
 	bootchart_mark("cpu");
 	memory_init(si);                      /* page allocator and final page tables */
 	bootchart_mark("memory");
@@ -99,5 +101,5 @@ NORETURN void kmain(uint64_t start_info_pa, uint64_t boot_tsc)
 	if (tmpfs_init(&options) < 0)         /* writable /tmp and --mount-fs directories */
 		vm_exit(EXIT_BAD_CMDLINE);
 	bootchart_mark("rootfs");
-	exec_app(&options);                   /* load the program and enter ring 3 */
+	exec_app(&options);                   /* load the program, start its first thread, idle */
 }

@@ -16,6 +16,9 @@
 #define MAX_FDS 1024
 #define MAX_TMPFS_MOUNTS 16           /* --mount-fs=tmpfs,/path options */
 #define FAULT_AROUND_PAGES 16 /* pages mapped per page fault */
+#define SCHED_SLICE_NS 10000000UL   /* a thread runs this long before others waiting get the CPU */
+#define SCHED_WAKEUP_NS 2000000UL   /* ... but a thread just woken waits at most this long for a busy one */
+#define DEFERRED_RETRY_NS 1000000UL /* deferred work still due when the app got the CPU runs this soon */
 #define MAX_VIRTIO_MMIO 32           /* virtio_mmio.device= words taken from the command line */
 #define MAX_PCI_DEVICES 64
 #define VIRTQUEUE_MAX_SIZE 256        /* descriptors per virtqueue (devices may offer more) */

@@ -7,6 +7,7 @@
 #include "errno.h"
 #include "lib.h"
 #include "mm/mm.h"
+#include "sched/wait.h"
 
 static size_t ring_bytes(uint16_t size)
 {

@@ -6,6 +6,7 @@
 #include "lib.h"
 #include "mm/mm.h"
 #include "param.h"
+#include "sched/sched.h"
 
 #define CONSOLE_RDEV ((5 << 8) | 1) /* /dev/console */
 #define TCGETS 0x5401
@@ -68,11 +69,43 @@ int fd_install_another(struct file *f, bool close_on_exec, int lowest)
 	return fd;
 }
 
-struct file *fd_get(int fd) { return fd >= 0 && fd < MAX_FDS ? fds[fd] : NULL; }
+/* The file stays alive until the running syscall ends, whatever other threads do with the descriptor
+ * meanwhile (a thread blocked in recv or epoll_wait while another closes the descriptor, as Linux
+ * allows): the running thread holds a reference, dropped on its way back to user mode. Up to
+ * THREAD_BORROWED_FILES files per syscall are held; scans over more descriptors (poll, select) do
+ * not keep the file pointers across a wait anyway. */
+static void borrow(struct file *f)
+{
+	struct thread *t = current_thread();
+	if (t->idle)
+		return;
+	for (int i = 0; i < t->borrowed_count; i++)
+		if (t->borrowed[i] == f)
+			return;
+	if (t->borrowed_count == THREAD_BORROWED_FILES)
+		return;
+	f->refcount++;
+	t->borrowed[t->borrowed_count++] = f;
+	t->work |= THREAD_WORK_FILES;
+}
+
+void file_return_borrowed(struct thread *t)
+{
+	while (t->borrowed_count)
+		file_put(t->borrowed[--t->borrowed_count]);
+}
+
+struct file *fd_get(int fd)
+{
+	struct file *f = fd >= 0 && fd < MAX_FDS ? fds[fd] : NULL;
+	if (f)
+		borrow(f);
+	return f;
+}
 
 int fd_close(int fd)
 {
-	struct file *f = fd_get(fd);
+	struct file *f = fd >= 0 && fd < MAX_FDS ? fds[fd] : NULL;
 	if (!f)
 		return -EBADF;
 	fds[fd] = NULL;
@@ -80,10 +113,10 @@ int fd_close(int fd)
 	return 0;
 }
 
-bool fd_cloexec(int fd) { return fd_get(fd) && cloexec[fd]; }
+bool fd_cloexec(int fd) { return fd >= 0 && fd < MAX_FDS && fds[fd] && cloexec[fd]; }
 void fd_set_cloexec(int fd, bool on)
 {
-	if (fd_get(fd))
+	if (fd >= 0 && fd < MAX_FDS && fds[fd])
 		cloexec[fd] = on;
 }
 

@@ -73,7 +73,11 @@ void file_set_close_hook(void (*hook)(struct file *f));
 int fd_install(struct file *f, bool cloexec, int lowest);
 /* A further descriptor (the lowest free one from lowest on) for an open file: dup, F_DUPFD. */
 int fd_install_another(struct file *f, bool cloexec, int lowest);
+/* The file open on fd (NULL if none), kept alive until the running syscall ends. */
 struct file *fd_get(int fd);
+struct thread;
+/* Drops the references fd_get took for t's syscall (return_to_user). */
+void file_return_borrowed(struct thread *t);
 int fd_close(int fd);
 bool fd_cloexec(int fd);
 void fd_set_cloexec(int fd, bool on);

@@ -12,6 +12,7 @@
 #include "linux/linux.h"
 #include "mm/mm.h"
 #include "net/net.h"
+#include "sched/sched.h"
 
 #define MAX_GENERATED (1 << 20)
 
@@ -136,9 +137,20 @@ static void gen_status(struct text *t)
 	put(t, "Name:\t%.15s\nUmask:\t0022\nState:\tR (running)\nTgid:\t1\nNgid:\t0\nPid:\t1\nPPid:\t0\n", program_name());
 	put(t, "TracerPid:\t0\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nFDSize:\t%d\nGroups:\t\n", MAX_FDS);
 	put(t, "VmPeak:\t%8lu kB\nVmSize:\t%8lu kB\nVmRSS:\t%8lu kB\n", vm >> 10, vm >> 10, resident_kib());
-	put(t, "Threads:\t1\nSigQ:\t0/63687\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\n");
-	put(t, "SigBlk:\t%016lx\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\n", current->signal_mask);
-	put(t, "Cpus_allowed:\t1\nCpus_allowed_list:\t0\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n");
+	struct thread *self = current_thread();
+	uint64_t ignored = 0, caught = 0;
+	for (int sig = 1; sig <= NSIG; sig++) {
+		uint64_t handler = current->actions[sig].handler;
+		if (handler == SIG_IGN)
+			ignored |= sigbit(sig);
+		else if (handler != SIG_DFL)
+			caught |= sigbit(sig);
+	}
+	put(t, "Threads:\t%d\nSigQ:\t0/63687\nSigPnd:\t%016lx\nShdPnd:\t%016lx\n", thread_count() + current->leader_exited,
+	    self->sig.pending.mask, current->shared_pending.mask);
+	put(t, "SigBlk:\t%016lx\nSigIgn:\t%016lx\nSigCgt:\t%016lx\n", self->sig.blocked, ignored, caught);
+	put(t, "Cpus_allowed:\t1\nCpus_allowed_list:\t0\nvoluntary_ctxt_switches:\t%lu\nnonvoluntary_ctxt_switches:\t%lu\n",
+	    self->voluntary_switches, self->involuntary_switches);
 }
 
 static uint64_t ticks(uint64_t ns) { return ns / 10000000; } /* USER_HZ = 100 */

@@ -31,6 +31,7 @@
 #define EROFS 30
 #define EPIPE 32
 #define ERANGE 34
+#define EDEADLK 35
 #define ENAMETOOLONG 36
 #define ENOSYS 38
 #define ENOTEMPTY 39
@@ -62,3 +63,10 @@
 #define EHOSTUNREACH 113
 #define EALREADY 114
 #define EINPROGRESS 115
+
+/* Kernel-internal: a syscall interrupted by a signal returns one of these, and the way back to user
+ * mode (linux/signal.c) turns it into EINTR or a restart of the syscall. Never seen by apps. */
+#define ERESTARTSYS 512           /* restart if the handler has SA_RESTART (or no handler ran) */
+#define ERESTARTNOINTR 513        /* always restart */
+#define ERESTARTNOHAND 514        /* restart only if no handler ran */
+#define ERESTART_RESTARTBLOCK 516 /* restart only if no handler ran (Linux: through restart_syscall) */

@@ -1,8 +1,10 @@
 /* Starting the app: find the program in the filesystem, load it and its interpreter if it names one
  * (linux/elf.c), build the initial stack Linux programs expect (argc, argv, envp, auxv, strings,
- * AT_RANDOM bytes) and enter ring 3, at the interpreter's entry for a dynamically linked program. */
+ * AT_RANDOM bytes) and start its first thread (tid 1) in ring 3, at the interpreter's entry for a
+ * dynamically linked program; the boot context then becomes the idle loop (sched/sched.c). */
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/clock.h"
+#include "arch/x86_64/fpu.h"
 #include "boot.h"
 #include "errno.h"
 #include "fs/file.h"
@@ -10,6 +12,7 @@
 #include "lib.h"
 #include "linux/elf.h"
 #include "linux/linux.h"
+#include "sched/sched.h"
 
 #define AT_NULL 0
 #define AT_PHDR 3
@@ -76,7 +79,7 @@ static uint64_t build_stack(const struct boot_options *opts, const struct elf_im
 	    {AT_PAGESZ, PAGE_SIZE},    {AT_BASE, interp_base},             {AT_FLAGS, 0},
 	    {AT_ENTRY, img->entry},    {AT_UID, 0},              {AT_EUID, 0},
 	    {AT_GID, 0},               {AT_EGID, 0},             {AT_SECURE, 0},
-	    {AT_RANDOM, random_addr},  {AT_HWCAP, hwcap},        {AT_HWCAP2, cpu.fsgsbase ? 2 : 0},
+	    {AT_RANDOM, random_addr},  {AT_HWCAP, hwcap},        {AT_HWCAP2, cpu.user_fsgsbase ? 2 : 0},
 	    {AT_CLKTCK, 100},          {AT_PLATFORM, platform},  {AT_EXECFN, execfn_addr},
 	    {AT_SYSINFO_EHDR, vdso},   {AT_NULL, 0},
 	};
@@ -146,6 +149,7 @@ NORETURN void exec_app(const struct boot_options *opts)
 		vm_exit(EXIT_CANNOT_START);
 	}
 	struct process *p = &the_process;
+	list_init(&p->shared_pending.queued);
 	p->as = as_create();
 	if (!p->as)
 		panic("out of memory creating the address space");
@@ -180,7 +184,10 @@ NORETURN void exec_app(const struct boot_options *opts)
 	p->start_ns = clock_monotonic_ns();
 	if (opts->bootchart)
 		bootchart_print();
-	fpu_init_user_state();
+	struct thread *first = thread_create();
+	if (!first || first->tid != 1)
+		panic("cannot create the first thread");
+	fpu_init_state(first->fpu); /* Linux's initial FPU state */
 	struct trap_frame frame = {
 	    .rip = img.interp ? interp.entry : img.entry,
 	    .cs = USER_CS,
@@ -188,5 +195,6 @@ NORETURN void exec_app(const struct boot_options *opts)
 	    .rsp = sp,
 	    .ss = USER_DS,
 	};
-	enter_user(&frame);
+	thread_start_user(first, &frame);
+	sched_start();
 }

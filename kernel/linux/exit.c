@@ -1,28 +1,13 @@
-/* How the app ends: exit/exit_group, and fatal faults (a report naming the fault, address, RIP and
- * the app's symbol, then exit status 128 + signal, as a shell reports a killed process). */
+/* How the app ends: exit_group, the end of its last thread, fatal signals, and faults nobody handles
+ * (a report naming the fault, address, RIP and the app's symbol, then exit status 128 + signal, as a
+ * shell reports a killed process). A thread's own exit is in linux/sys_thread.c. */
 #include "arch/x86_64/cpu.h"
+#include "fs/file.h"
 #include "lib.h"
 #include "linux/linux.h"
 #include "net/net.h"
 #include "param.h"
-
-static const char *signal_name(int signo)
-{
-	switch (signo) {
-	case SIGILL:
-		return "SIGILL";
-	case SIGTRAP:
-		return "SIGTRAP";
-	case SIGBUS:
-		return "SIGBUS";
-	case SIGFPE:
-		return "SIGFPE";
-	case SIGSEGV:
-		return "SIGSEGV";
-	default:
-		return "signal";
-	}
-}
+#include "sched/sched.h"
 
 NORETURN void app_fatal_fault(struct trap_frame *f, int signo, uint64_t addr)
 {
@@ -44,17 +29,16 @@ NORETURN void app_fatal_fault(struct trap_frame *f, int signo, uint64_t addr)
 }
 
 /* As on Linux, exit closes the app's sockets, and TCP goes on delivering what was written: the VM
- * ends once the peers have it all (or after NET_EXIT_DRAIN_NS). */
-static NORETURN void exit_process(int status)
+ * ends once the peers have it all (or after NET_EXIT_DRAIN_NS). Other threads never run again. */
+NORETURN void process_exit(int status)
 {
+	sched_kill_others();
 	sockets_close_all();
+	file_return_borrowed(current_thread()); /* the last references of what was just closed */
 	net_drain(NET_EXIT_DRAIN_NS);
 	if (verbose)
 		net_report();
 	vm_exit(status);
 }
 
-SYSCALL_DEFINE(exit_group) { exit_process((int)(a0 & 0xff)); }
-
-/* One thread for now: the thread's exit is the process's. */
-SYSCALL_DEFINE(exit) { exit_process((int)(a0 & 0xff)); }
+SYSCALL_DEFINE(exit_group) { process_exit((int)(a0 & 0xff)); }

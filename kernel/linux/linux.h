@@ -2,46 +2,27 @@
  * and exit. */
 #pragma once
 #include "arch/x86_64/cpu.h"
+#include "linux/signal.h"
 #include "mm/mm.h"
 #include "types.h"
-
-#define SIGHUP 1
-#define SIGINT 2
-#define SIGQUIT 3
-#define SIGILL 4
-#define SIGTRAP 5
-#define SIGABRT 6
-#define SIGBUS 7
-#define SIGFPE 8
-#define SIGKILL 9
-#define SIGSEGV 11
-#define SIGPIPE 13
-#define SIGTERM 15
-#define NSIG 64
 
 /* Exit statuses of the VM besides the app's own (see kernel/README.md). */
 #define EXIT_BAD_CMDLINE 2
 #define EXIT_CANNOT_START 127
 #define EXIT_PANIC 125
 
-struct k_sigaction {
-	uint64_t handler, flags, restorer, mask;
-};
-
 struct ramfs_node;
 
-/* The one process: its address space, program and Linux-visible state. */
+/* The one process: its address space, program and Linux-visible state shared by its threads (per-thread
+ * state is in struct thread, sched/thread.h). */
 struct process {
 	struct address_space *as;
 	const char *exe_path;
 	struct ramfs_node *exe;
 	uint64_t load_bias;
-	struct k_sigaction actions[NSIG + 1];
-	uint64_t signal_mask;
-	uint64_t clear_child_tid, robust_list, robust_list_len;
-	uint64_t altstack_sp, altstack_size;
-	int altstack_flags;
-	uint64_t fs_base;
+	struct k_sigaction actions[NSIG + 1]; /* [sched_lock] */
+	struct sigpending shared_pending;     /* [sched_lock] signals sent to the process */
+	bool leader_exited;                   /* thread 1 ended with exit while others go on */
 	struct ramfs_node *cwd;
 	char hostname[65];
 	const struct boot_options *boot; /* argv and environment, for /proc/self/cmdline and environ */
@@ -64,7 +45,13 @@ void vdso_sync_clock(void);
 uint32_t process_umask(void);
 
 long syscall_dispatch(struct trap_frame *f);
+/* The way back to user mode from a syscall, interrupt or fault (interrupts off): deferred work, a
+ * reschedule when the time slice is over, pending signals. f is the thread's user frame. */
+void return_to_user(struct trap_frame *f);
+/* The fatal report for a fault nobody handles, then exit status 128 + signo. */
 NORETURN void app_fatal_fault(struct trap_frame *f, int signo, uint64_t addr);
+/* Ends the process: every thread stops, sockets close, TCP may deliver what was written, VM exit. */
+NORETURN void process_exit(int status);
 /* Ends the VM with the app's exit status (arch/x86_64/power.c). */
 NORETURN void vm_exit(int status);
 const char *exception_name(uint64_t vector);

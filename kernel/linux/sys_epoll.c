@@ -1,12 +1,13 @@
 /* epoll: epoll_create/epoll_create1, epoll_ctl, epoll_wait/epoll_pwait/epoll_pwait2 over every kind of
  * descriptor that poll understands (fs/file.h: file_ops.poll). Readiness is computed when asked, not
- * pushed: epoll_wait scans the interest list, and blocks in net_wait (which keeps the network stack
- * running) until something is ready. Level-triggered by default; EPOLLET reports a descriptor again
+ * pushed: epoll_wait scans the interest list, and blocks the thread in net_wait (woken whenever the
+ * network stack has run, or the interest list changed) until something is ready. Level-triggered by default; EPOLLET reports a descriptor again
  * only after its event counter moved (file_ops.event_seq: new data, room, a connection, an error) or
  * its readiness changed; EPOLLONESHOT disables an entry after one report until EPOLL_CTL_MOD. Entries
  * go away when their file is finally closed, as on Linux. */
 #include "arch/x86_64/clock.h"
 #include "errno.h"
+#include "sched/deferred.h"
 #include "fs/file.h"
 #include "fs/ramfs.h"
 #include "lib.h"
@@ -153,7 +154,7 @@ static struct epoll *epoll_of(int fd)
 	return f && f->ops == &epoll_ops ? f->private_data : NULL;
 }
 
-SYSCALL_DEFINE(epoll_ctl)
+static long control(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
 {
 	int epfd = (int)a0, op = (int)a1, fd = (int)a2;
 	struct file *ef = fd_get(epfd), *f = fd_get(fd);
@@ -214,6 +215,14 @@ SYSCALL_DEFINE(epoll_ctl)
 	}
 }
 
+SYSCALL_DEFINE(epoll_ctl)
+{
+	long r = control(a0, a1, a2, a3);
+	if (r == 0)
+		deferred_notify(); /* a thread in epoll_wait re-checks the changed set */
+	return r;
+}
+
 struct harvest {
 	struct epoll *ep;
 	struct epoll_event *out;
@@ -250,9 +259,12 @@ static long do_wait(int epfd, uint64_t user_events, int max, uint64_t deadline)
 	struct harvest h = {ep, kmalloc(room * sizeof(struct epoll_event)), room, 0};
 	if (!h.out)
 		return -ENOMEM;
-	if (!collect(&h) && deadline)
-		net_wait(deadline == ~0UL ? 0 : deadline, ready, &h);
-	long r = h.count;
+	long r = 0;
+	if (!collect(&h) && deadline && net_wait(deadline == ~0UL ? 0 : deadline, ready, &h) == -EINTR) {
+		kfree(h.out);
+		return -EINTR; /* never restarted, as on Linux */
+	}
+	r = h.count;
 	if (r && copy_to_user(user_events, h.out, r * sizeof(struct epoll_event)) < 0)
 		r = -EFAULT;
 	kfree(h.out);
@@ -261,8 +273,25 @@ static long do_wait(int epfd, uint64_t user_events, int max, uint64_t deadline)
 
 static uint64_t deadline_ms(int timeout) { return timeout < 0 ? ~0UL : timeout == 0 ? 0 : clock_monotonic_ns() + timeout * 1000000UL; }
 
+/* The wait with the signal mask at user (when not NULL) in place meanwhile. */
+static long wait_masked(int epfd, uint64_t user_events, int max, uint64_t deadline, uint64_t user_mask, uint64_t size)
+{
+	if (user_mask) {
+		uint64_t mask;
+		if (size != 8)
+			return -EINVAL;
+		if (copy_from_user(&mask, user_mask, 8) < 0)
+			return -EFAULT;
+		signal_set_temporary_mask(mask);
+	}
+	long r = do_wait(epfd, user_events, max, deadline);
+	if (r != -EINTR)
+		signal_restore_mask(); /* else after the handler's frame saved it */
+	return r;
+}
+
 SYSCALL_DEFINE(epoll_wait) { return do_wait((int)a0, a1, (int)a2, deadline_ms((int)a3)); }
-SYSCALL_DEFINE(epoll_pwait) { return do_wait((int)a0, a1, (int)a2, deadline_ms((int)a3)); }
+SYSCALL_DEFINE(epoll_pwait) { return wait_masked((int)a0, a1, (int)a2, deadline_ms((int)a3), a4, a5); }
 
 SYSCALL_DEFINE(epoll_pwait2)
 {
@@ -278,5 +307,5 @@ SYSCALL_DEFINE(epoll_pwait2)
 		uint64_t ns = (uint64_t)MIN(ts.sec, 1L << 32) * 1000000000UL + (uint64_t)ts.nsec;
 		deadline = ns ? clock_monotonic_ns() + ns : 0;
 	}
-	return do_wait((int)a0, a1, (int)a2, deadline);
+	return wait_masked((int)a0, a1, (int)a2, deadline, a4, a5);
 }

@@ -1,7 +1,8 @@
 /* Waiting on descriptors: poll, ppoll, select and pselect6 over every kind of file (sockets report
  * their readiness through file_ops.poll; other files are always ready, as regular files are on
- * Linux). A wait halts with net_wait, which keeps the network stack running. Signal masks are
- * accepted and ignored: no signal is delivered yet. */
+ * Linux). A wait blocks the thread in net_wait until the network stack has made something ready, the
+ * timeout passes or a signal comes (EINTR: never restarted after a handler, as on Linux). ppoll and
+ * pselect6 wait with the signal mask they are given. */
 #include "arch/x86_64/clock.h"
 #include "errno.h"
 #include "fs/file.h"
@@ -68,9 +69,12 @@ static long do_poll(uint64_t user_fds, uint64_t count, uint64_t deadline)
 			return -EFAULT;
 		}
 	}
-	if (!poll_scan(&p) && deadline)
-		net_wait(deadline == ~0UL ? 0 : deadline, poll_ready, &p);
-	long r = p.ready;
+	long r = 0;
+	if (!poll_scan(&p) && deadline && net_wait(deadline == ~0UL ? 0 : deadline, poll_ready, &p) == -EINTR) {
+		kfree(p.fds);
+		return -ERESTARTNOHAND;
+	}
+	r = p.ready;
 	for (uint64_t i = 0; i < count; i++) /* only revents changes */
 		if (copy_to_user(user_fds + i * sizeof(struct pollfd) + 6, &p.fds[i].revents, 2) < 0)
 			r = -EFAULT;
@@ -122,11 +126,19 @@ SYSCALL_DEFINE(ppoll)
 	long r = timespec_deadline(a2, &deadline);
 	if (r < 0)
 		return r;
-	if (a3 && a4 != 8)
-		return -EINVAL;
+	if (a3) {
+		uint64_t mask;
+		if (a4 != 8)
+			return -EINVAL;
+		if (copy_from_user(&mask, a3, 8) < 0)
+			return -EFAULT;
+		signal_set_temporary_mask(mask);
+	}
 	r = do_poll(a0, a1, deadline);
 	if (r >= 0)
 		store_remaining(a2, deadline, false);
+	if (r != -ERESTARTNOHAND)
+		signal_restore_mask(); /* else after the handler's frame saved it */
 	return r;
 }
 
@@ -191,8 +203,10 @@ static long do_select(int nfds, uint64_t uin, uint64_t uout, uint64_t uex, uint6
 		goto out;
 	}
 	r = select_scan(s);
-	if (r == 0 && deadline)
-		net_wait(deadline == ~0UL ? 0 : deadline, select_ready, s);
+	if (r == 0 && deadline && net_wait(deadline == ~0UL ? 0 : deadline, select_ready, s) == -EINTR) {
+		r = -ERESTARTNOHAND;
+		goto out;
+	}
 	r = s->ready;
 	if (r < 0)
 		goto out;
@@ -231,8 +245,22 @@ SYSCALL_DEFINE(pselect6)
 	long r = timespec_deadline(a4, &deadline);
 	if (r < 0)
 		return r;
+	if (a5) { /* { const sigset_t *mask; size_t size; } */
+		uint64_t arg[2], mask;
+		if (copy_from_user(arg, a5, sizeof(arg)) < 0)
+			return -EFAULT;
+		if (arg[0]) {
+			if (arg[1] != 8)
+				return -EINVAL;
+			if (copy_from_user(&mask, arg[0], 8) < 0)
+				return -EFAULT;
+			signal_set_temporary_mask(mask);
+		}
+	}
 	r = do_select((int)a0, a1, a2, a3, deadline);
 	if (r >= 0)
 		store_remaining(a4, deadline, false);
+	if (r != -ERESTARTNOHAND)
+		signal_restore_mask();
 	return r;
 }

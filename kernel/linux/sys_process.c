@@ -1,11 +1,12 @@
 /* Process identity and environment: ids, groups and sessions, uname and hostname, limits, umask,
- * personality, prctl, TLS (arch_prctl), thread registration (set_tid_address, set_robust_list, rseq),
- * scheduling queries (affinity, priorities, getcpu), sysinfo, getrandom. One process, one thread. */
+ * personality, prctl, TLS (arch_prctl), scheduling (yield, affinity, priorities, getcpu), sysinfo,
+ * getrandom. One process (pid 1) with its threads (linux/sys_thread.c). */
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/clock.h"
 #include "errno.h"
 #include "lib.h"
 #include "linux/linux.h"
+#include "sched/sched.h"
 
 #define ARCH_SET_GS 0x1001
 #define ARCH_SET_FS 0x1002
@@ -41,7 +42,6 @@ static struct rlimit limits[RLIMIT_COUNT] = {
 };
 
 SYSCALL_DEFINE(getpid) { return APP_PID; }
-SYSCALL_DEFINE(gettid) { return APP_PID; }
 SYSCALL_DEFINE(getppid) { return 0; }
 SYSCALL_DEFINE(getuid) { return 0; }
 SYSCALL_DEFINE(geteuid) { return 0; }
@@ -108,58 +108,31 @@ SYSCALL_DEFINE(getrlimit) { return get_set_limit(a0, 0, a1); }
 SYSCALL_DEFINE(arch_prctl)
 {
 	switch (a0) {
+	/* The running thread's bases are in the MSRs and, unless user code may change them itself
+	 * (FSGSBASE), also in its thread (arch/x86_64/context.c). */
 	case ARCH_SET_FS:
 		if (a1 >= USER_TOP)
 			return -EPERM;
-		current->fs_base = a1;
+		current_thread()->fs_base = a1;
 		cpu_set_fs_base(a1);
 		return 0;
-	case ARCH_GET_FS:
-		return copy_to_user(a1, &current->fs_base, 8);
+	case ARCH_GET_FS: {
+		uint64_t fs = cpu.user_fsgsbase ? rdmsr(MSR_FS_BASE) : current_thread()->fs_base;
+		return copy_to_user(a1, &fs, 8);
+	}
 	case ARCH_SET_GS:
 		if (a1 >= USER_TOP)
 			return -EPERM;
+		current_thread()->gs_base = a1;
 		wrmsr(MSR_KERNEL_GS_BASE, a1); /* the user's GS base while we run on ours */
 		return 0;
 	case ARCH_GET_GS: {
-		uint64_t gs = rdmsr(MSR_KERNEL_GS_BASE);
+		uint64_t gs = cpu.user_fsgsbase ? rdmsr(MSR_KERNEL_GS_BASE) : current_thread()->gs_base;
 		return copy_to_user(a1, &gs, 8);
 	}
 	default:
 		return -EINVAL;
 	}
-}
-
-SYSCALL_DEFINE(set_tid_address)
-{
-	current->clear_child_tid = a0;
-	return APP_PID;
-}
-
-SYSCALL_DEFINE(set_robust_list)
-{
-	if (a1 != 24) /* sizeof(struct robust_list_head) */
-		return -EINVAL;
-	current->robust_list = a0;
-	current->robust_list_len = a1;
-	return 0;
-}
-
-/* rseq: registration only. The app never migrates between CPUs and is never preempted inside a
- * critical section (one thread), so writing cpu_id once keeps the area correct. */
-SYSCALL_DEFINE(rseq)
-{
-	uint64_t area = a0, len = a1, flags = a2;
-	if (flags & ~1UL)
-		return -EINVAL;
-	if (flags & 1) /* RSEQ_FLAG_UNREGISTER */
-		return 0;
-	if (len < 32 || (area & 31))
-		return -EINVAL;
-	uint32_t ids[2] = {0, 0}; /* cpu_id_start, cpu_id */
-	if (copy_to_user(area, ids, sizeof(ids)) < 0)
-		return -EFAULT;
-	return 0;
 }
 
 SYSCALL_DEFINE(getrandom)
@@ -169,7 +142,11 @@ SYSCALL_DEFINE(getrandom)
 	return random_to_user(a0, a1);
 }
 
-SYSCALL_DEFINE(sched_yield) { return 0; }
+SYSCALL_DEFINE(sched_yield)
+{
+	schedule();
+	return 0;
+}
 
 SYSCALL_DEFINE(getpgrp) { return APP_PID; }
 SYSCALL_DEFINE(getpgid) { return a0 == 0 || a0 == APP_PID ? APP_PID : -ESRCH; }
@@ -201,7 +178,16 @@ SYSCALL_DEFINE(personality)
 #define PR_GET_DUMPABLE 3
 #define PR_SET_DUMPABLE 4
 
-static char thread_name[16] = "";
+/* A live thread of the process named by a pid argument (0: the caller); NULL if none. */
+static struct thread *thread_of(uint64_t pid)
+{
+	if (pid == 0)
+		return current_thread();
+	uint64_t flags = spin_lock_irqsave(&sched_lock);
+	struct thread *t = pid < 0x40000000UL ? thread_by_tid((int)pid) : NULL;
+	spin_unlock_irqrestore(&sched_lock, flags);
+	return t;
+}
 
 SYSCALL_DEFINE(prctl)
 {
@@ -216,13 +202,14 @@ SYSCALL_DEFINE(prctl)
 				return -EFAULT;
 			name[sizeof(name) - 1] = 0;
 		}
-		memcpy(thread_name, name, sizeof(name));
+		memcpy(current_thread()->name, name, sizeof(name));
 		return 0;
 	}
 	case PR_GET_NAME: {
 		char name[16];
-		memcpy(name, thread_name[0] ? thread_name : "", sizeof(name));
-		if (!thread_name[0]) { /* default: the program's file name, cut to 15 bytes */
+		const char *own = current_thread()->name;
+		memcpy(name, own, sizeof(name));
+		if (!own[0]) { /* default: the program's file name, cut to 15 bytes */
 			const char *base = current->exe_path, *slash;
 			while ((slash = strchr(base, '/')))
 				base = slash + 1;
@@ -258,7 +245,7 @@ SYSCALL_DEFINE(sethostname)
 /* One CPU for now: the affinity mask is CPU 0. */
 SYSCALL_DEFINE(sched_getaffinity)
 {
-	if (a0 != 0 && a0 != APP_PID)
+	if (!thread_of(a0))
 		return -ESRCH;
 	if (a1 < 8 || (a1 & 7))
 		return -EINVAL;
@@ -270,7 +257,7 @@ SYSCALL_DEFINE(sched_getaffinity)
 
 SYSCALL_DEFINE(sched_setaffinity)
 {
-	if (a0 != 0 && a0 != APP_PID)
+	if (!thread_of(a0))
 		return -ESRCH;
 	uint64_t mask = 0;
 	if (copy_from_user(&mask, a2, MIN(a1, 8)) < 0)
@@ -325,7 +312,7 @@ SYSCALL_DEFINE(sysinfo)
 	info.uptime = (int64_t)(clock_monotonic_ns() / 1000000000);
 	info.totalram = phys_total_bytes();
 	info.freeram = phys_free_bytes();
-	info.procs = 1;
+	info.procs = (uint16_t)thread_count();
 	info.mem_unit = 1;
 	return copy_to_user(a0, &info, sizeof(info));
 }

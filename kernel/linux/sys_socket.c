@@ -9,6 +9,8 @@
 #include "mm/mm.h"
 #include "net/socket.h"
 #include "param.h"
+#include "sched/deferred.h"
+#include "sched/sched.h"
 
 #define AF_UNSPEC 0
 #define AF_UNIX 1
@@ -20,7 +22,6 @@
 #define TIOCOUTQ 0x5411
 #define SIOCGIFCONF 0x8912
 #define S_IFSOCK 0140000
-#define SIG_DFL 0
 
 struct sockaddr_in {
 	uint16_t family, port; /* port and address in network byte order */
@@ -88,13 +89,13 @@ static long write_address(const struct inet_address *a, uint64_t user, uint64_t 
 	return copy_to_user(user_len, &full, sizeof(full));
 }
 
-/* Linux's default action for SIGPIPE ends the program; signals are not delivered yet, so a program
- * that neither ignores SIGPIPE nor passed MSG_NOSIGNAL ends the same way here. */
+/* A write to a closed connection raises SIGPIPE in the writing thread (unless MSG_NOSIGNAL), whose
+ * default action ends the program (status 141); the write itself fails with EPIPE. */
 static long epipe(int flags)
 {
-	if (!(flags & MSG_NOSIGNAL) && current->actions[SIGPIPE].handler == SIG_DFL) {
-		kverbose("osv: %s terminated by SIGPIPE (write to a closed connection)\n", current->exe_path);
-		vm_exit(128 + SIGPIPE);
+	if (!(flags & MSG_NOSIGNAL)) {
+		struct ksiginfo info = {SIGPIPE, 0, SI_USER, 0, {1 /* si_pid */, 0, 0, 0}};
+		signal_send_thread(current_thread(), &info);
 	}
 	return -EPIPE;
 }
@@ -152,7 +153,11 @@ static long socket_file_ioctl(struct file *f, uint64_t cmd, uint64_t arg)
 
 static uint32_t socket_file_poll(struct file *f) { return socket_poll(f->private_data); }
 static uint32_t socket_file_event_seq(struct file *f) { return ((struct socket *)f->private_data)->event_seq; }
-static void socket_file_release(struct file *f) { socket_close(f->private_data); }
+static void socket_file_release(struct file *f)
+{
+	socket_close(f->private_data);
+	deferred_notify();
+}
 
 static const struct file_ops socket_ops = {
     .read = socket_file_read,
@@ -405,7 +410,9 @@ SYSCALL_DEFINE(shutdown)
 	struct socket *s = socket_of((int)a0, NULL);
 	if (!s)
 		return not_a_socket((int)a0);
-	return socket_shutdown(s, (int)a1);
+	long r = socket_shutdown(s, (int)a1);
+	deferred_notify(); /* a thread blocked on this socket sees the shutdown */
+	return r;
 }
 
 static long name_of(int fd, bool peer, uint64_t addr, uint64_t addrlen)

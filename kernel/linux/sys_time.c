@@ -1,9 +1,13 @@
-/* Time syscalls: clock_gettime/getres for every Linux clock id, gettimeofday, time, nanosleep,
- * clock_nanosleep, times and getrusage. CPU time is time not spent sleeping (one thread). */
+/* Time syscalls: clock_gettime/getres for every Linux clock id (and the CPU clocks of threads and the
+ * process that pthread_getcpuclockid and clock_getcpuclockid make), gettimeofday, time, nanosleep,
+ * clock_nanosleep (blocking the thread, interruptible by signals), times and getrusage. CPU time
+ * comes from the scheduler: a thread's time on the CPU; the process's is all time not idle. */
 #include "arch/x86_64/clock.h"
 #include "errno.h"
 #include "lib.h"
 #include "linux/linux.h"
+#include "sched/sched.h"
+#include "sched/wait.h"
 
 #define CLOCK_REALTIME 0
 #define CLOCK_MONOTONIC 1
@@ -24,14 +28,33 @@ struct timespec {
 	int64_t sec, nsec;
 };
 
-static uint64_t slept_ns;
+static uint64_t cpu_ns(void) { return sched_process_cpu_ns(); }
 
-/* CPU time: one thread that is always running except while it sleeps; all of it counts as user time. */
-static uint64_t cpu_ns(void) { return clock_monotonic_ns() - slept_ns; }
+/* A dynamic CPU clock id (Linux's CPUCLOCK encoding: ~pid << 3 | per-thread 4 | which): the CPU time
+ * of the process or of one of its threads; -EINVAL when it names nothing of ours. */
+static int64_t cpu_clock_now(int64_t id)
+{
+	int64_t pid = ~id >> 3;
+	if ((id & 7) == 7 || (id & 3) == 3)
+		return -EINVAL;
+	if (!(id & 4)) /* the process */
+		return pid == 0 || pid == 1 ? (int64_t)cpu_ns() : -EINVAL;
+	struct thread *t = current_thread();
+	if (pid) {
+		uint64_t flags = spin_lock_irqsave(&sched_lock);
+		t = pid < 0x40000000 ? thread_by_tid((int)pid) : NULL;
+		uint64_t ns = t ? sched_thread_cpu_ns(t) : 0;
+		spin_unlock_irqrestore(&sched_lock, flags);
+		return t ? (int64_t)ns : -EINVAL;
+	}
+	return (int64_t)sched_thread_cpu_ns(t);
+}
 
 /* Nanoseconds on the given clock; -EINVAL for an unknown id. */
 static int64_t clock_now(uint64_t id)
 {
+	if ((int64_t)id < 0)
+		return cpu_clock_now((int64_t)id);
 	switch (id) {
 	case CLOCK_REALTIME:
 	case CLOCK_REALTIME_COARSE:
@@ -45,8 +68,9 @@ static int64_t clock_now(uint64_t id)
 	case CLOCK_BOOTTIME_ALARM:
 		return (int64_t)clock_monotonic_ns();
 	case CLOCK_PROCESS_CPUTIME_ID:
-	case CLOCK_THREAD_CPUTIME_ID:
 		return (int64_t)cpu_ns();
+	case CLOCK_THREAD_CPUTIME_ID:
+		return (int64_t)sched_thread_cpu_ns(current_thread());
 	default:
 		return -EINVAL;
 	}
@@ -115,13 +139,19 @@ static long read_timespec(uint64_t user, int64_t *ns)
 	return 0;
 }
 
-static void sleep_ns(uint64_t monotonic_deadline)
+/* Sleeps until the monotonic deadline; 0, or (a signal came first) -ERESTART_RESTARTBLOCK, which
+ * becomes EINTR when a handler runs (nanosleep is never restarted after one, as on Linux), with the
+ * time left stored in rem when given. */
+static long sleep_to(uint64_t deadline, uint64_t rem)
 {
-	uint64_t start = clock_monotonic_ns();
-	if (monotonic_deadline > start) {
-		sleep_until_ns(monotonic_deadline);
-		slept_ns += clock_monotonic_ns() - start;
+	if (sleep_until(deadline, true) == 0)
+		return 0;
+	if (rem) {
+		uint64_t now = clock_monotonic_ns(), left = deadline > now ? deadline - now : 0;
+		if (put_timespec(rem, (int64_t)left) < 0)
+			return -EFAULT;
 	}
+	return -ERESTART_RESTARTBLOCK;
 }
 
 SYSCALL_DEFINE(nanosleep)
@@ -130,22 +160,23 @@ SYSCALL_DEFINE(nanosleep)
 	long r = read_timespec(a0, &ns);
 	if (r < 0)
 		return r;
-	sleep_ns(clock_monotonic_ns() + ns);
-	return 0;
+	return sleep_to(clock_monotonic_ns() + (uint64_t)ns, a1);
 }
 
 SYSCALL_DEFINE(clock_nanosleep)
 {
 	int64_t ns, now = clock_now(a0);
-	if (now < 0 || a0 == CLOCK_PROCESS_CPUTIME_ID || a0 == CLOCK_THREAD_CPUTIME_ID)
+	if (now < 0 || a0 == CLOCK_PROCESS_CPUTIME_ID || a0 == CLOCK_THREAD_CPUTIME_ID || (int64_t)a0 < 0)
 		return now < 0 ? -EINVAL : -ENOTSUP;
 	long r = read_timespec(a2, &ns);
 	if (r < 0)
 		return r;
-	int64_t wait = (a1 & TIMER_ABSTIME) ? ns - now : ns;
-	if (wait > 0)
-		sleep_ns(clock_monotonic_ns() + wait);
-	return 0;
+	bool absolute = a1 & TIMER_ABSTIME;
+	int64_t wait = absolute ? ns - now : ns;
+	if (wait <= 0)
+		return 0;
+	r = sleep_to(clock_monotonic_ns() + (uint64_t)wait, absolute ? 0 : a3);
+	return absolute && r == -ERESTART_RESTARTBLOCK ? -ERESTARTNOHAND : r;
 }
 
 SYSCALL_DEFINE(times)
@@ -171,7 +202,7 @@ SYSCALL_DEFINE(getrusage)
 	int64_t usage[18];
 	memset(usage, 0, sizeof(usage));
 	if (who != RUSAGE_CHILDREN) {
-		uint64_t ns = cpu_ns();
+		uint64_t ns = who == RUSAGE_THREAD ? sched_thread_cpu_ns(current_thread()) : cpu_ns();
 		usage[0] = (int64_t)(ns / NSEC_PER_SEC);        /* ru_utime.tv_sec */
 		usage[1] = (int64_t)(ns % NSEC_PER_SEC / 1000); /* ru_utime.tv_usec */
 		usage[4] = (int64_t)((phys_total_bytes() - phys_free_bytes()) >> 10); /* ru_maxrss (KiB) */

@@ -138,5 +138,8 @@ extern struct address_space *current_as;
 long copy_from_user(void *dst, uint64_t user_src, size_t n);
 long copy_to_user(uint64_t user_dst, const void *src, size_t n);
 long clear_user(uint64_t user_dst, size_t n);
+/* Atomically replaces the aligned user word at uaddr by new if it holds old (lock cmpxchg); the value
+ * found (old on success), or -EFAULT. */
+long user_cmpxchg_u32(uint64_t uaddr, uint32_t old, uint32_t new);
 /* Copies a NUL-terminated string; its length, -ENAMETOOLONG or -EFAULT. */
 long strncpy_from_user(char *dst, uint64_t user_src, size_t max);

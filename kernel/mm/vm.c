@@ -72,6 +72,39 @@ static uint64_t *pte_lookup(uint64_t *pml4, uint64_t va, uint64_t *span)
 	return &table[PT_INDEX(va)];
 }
 
+/* Calls visit(pte, va, arg) for every non-zero level-1 entry of [start,end) (page aligned), scanning
+ * each page table directly and skipping missing tables whole: ranges of megabytes with few pages in
+ * them (thread stacks under madvise and mprotect) cost little even where kernel code is emulated.
+ * Stops at the first non-zero return of visit and returns it. */
+static int walk_ptes(uint64_t *pml4, uint64_t start, uint64_t end, int (*visit)(uint64_t *pte, uint64_t va, void *arg),
+		     void *arg)
+{
+	uint64_t va = start, span;
+	while (va < end) {
+		uint64_t *pte = pte_lookup(pml4, va, &span);
+		if (!pte) {
+			va = ALIGN_DOWN(va, span) + span;
+			continue;
+		}
+		uint64_t table_end = MIN(end, ALIGN_DOWN(va, 1UL << 21) + (1UL << 21));
+		uint64_t count = (table_end - va) >> PAGE_SHIFT, i = 0;
+		for (;;) {
+			while (i + 4 <= count && !(pte[i] | pte[i + 1] | pte[i + 2] | pte[i + 3]))
+				i += 4;
+			while (i < count && !pte[i])
+				i++;
+			if (i >= count)
+				break;
+			int r = visit(&pte[i], va + (i << PAGE_SHIFT), arg);
+			if (r)
+				return r;
+			i++;
+		}
+		va = table_end;
+	}
+	return 0;
+}
+
 static void map_page(uint64_t *pml4, uint64_t va, uint64_t pa, uint64_t flags)
 {
 	uint64_t *pte = pte_of(pml4, va, true);
@@ -262,18 +295,20 @@ int as_extend_like(struct address_space *as, const struct vma *v, uint64_t start
 	return insert_region(as, &desc);
 }
 
+static int unmap_one(uint64_t *pte, uint64_t va, void *arg)
+{
+	if (!(*pte & (PTE_P | PTE_KEPT)))
+		return 0;
+	if (!(*pte & PTE_BORROWED))
+		phys_free(*pte & PTE_ADDR, 1);
+	*pte = 0;
+	invlpg(va);
+	return 0;
+}
+
 static void unmap_pages(struct address_space *as, uint64_t start, uint64_t end)
 {
-	uint64_t span;
-	for (uint64_t va = start; va < end; va = ALIGN_DOWN(va, span) + span) {
-		uint64_t *pte = pte_lookup(as->pml4, va, &span);
-		if (!pte || !(*pte & (PTE_P | PTE_KEPT)))
-			continue;
-		if (!(*pte & PTE_BORROWED))
-			phys_free(*pte & PTE_ADDR, 1);
-		*pte = 0;
-		invlpg(va);
-	}
+	walk_ptes(as->pml4, start, end, unmap_one, NULL);
 }
 
 /* Splits the region containing addr so that a region boundary falls at addr. */
@@ -436,6 +471,23 @@ static bool copy_borrowed(uint64_t *pte, uint64_t va)
 	return true;
 }
 
+static int protect_one(uint64_t *pte, uint64_t va, void *arg)
+{
+	int prot = *(int *)arg;
+	if (!(*pte & (PTE_P | PTE_KEPT)))
+		return 0;
+	/* never write into the owner's page: copy it first */
+	if ((*pte & PTE_BORROWED) && (prot & PROT_WRITE) && !copy_borrowed(pte, va))
+		return -ENOMEM;
+	uint64_t borrowed = *pte & PTE_BORROWED;
+	if (prot == 0) /* PROT_NONE: keep the page, drop access */
+		*pte = (*pte & PTE_ADDR) | PTE_KEPT | borrowed;
+	else
+		*pte = (*pte & PTE_ADDR) | prot_to_pte(prot) | borrowed;
+	invlpg(va);
+	return 0;
+}
+
 int as_protect(struct address_space *as, uint64_t start, uint64_t end, int prot)
 {
 	if (!as_range_mapped(as, start, end))
@@ -449,23 +501,9 @@ int as_protect(struct address_space *as, uint64_t start, uint64_t end, int prot)
 	for (struct vma *v = as->vmas; v; v = v->next)
 		if (v->start >= start && v->end <= end)
 			v->prot = prot;
-	uint64_t span;
-	for (uint64_t va = start; va < end; va = ALIGN_DOWN(va, span) + span) {
-		uint64_t *pte = pte_lookup(as->pml4, va, &span);
-		if (!pte || !(*pte & (PTE_P | PTE_KEPT)))
-			continue;
-		/* never write into the owner's page: copy it first */
-		if ((*pte & PTE_BORROWED) && (prot & PROT_WRITE) && !copy_borrowed(pte, va))
-			return -ENOMEM;
-		uint64_t borrowed = *pte & PTE_BORROWED;
-		if (prot == 0) /* PROT_NONE: keep the page, drop access */
-			*pte = (*pte & PTE_ADDR) | PTE_KEPT | borrowed;
-		else
-			*pte = (*pte & PTE_ADDR) | prot_to_pte(prot) | borrowed;
-		invlpg(va);
-	}
+	int r = walk_ptes(as->pml4, start, end, protect_one, &prot);
 	merge_regions(as);
-	return 0;
+	return r;
 }
 
 uint64_t as_find_free(struct address_space *as, uint64_t len)
@@ -645,6 +683,18 @@ long clear_user(uint64_t user_dst, size_t n)
 		return -EFAULT;
 	user_access_begin();
 	long r = zero_user_bytes((void *)user_dst, n);
+	user_access_end();
+	return r;
+}
+
+long cmpxchg_user_u32(uint64_t uaddr, uint32_t old, uint32_t new);
+
+long user_cmpxchg_u32(uint64_t uaddr, uint32_t old, uint32_t new)
+{
+	if ((uaddr & 3) || !user_range_ok(uaddr, 4))
+		return -EFAULT;
+	user_access_begin();
+	long r = cmpxchg_user_u32(uaddr, old, new);
 	user_access_end();
 	return r;
 }

@@ -321,7 +321,7 @@ void dhcp_start(struct netif *ifp)
 	net_timer_init(&dhcp.timer, timer_fired);
 	udp_kernel_port(DHCP_CLIENT_PORT, input);
 	start_over();
-	if (!net_wait(clock_monotonic_ns() + DHCP_BOOT_NS, bound, NULL))
+	if (net_wait(clock_monotonic_ns() + DHCP_BOOT_NS, bound, NULL) != 0)
 		kprintf("osv: dhcp: %s: no answer within %lu s; continuing without an address\n", ifp->name,
 			DHCP_BOOT_NS / 1000000000UL);
 }

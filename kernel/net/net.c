@@ -1,7 +1,7 @@
 /* The stack as the rest of the kernel sees it: bring-up at boot (loopback, then eth0 from --ip or
  * DHCP), the poll that drives drivers, loopback and timers (registered as deferred work, so it runs
- * after interrupts and while blocking calls wait), net_wait for blocking socket calls, and the
- * drain at exit that lets TCP deliver what the app wrote. */
+ * after interrupts and while blocking calls wait), net_wait for blocking socket calls (the thread
+ * blocks; see deferred_wait), and the drain at exit that lets TCP deliver what the app wrote. */
 #include "arch/x86_64/clock.h"
 #include "boot.h"
 #include "lib.h"
@@ -82,11 +82,12 @@ static bool any_polled_interface(void)
 	return false;
 }
 
-bool net_wait(uint64_t deadline, bool (*cond)(void *arg), void *arg)
+static uint64_t recheck_interval(void) { return any_polled_interface() ? NET_POLLED_WAIT_NS : NET_WAIT_RECHECK_NS; }
+
+int net_wait(uint64_t deadline, bool (*cond)(void *arg), void *arg)
 {
 	deferred_kick(); /* run the stack once before the first check */
-	uint64_t poll = any_polled_interface() ? NET_POLLED_WAIT_NS : NET_WAIT_RECHECK_NS;
-	return halt_until(deadline ? deadline : ~0UL, poll, cond, arg);
+	return deferred_wait(cond, arg, deadline, recheck_interval(), true);
 }
 
 void net_report(void)
@@ -111,7 +112,8 @@ void net_drain(uint64_t timeout_ns)
 {
 	if (!tcp_draining())
 		return;
-	net_wait(clock_monotonic_ns() + timeout_ns, drained, NULL);
+	deferred_kick();
+	deferred_wait(drained, NULL, clock_monotonic_ns() + timeout_ns, recheck_interval(), false);
 }
 
 /* --ip=eth0,ADDR,NETMASK: 0, or -1 after saying what is wrong. */

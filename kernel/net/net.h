@@ -101,9 +101,9 @@ extern struct net_config net_config;
 int net_init(const struct boot_options *options);
 /* Processes received packets and due timers (deferred work; never nested). */
 void net_poll(void);
-/* Waits (halting) until cond(arg) holds or deadline passes (0: no deadline), driving the stack
- * meanwhile; true when cond holds. */
-bool net_wait(uint64_t deadline, bool (*cond)(void *arg), void *arg);
+/* Blocks the calling thread until cond(arg) holds (re-checked whenever the stack has run) or deadline
+ * passes (0: no deadline); 0, -ETIMEDOUT, or -EINTR when a signal came. Halts in place at boot. */
+int net_wait(uint64_t deadline, bool (*cond)(void *arg), void *arg);
 /* Called by exit_group: gives TCP connections up to timeout_ns to deliver what the app wrote. */
 void net_drain(uint64_t timeout_ns);
 /* Prints the counters (exit with --verbose). */

@@ -177,12 +177,18 @@ static bool ready(void *arg)
 	return socket_poll(w->s) & (w->events | POLLERR | POLLHUP);
 }
 
-/* Waits for events (or an error or hang-up); 0, or -EAGAIN once timeout_ns (0: none) passed. */
+/* Waits for events (or an error or hang-up); 0, -EAGAIN once timeout_ns (0: none) passed, or for a
+ * signal -ERESTARTSYS (restarted under SA_RESTART), -EINTR with a timeout set, as Linux does. */
 static int wait_for(struct socket *s, uint32_t events, uint64_t timeout_ns)
 {
 	struct wait w = {s, events};
 	uint64_t deadline = timeout_ns ? clock_monotonic_ns() + timeout_ns : 0;
-	return net_wait(deadline, ready, &w) ? 0 : -EAGAIN;
+	int r = net_wait(deadline, ready, &w);
+	if (r == -ETIMEDOUT)
+		return -EAGAIN;
+	if (r == -EINTR)
+		return timeout_ns ? -EINTR : -ERESTARTSYS;
+	return 0;
 }
 
 int socket_accept(struct socket *s, bool nonblocking, struct socket **out)
@@ -303,8 +309,11 @@ int socket_connect(struct socket *s, const struct inet_address *a, bool nonblock
 	}
 	if (nonblocking)
 		return err;
-	if (wait_for(s, POLLOUT, s->sndtimeo_ns) < 0)
+	err = wait_for(s, POLLOUT, s->sndtimeo_ns);
+	if (err == -EAGAIN)
 		return -EINPROGRESS; /* SO_SNDTIMEO passed (Linux says EINPROGRESS too) */
+	if (err < 0)
+		return err; /* a signal; a restarted connect goes on waiting */
 	if (pcb->state == TCP_CLOSED) {
 		int e = take_error(s);
 		return -(e ? e : ECONNABORTED);
@@ -340,8 +349,9 @@ long socket_send(struct socket *s, struct iov_iter *it, int flags, const struct 
 			return total ? (long)total : n;
 		if (nonblocking)
 			return total ? (long)total : -EAGAIN;
-		if (wait_for(s, POLLOUT, s->sndtimeo_ns) < 0)
-			return total ? (long)total : -EAGAIN;
+		int err = wait_for(s, POLLOUT, s->sndtimeo_ns);
+		if (err < 0)
+			return total ? (long)total : err;
 	}
 }
 
@@ -363,8 +373,9 @@ long socket_recv(struct socket *s, struct iov_iter *it, int flags, struct inet_a
 				return 0;
 			if (nonblocking)
 				return -EAGAIN;
-			if (wait_for(s, POLLIN, s->rcvtimeo_ns) < 0)
-				return -EAGAIN;
+			int err = wait_for(s, POLLIN, s->rcvtimeo_ns);
+			if (err < 0)
+				return err;
 		}
 	}
 	if (from) {
@@ -386,8 +397,9 @@ long socket_recv(struct socket *s, struct iov_iter *it, int flags, struct inet_a
 			return n;
 		if (nonblocking)
 			return total ? (long)total : -EAGAIN;
-		if (wait_for(s, POLLIN, s->rcvtimeo_ns) < 0)
-			return total ? (long)total : -EAGAIN;
+		int err = wait_for(s, POLLIN, s->rcvtimeo_ns);
+		if (err < 0)
+			return total ? (long)total : err;
 	}
 }
 

@@ -63,19 +63,22 @@ void net_poll(void);
 void net_timers_run(uint64_t now);
 uint64_t net_timers_next(void);
 
-/* A blocking wait: runs the stack and moves the clock to the next timer until done or deadline. */
-bool halt_until(uint64_t deadline, uint64_t poll_ns, bool (*done)(void *arg), void *arg)
+/* A blocking wait: runs the stack and moves the clock to the next timer until done (0) or the
+ * deadline (0: none) passes (-ETIMEDOUT). No signals on the host. */
+int deferred_wait(bool (*done)(void *arg), void *arg, uint64_t deadline, uint64_t recheck_ns, bool interruptible)
 {
+	if (!deadline)
+		deadline = ~0ULL;
 	for (int i = 0; i < 100000; i++) {
 		net_poll();
 		if (done(arg))
-			return true;
+			return 0;
 		uint64_t next = net_timers_next();
 		if (!next || next > deadline)
 			next = deadline;
 		if (now_ns >= deadline)
-			return false;
+			return -110;
 		now_ns = next > now_ns ? next : now_ns + 1000000;
 	}
-	return false;
+	return -110;
 }

@@ -1,4 +1,4 @@
-/* Time: the TSC as the clock (arch/x86_64/clock.c) and the LAPIC timer for sleeping (lapic.c). */
+/* Time: the TSC as the clock (arch/x86_64/clock.c) and the LAPIC timer (lapic.c). */
 #pragma once
 #include "types.h"
 
@@ -17,17 +17,12 @@ bool clock_tsc_conversion(uint64_t *base, uint64_t *mult);
 /* clock_realtime_ns() - clock_monotonic_ns(), constant once known; false until the wall clock was read. */
 bool clock_realtime_offset(uint64_t *offset_ns);
 
+/* The LAPIC timer interrupt: end of interrupt, then sched/timer.c's timer_interrupt. */
 void lapic_timer_interrupt(void);
-/* Keeps the timer armed for deadline (0: stop it) whenever no halt is using it: deferred work's next
- * deadline (sched/deferred.c). */
-void lapic_arm_background(uint64_t deadline);
-/* Sleeps (hlt, woken by the LAPIC timer) until clock_monotonic_ns() >= deadline. */
-void sleep_until_ns(uint64_t deadline);
-/* Halts (sti;hlt) until done(arg) is true or clock_monotonic_ns() >= deadline, re-checking done(arg)
- * at least every poll_ns (so a lost interrupt costs time, never a hang) and running deferred work
- * (sched/deferred.h) before each check. True when done(arg) became true. Interrupts are enabled while
- * halted and restored to their previous state on return. */
-bool halt_until(uint64_t deadline, uint64_t poll_ns, bool (*done)(void *arg), void *arg);
+/* Makes the LAPIC one-shot fire by an absolute clock_monotonic_ns deadline: nothing when it is already
+ * armed for that or earlier (or deadline is 0); the interrupt then finds out what is due. Only
+ * sched/timer.c decides the deadline. */
+void lapic_timer_arm(uint64_t deadline);
 /* End of interrupt for the interrupt being handled. */
 void lapic_eoi(void);
 /* The boot CPU's local APIC id (maps the LAPIC on first use): the destination of MSI-X and I/O APIC

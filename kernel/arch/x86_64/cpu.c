@@ -1,10 +1,12 @@
 /* CPU setup for the boot CPU: feature detection, GDT with user segments and a TSS (double faults on
  * their own IST stack), IDT, `syscall` MSRs, control registers (NX, SMEP, SMAP, FPU/SSE/AVX state).
- * Called once from kmain; enter_user() in entry.S is how the app starts.
+ * Called once from kmain. The FPU is set up by fpu.c; threads start in ring 3 through trap_return
+ * (entry.S, switch.S).
  *
  * PVM-safe mode (--pvm-safe): kvm_pvm emulates our kernel-mode instructions and lacks xsave, stac/clac
  * and sysretq, so then CR4.OSXSAVE and SMAP stay off and returns to user mode use iretq. */
 #include "arch/x86_64/cpu.h"
+#include "arch/x86_64/fpu.h"
 #include "arch/x86_64/percpu.h"
 #include "lib.h"
 #include "param.h"
@@ -38,9 +40,8 @@ static uint64_t gdt[10] __attribute__((aligned(16)));
 static struct tss tss __attribute__((aligned(16)));
 static struct idt_entry idt[256] __attribute__((aligned(16)));
 static struct percpu boot_cpu;
-static uint8_t syscall_stack[KERNEL_STACK_SIZE] __attribute__((aligned(16)));
 static uint8_t double_fault_stack[IST_STACK_SIZE] __attribute__((aligned(16)));
-static uint8_t fpu_initial_state[512] __attribute__((aligned(64)));
+extern char boot_stack_top[];
 
 extern char trap_stubs[];
 extern char syscall_entry[];
@@ -81,7 +82,7 @@ static void gdt_init(void)
 	gdt[8] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89UL << 40) | (((limit >> 16) & 0xf) << 48) |
 		 (((base >> 24) & 0xff) << 56);
 	gdt[9] = base >> 32;
-	tss.rsp[0] = (uint64_t)(syscall_stack + sizeof(syscall_stack));
+	tss.rsp[0] = (uint64_t)boot_stack_top;
 	tss.ist[0] = (uint64_t)(double_fault_stack + sizeof(double_fault_stack));
 	tss.iomap_base = sizeof(tss);
 
@@ -102,7 +103,8 @@ static void idt_init(void)
 			.offset_low = handler & 0xffff,
 			.selector = KERNEL_CS,
 			.ist = v == 8 ? 1 : 0, /* double fault runs on its own stack */
-			.type = 0x8e,          /* present, ring 0, interrupt gate */
+			/* present, interrupt gate; ring 3 may raise int3 and into itself (SIGTRAP, SIGSEGV) */
+			.type = v == 3 || v == 4 ? 0xee : 0x8e,
 			.offset_mid = (handler >> 16) & 0xffff,
 			.offset_high = handler >> 32,
 		};
@@ -118,7 +120,7 @@ static void idt_init(void)
 static void percpu_init(void)
 {
 	boot_cpu.self = &boot_cpu;
-	boot_cpu.kernel_rsp = (uint64_t)(syscall_stack + sizeof(syscall_stack));
+	boot_cpu.kernel_rsp = (uint64_t)boot_stack_top;
 	wrmsr(MSR_GS_BASE, (uint64_t)&boot_cpu);
 	wrmsr(MSR_KERNEL_GS_BASE, 0);
 }
@@ -133,36 +135,6 @@ static void syscall_init(void)
 	use_sysret = !cpu.pvm_safe;
 }
 
-/* FPU/SSE for user code. The kernel itself never touches these registers (-mgeneral-regs-only). */
-static void fpu_init(void)
-{
-	write_cr0((read_cr0() & ~(CR0_EM | CR0_TS)) | CR0_MP);
-	uint64_t cr4 = read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT;
-	if (cpu.xsave && !cpu.pvm_safe) {
-		cr4 |= CR4_OSXSAVE;
-		write_cr4(cr4);
-		uint64_t xcr0 = 0x3 | (cpu.avx ? 0x4 : 0); /* x87, SSE, AVX */
-		__asm__ volatile("xsetbv" ::"c"(0), "a"((uint32_t)xcr0), "d"((uint32_t)(xcr0 >> 32)));
-		uint32_t a, b, c, d;
-		cpuid(0xd, 0, &a, &b, &c, &d);
-		cpu.xsave_size = b;
-	} else {
-		write_cr4(cr4);
-		cpu.xsave_size = 512;
-	}
-	/* The state Linux gives a new process: FCW 0x37f (all exceptions masked, 64-bit precision),
-	 * MXCSR 0x1f80; loaded with fxrstor, which every mode (including kvm_pvm) can emulate. */
-	*(uint16_t *)(fpu_initial_state + 0) = 0x37f;
-	*(uint32_t *)(fpu_initial_state + 24) = 0x1f80;
-	*(uint32_t *)(fpu_initial_state + 28) = 0xffff; /* MXCSR_MASK */
-}
-
-void fpu_init_user_state(void)
-{
-	/* AVX upper halves are still zero from reset: no user code has run yet. */
-	__asm__ volatile("fxrstor64 %0" ::"m"(*(uint8_t(*)[512])fpu_initial_state));
-}
-
 static void protection_init(void)
 {
 	uint64_t cr4 = read_cr4();
@@ -172,13 +144,23 @@ static void protection_init(void)
 		cr4 |= CR4_SMAP;
 		cpu.smap_on = true;
 	}
-	if (cpu.fsgsbase)
+	/* In PVM-safe mode user code may not change its FS/GS bases itself: then they change only through
+	 * arch_prctl, and a context switch need not read them back (each MSR access is emulated). */
+	if (cpu.fsgsbase && !cpu.pvm_safe) {
 		cr4 |= CR4_FSGSBASE;
+		cpu.user_fsgsbase = true;
+	}
 	write_cr4(cr4);
 	write_cr0(read_cr0() | CR0_WP);
 }
 
 void cpu_set_fs_base(uint64_t base) { wrmsr(MSR_FS_BASE, base); }
+
+void cpu_set_kernel_stack(uint64_t top)
+{
+	tss.rsp[0] = top;
+	boot_cpu.kernel_rsp = top;
+}
 
 void cpu_init(void)
 {

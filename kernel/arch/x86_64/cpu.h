@@ -136,12 +136,14 @@ struct cpu_features {
 	bool kvm_clock; /* KVM paravirtual clock present */
 	bool pvm_safe;  /* booted with --pvm-safe: avoid what kvm_pvm cannot emulate */
 	bool smap_on;   /* SMAP enabled: user accesses need stac/clac */
+	bool user_fsgsbase; /* CR4.FSGSBASE: user code may change its FS/GS bases without a syscall */
 	uint32_t xsave_size;
 };
 extern struct cpu_features cpu;
 
 void cpu_init(void);
-void fpu_init_user_state(void);
 /* Tell the CPU which user TLS (FS base) to use. */
 void cpu_set_fs_base(uint64_t base);
-NORETURN void enter_user(struct trap_frame *frame);
+/* The kernel stack (its top) that syscalls and interrupts from user mode start on: the running
+ * thread's (TSS RSP0 and the per-CPU copy syscall_entry reads). */
+void cpu_set_kernel_stack(uint64_t top);

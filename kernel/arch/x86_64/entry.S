@@ -1,6 +1,7 @@
 /* Every way into and out of the kernel: the 256 interrupt/exception stubs, the `syscall` entry, the
- * return to user mode (sysretq when allowed, iretq otherwise: see cpu.c) and user-memory copies whose
- * faults are turned into -EFAULT through the exception table (.extable, read by traps.c).
+ * return to user mode (sysretq when allowed, iretq otherwise: see cpu.c; threads start through
+ * trap_return, see switch.S) and user-memory accesses whose faults are turned into -EFAULT through the
+ * exception table (.extable, read by traps.c).
  *
  * All paths build a struct trap_frame (cpu.h). GS: the kernel runs with GS base = its per-CPU area
  * (offsets below, see struct percpu in percpu.h); swapgs on every user<->kernel crossing. */
@@ -121,12 +122,6 @@ syscall_entry:
 	mov 24(%rsp), %rsp              /* user RSP */
 	sysretq
 
-/* enter_user(frame): start ring-3 execution from a frame built in C. */
-.globl enter_user
-enter_user:
-	mov %rdi, %rsp
-	jmp trap_return
-
 /* long copy_user_bytes(void *dst, const void *src, size_t n): 0, or -EFAULT if a fault hit.
  * 8 bytes per step, then the rest: kvm_pvm emulates every iteration of a rep string instruction. */
 .globl copy_user_bytes
@@ -173,7 +168,18 @@ zero_user_bytes:
 10:	mov $-EFAULT, %rax
 	ret
 
+/* long cmpxchg_user_u32(uint32_t *uaddr, uint32_t old, uint32_t new): atomically replaces *uaddr by
+ * new if it holds old; the value found there (old on success), or -EFAULT. For futexes. */
+.globl cmpxchg_user_u32
+cmpxchg_user_u32:
+	mov %esi, %eax
+13:	lock cmpxchgl %edx, (%rdi)
+	ret
+14:	mov $-EFAULT, %rax
+	ret
+
 .section .extable, "a"
+	.quad 13b, 14b
 	.quad 3b, 4b
 	.quad 11b, 4b
 	.quad 6b, 8b

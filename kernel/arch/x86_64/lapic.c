@@ -1,11 +1,12 @@
-/* Local APIC timer in one-shot mode, used to wake a halted CPU at a deadline, and otherwise kept armed
- * for the next deadline of deferred work (sched/deferred.h) so that network timers run while the app
- * computes. The LAPIC's counting rate is measured against the TSC when a timer is first set. */
+/* The local APIC: mapped and enabled on first use, its timer in one-shot mode at an absolute
+ * deadline that sched/timer.c chooses (the earliest of kernel timers, deferred work and the end of a
+ * time slice). The LAPIC's counting rate is measured against the TSC when a timer is first set. */
 #include "arch/x86_64/clock.h"
 #include "arch/x86_64/cpu.h"
 #include "lib.h"
 #include "mm/mm.h"
-#include "sched/deferred.h"
+#include "sched/lock.h"
+#include "sched/timer.h"
 
 #define REG_ID 0x020
 #define REG_EOI 0x0b0
@@ -18,9 +19,8 @@
 
 static volatile uint32_t *lapic;
 static uint64_t lapic_hz;
-static uint64_t background_deadline; /* deferred work's next deadline; 0: none */
 /* Shadows of the timer's state: every LAPIC access is a trap where kernel code is emulated (kvm_pvm),
- * and halts re-arm the timer on every wake-up. */
+ * and the timer is re-armed on every wake-up and context switch. */
 static uint64_t armed_until; /* what the one-shot is counting down to; 0: stopped */
 static bool lvt_unmasked;
 
@@ -63,18 +63,18 @@ void lapic_eoi(void)
 		lapic_write(REG_EOI, 0);
 }
 
-/* Sets the one-shot for an absolute deadline (0: stops it); nothing when it is already set so. */
-static void timer_set(uint64_t deadline)
+void lapic_timer_arm(uint64_t deadline)
 {
-	if (deadline == armed_until)
+	/* Only ever earlier: an interrupt that comes before it is needed finds nothing due and re-arms
+	 * (sched/timer.c), which costs less than re-programming on every change (each switch moves the
+	 * end of a time slice). */
+	if (!deadline || (armed_until && deadline >= armed_until))
 		return;
-	if (deadline && !lapic_hz)
+	uint64_t flags = irq_save();
+	if (!lapic)
+		lapic_init();
+	if (!lapic_hz)
 		lapic_calibrate();
-	if (!deadline) {
-		lapic_write(REG_TIMER_INITIAL, 0);
-		armed_until = 0;
-		return;
-	}
 	uint64_t now = clock_monotonic_ns();
 	uint64_t ns = deadline > now ? deadline - now : 1;
 	if (ns > 4000000000UL) { /* callers loop until their deadline; this also keeps the product in 64 bits */
@@ -92,30 +92,14 @@ static void timer_set(uint64_t deadline)
 	}
 	lapic_write(REG_TIMER_INITIAL, (uint32_t)count);
 	armed_until = deadline;
-}
-
-/* Arms (or stops) the timer for the background deadline. */
-static void arm_background(void) { timer_set(background_deadline); }
-
-void lapic_arm_background(uint64_t deadline)
-{
-	if (!lapic)
-		lapic_init();
-	background_deadline = deadline;
-	arm_background();
+	irq_restore(flags);
 }
 
 void lapic_timer_interrupt(void)
 {
 	lapic_eoi();
 	armed_until = 0; /* the one-shot has run out */
-	if (!background_deadline)
-		return;
-	uint64_t now = clock_monotonic_ns();
-	if (now >= background_deadline)
-		deferred_timer_tick(now); /* the work runs at the next safe point, which re-arms */
-	else
-		timer_set(background_deadline); /* woken early (the 4 s cap, or a halt's timeout) */
+	timer_interrupt();
 }
 
 uint32_t lapic_id(void)
@@ -123,40 +107,4 @@ uint32_t lapic_id(void)
 	if (!lapic)
 		lapic_init();
 	return lapic_read(REG_ID) >> 24;
-}
-
-static bool never(void *arg) { return false; }
-
-void sleep_until_ns(uint64_t deadline)
-{
-	halt_until(deadline, deadline, never, NULL);
-	sti();
-}
-
-bool halt_until(uint64_t deadline, uint64_t poll_ns, bool (*done)(void *arg), void *arg)
-{
-	if (!lapic)
-		lapic_init();
-	bool interrupts_were_on = read_rflags() & RFLAGS_IF;
-	bool finished;
-	for (;;) {
-		cli();
-		deferred_run(); /* received packets and network timers are handled while we wait */
-		finished = done(arg);
-		if (finished)
-			break;
-		uint64_t now = clock_monotonic_ns();
-		if (now >= deadline)
-			break;
-		uint64_t wake = deadline - now < poll_ns ? deadline : now + poll_ns;
-		uint64_t background = deferred_deadline();
-		if (background && background < wake)
-			wake = background;
-		timer_set(wake);
-		sti_hlt();
-	}
-	arm_background();
-	if (interrupts_were_on)
-		sti();
-	return finished;
 }

@@ -1,6 +1,8 @@
 /* Exceptions and interrupts, entered from the stubs in entry.S. User faults become demand paging or a
- * fatal signal for the app (linux/exit.c); kernel faults on user memory are turned into -EFAULT through
- * the exception table; anything else is a kernel panic with a full register dump and symbol. */
+ * signal (linux/signal.c: the app's handler, else the fatal report of linux/exit.c); kernel faults on
+ * user memory are turned into -EFAULT through the exception table; anything else is a kernel panic
+ * with a full register dump and symbol. Whatever came from user mode goes back through
+ * return_to_user (deferred work, preemption, signals). */
 #include "arch/x86_64/clock.h"
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/irq.h"
@@ -8,7 +10,7 @@
 #include "linux/linux.h"
 #include "lib.h"
 #include "mm/mm.h"
-#include "sched/deferred.h"
+#include "sched/sched.h"
 
 struct extable_entry {
 	uint64_t fault_ip, fixup_ip;
@@ -61,21 +63,46 @@ static bool fixup_user_access(struct trap_frame *f)
 	return false;
 }
 
-static int signal_of_exception(uint64_t vector)
+/* The signal and si_code Linux sends for a CPU exception in user mode (page faults aside). */
+static int signal_of_exception(const struct trap_frame *f, int *code, uint64_t *addr)
 {
-	switch (vector) {
+	*addr = f->rip;
+	switch (f->vector) {
 	case 0:
-	case 16:
-	case 19:
+		*code = FPE_INTDIV;
 		return SIGFPE;
+	case 16:
+	case 19: {
+		/* x87 or SIMD floating-point exception: which one, from the status bits not masked. */
+		uint8_t area[512] __attribute__((aligned(16)));
+		__asm__ volatile("fxsave64 %0" : "=m"(area));
+		uint32_t status = f->vector == 19 ? *(uint32_t *)(area + 24) : *(uint16_t *)(area + 2);
+		uint32_t control = f->vector == 19 ? *(uint32_t *)(area + 24) >> 7 : *(uint16_t *)(area + 0);
+		uint32_t raised = status & ~control & 0x3f;
+		*code = raised & 1 ? FPE_FLTINV : raised & 4 ? FPE_FLTDIV : raised & 8 ? FPE_FLTOVF
+			: raised & 16 ? FPE_FLTUND : raised & 32 ? FPE_FLTRES : raised & 2 ? FPE_FLTINV : 0;
+		return SIGFPE;
+	}
 	case 1:
+		*code = 2; /* TRAP_TRACE */
+		return SIGTRAP;
 	case 3:
+		*code = SI_KERNEL;
 		return SIGTRAP;
 	case 6:
+		*code = ILL_ILLOPN;
 		return SIGILL;
 	case 17:
+		*code = 1; /* BUS_ADRALN */
 		return SIGBUS;
-	default:
+	case 11:
+	case 12:
+		*code = SI_KERNEL;
+		*addr = 0;
+		return SIGBUS;
+	default: /* general protection and the rest */
+		*code = SI_KERNEL;
+		*addr = 0;
 		return SIGSEGV;
 	}
 }
@@ -104,38 +131,41 @@ static void run_pvm_syscall(struct trap_frame *f)
 void trap_dispatch(struct trap_frame *f)
 {
 	bool from_user = f->cs & 3;
-	if (f->vector == TIMER_VECTOR) {
-		lapic_timer_interrupt();
-		if (from_user)
-			deferred_run(); /* the app was computing: nothing in the kernel is half-done */
-		return;
-	}
-	if (f->vector >= IRQ_FIRST_VECTOR && f->vector <= IRQ_LAST_VECTOR) {
-		irq_dispatch(f->vector); /* a device: its driver's handler, then EOI */
-		if (from_user)
-			deferred_run();
-		return;
-	}
-	if (f->vector == SPURIOUS_VECTOR || (f->vector >= 32 && f->vector < 48))
-		return; /* spurious, or a stray legacy PIC interrupt */
-	if (f->vector == 14) {
+	if (f->vector == 14) { /* first: under kvm_pvm every syscall comes this way */
 		uint64_t addr = read_cr2();
 		if (is_pvm_syscall(f, addr)) {
-			run_pvm_syscall(f);
+			run_pvm_syscall(f); /* returns to user mode through return_to_user already */
 			return;
 		}
 		/* Kernel touching user memory (copy_*_user) may also need a page brought in. */
 		int r = as_handle_fault(current_as, addr, f->error);
-		if (r == 0)
-			return;
-		if (!from_user && fixup_user_access(f))
-			return;
-		if (from_user) /* past the end of a mapped file: SIGBUS, as on Linux */
-			app_fatal_fault(f, r == -ENXIO ? SIGBUS : SIGSEGV, addr);
+		if (r != 0) {
+			if (!from_user && fixup_user_access(f))
+				return;
+			if (!from_user)
+				kernel_fault(f);
+			struct vma *v = as_find_vma(current_as, addr);
+			if (r == -ENXIO) /* past the end of a mapped file: SIGBUS, as on Linux */
+				signal_fault(f, SIGBUS, BUS_ADRERR, addr);
+			else
+				signal_fault(f, SIGSEGV, v && v->start <= addr ? SEGV_ACCERR : SEGV_MAPERR, addr);
+		}
+	} else if (f->vector == TIMER_VECTOR) {
+		lapic_timer_interrupt();
+	} else if (f->vector >= IRQ_FIRST_VECTOR && f->vector <= IRQ_LAST_VECTOR) {
+		irq_dispatch(f->vector); /* a device: its driver's handler, then EOI */
+	} else if (f->vector == SPURIOUS_VECTOR || (f->vector >= 32 && f->vector < 48)) {
+		/* spurious, or a stray legacy PIC interrupt */
 	} else if (from_user && f->vector < 32) {
-		app_fatal_fault(f, signal_of_exception(f->vector), f->vector == 13 ? 0 : f->rip);
+		int code;
+		uint64_t addr;
+		int signo = signal_of_exception(f, &code, &addr);
+		signal_fault(f, signo, code, addr);
 	} else if (!from_user && f->vector == 13 && fixup_user_access(f)) {
 		return; /* non-canonical user pointer */
+	} else {
+		kernel_fault(f);
 	}
-	kernel_fault(f);
+	if (from_user)
+		return_to_user(f);
 }

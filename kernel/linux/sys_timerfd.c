@@ -1,0 +1,228 @@
+/* timerfd: timers read as files (timerfd_create, timerfd_settime, timerfd_gettime). A read returns
+ * the number of expirations since the last read (8 bytes) and blocks until there is one (EAGAIN with
+ * O_NONBLOCK); poll, select and epoll see it readable then. Each is a kernel timer (sched/timer.h)
+ * whose callback, in the timer interrupt, counts expirations, re-arms an interval timer and wakes the
+ * threads waiting in read, poll or epoll (the deferred-work wait queue). CLOCK_REALTIME deadlines are
+ * converted to the monotonic clock when set (the wall clock is never stepped here). */
+#include "arch/x86_64/clock.h"
+#include "errno.h"
+#include "fs/file.h"
+#include "lib.h"
+#include "linux/linux.h"
+#include "sched/deferred.h"
+#include "sched/sched.h"
+
+#define CLOCK_REALTIME 0
+#define CLOCK_MONOTONIC 1
+#define CLOCK_BOOTTIME 7
+#define CLOCK_REALTIME_ALARM 8
+#define CLOCK_BOOTTIME_ALARM 9
+#define TFD_TIMER_ABSTIME 1
+#define TFD_TIMER_CANCEL_ON_SET 2
+#define TFD_CLOEXEC O_CLOEXEC
+#define TFD_NONBLOCK O_NONBLOCK
+#define NSEC_PER_SEC 1000000000UL
+
+struct timerfd {
+	struct ktimer timer; /* first: the callback finds its timerfd */
+	int clock;
+	uint64_t expires;  /* monotonic ns; 0: disarmed [sched_lock] */
+	uint64_t interval; /* ns; 0: one-shot [sched_lock] */
+	uint64_t ticks;    /* expirations not read yet [sched_lock] */
+	uint32_t seq;      /* counts expirations, for EPOLLET */
+};
+
+static bool is_realtime(int clock) { return clock == CLOCK_REALTIME || clock == CLOCK_REALTIME_ALARM; }
+
+static void expired(struct ktimer *t)
+{
+	struct timerfd *tfd = (struct timerfd *)t;
+	uint64_t now = clock_monotonic_ns();
+	if (!tfd->expires || now < tfd->expires)
+		return;
+	uint64_t count = 1;
+	if (tfd->interval) {
+		count += (now - tfd->expires) / tfd->interval; /* periods missed count too */
+		tfd->expires += count * tfd->interval;
+		timer_arm(&tfd->timer, tfd->expires);
+	} else {
+		tfd->expires = 0;
+	}
+	tfd->ticks += count;
+	tfd->seq++;
+	deferred_notify_locked(); /* readers, poll and epoll re-check */
+}
+
+static struct timerfd *timerfd_of(struct file *f) { return f->private_data; }
+
+static bool has_ticks(void *arg)
+{
+	struct timerfd *tfd = arg;
+	return __atomic_load_n(&tfd->ticks, __ATOMIC_RELAXED) != 0;
+}
+
+static long timerfd_read(struct file *f, uint64_t buf, size_t n, uint64_t *pos)
+{
+	struct timerfd *tfd = timerfd_of(f);
+	if (n < 8)
+		return -EINVAL;
+	for (;;) {
+		uint64_t flags = spin_lock_irqsave(&sched_lock);
+		uint64_t ticks = tfd->ticks;
+		tfd->ticks = 0;
+		spin_unlock_irqrestore(&sched_lock, flags);
+		if (ticks) {
+			if (copy_to_user(buf, &ticks, 8) < 0) {
+				flags = spin_lock_irqsave(&sched_lock);
+				tfd->ticks += ticks; /* nothing was read after all */
+				spin_unlock_irqrestore(&sched_lock, flags);
+				return -EFAULT;
+			}
+			return 8;
+		}
+		if (f->flags & O_NONBLOCK)
+			return -EAGAIN;
+		if (deferred_wait(has_ticks, tfd, 0, 0, true) == -EINTR)
+			return -ERESTARTSYS;
+	}
+}
+
+static uint32_t timerfd_poll(struct file *f) { return has_ticks(timerfd_of(f)) ? POLLIN | POLLRDNORM : 0; }
+
+static uint32_t timerfd_seq(struct file *f) { return timerfd_of(f)->seq; }
+
+static void timerfd_stat(struct file *f, struct linux_stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->dev = 13; /* anon_inodefs, as Linux */
+	st->ino = 1;
+	st->nlink = 1;
+	st->mode = 0600; /* an anonymous inode has no file type */
+	st->blksize = 4096;
+}
+
+static void timerfd_release(struct file *f)
+{
+	struct timerfd *tfd = timerfd_of(f);
+	uint64_t flags = spin_lock_irqsave(&sched_lock);
+	timer_cancel(&tfd->timer);
+	spin_unlock_irqrestore(&sched_lock, flags);
+	kfree(tfd);
+}
+
+static const struct file_ops timerfd_ops = {
+    .read = timerfd_read,
+    .stat = timerfd_stat,
+    .poll = timerfd_poll,
+    .event_seq = timerfd_seq,
+    .release = timerfd_release,
+};
+
+SYSCALL_DEFINE(timerfd_create)
+{
+	int clock = (int)a0;
+	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC && clock != CLOCK_BOOTTIME &&
+	    clock != CLOCK_REALTIME_ALARM && clock != CLOCK_BOOTTIME_ALARM)
+		return -EINVAL;
+	if (a1 & ~(uint64_t)(TFD_CLOEXEC | TFD_NONBLOCK))
+		return -EINVAL;
+	struct timerfd *tfd = kzalloc(sizeof(*tfd));
+	if (!tfd)
+		return -ENOMEM;
+	timer_init(&tfd->timer, expired);
+	tfd->clock = clock;
+	struct file *f = file_new(&timerfd_ops, O_RDWR | (a1 & TFD_NONBLOCK));
+	if (!f) {
+		kfree(tfd);
+		return -ENOMEM;
+	}
+	f->private_data = tfd;
+	int fd = fd_install(f, a1 & TFD_CLOEXEC, 0);
+	if (fd < 0)
+		file_put(f);
+	return fd;
+}
+
+struct timespec_k {
+	int64_t sec, nsec;
+};
+
+struct itimerspec {
+	struct timespec_k interval, value;
+};
+
+static bool valid(const struct timespec_k *ts)
+{
+	return ts->sec >= 0 && ts->nsec >= 0 && (uint64_t)ts->nsec < NSEC_PER_SEC;
+}
+
+static uint64_t to_ns(const struct timespec_k *ts) { return (uint64_t)MIN(ts->sec, 1L << 32) * NSEC_PER_SEC + (uint64_t)ts->nsec; }
+
+static struct timespec_k to_timespec(uint64_t ns) { return (struct timespec_k){(int64_t)(ns / NSEC_PER_SEC), (int64_t)(ns % NSEC_PER_SEC)}; }
+
+/* sched_lock held: what timerfd_gettime reports (the time left, and the interval). */
+static struct itimerspec current_setting(struct timerfd *tfd)
+{
+	uint64_t now = clock_monotonic_ns();
+	uint64_t left = tfd->expires > now ? tfd->expires - now : (tfd->expires ? 1 : 0);
+	return (struct itimerspec){to_timespec(tfd->interval), to_timespec(left)};
+}
+
+static struct timerfd *timerfd_at(int fd)
+{
+	struct file *f = fd_get(fd);
+	return f && f->ops == &timerfd_ops ? f->private_data : NULL;
+}
+
+SYSCALL_DEFINE(timerfd_settime)
+{
+	if (!fd_get((int)a0))
+		return -EBADF;
+	struct timerfd *tfd = timerfd_at((int)a0);
+	if (!tfd || (a1 & ~(uint64_t)(TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET)))
+		return -EINVAL;
+	struct itimerspec next, old;
+	if (copy_from_user(&next, a2, sizeof(next)) < 0)
+		return -EFAULT;
+	if (!valid(&next.value) || !valid(&next.interval))
+		return -EINVAL;
+	uint64_t value = to_ns(&next.value), now = clock_monotonic_ns(), expires = 0;
+	if (value) {
+		if (!(a1 & TFD_TIMER_ABSTIME))
+			expires = now + value;
+		else if (is_realtime(tfd->clock)) {
+			uint64_t real_now = clock_realtime_ns();
+			expires = value > real_now ? now + (value - real_now) : now;
+		} else {
+			expires = value;
+		}
+		if (!expires)
+			expires = 1;
+	}
+	uint64_t flags = spin_lock_irqsave(&sched_lock);
+	old = current_setting(tfd);
+	tfd->expires = expires;
+	tfd->interval = to_ns(&next.interval);
+	tfd->ticks = 0;
+	if (expires)
+		timer_arm(&tfd->timer, MAX(expires, now));
+	else
+		timer_cancel(&tfd->timer);
+	spin_unlock_irqrestore(&sched_lock, flags);
+	if (a3 && copy_to_user(a3, &old, sizeof(old)) < 0)
+		return -EFAULT;
+	return 0;
+}
+
+SYSCALL_DEFINE(timerfd_gettime)
+{
+	if (!fd_get((int)a0))
+		return -EBADF;
+	struct timerfd *tfd = timerfd_at((int)a0);
+	if (!tfd)
+		return -EINVAL;
+	uint64_t flags = spin_lock_irqsave(&sched_lock);
+	struct itimerspec now = current_setting(tfd);
+	spin_unlock_irqrestore(&sched_lock, flags);
+	return copy_to_user(a1, &now, sizeof(now));
+}
