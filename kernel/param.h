@@ -24,6 +24,7 @@
 #define VIRTQUEUE_MAX_SIZE 256        /* descriptors per virtqueue (devices may offer more) */
 #define DEVICE_TIMEOUT_NS 5000000000UL /* a device that does not answer within this is declared broken */
 #define DEVICE_POLL_NS 1000000UL      /* waits re-check the device this often in case an interrupt is lost */
+#define DEVICE_SPIN_TSC 4000000UL     /* TSC ticks (~1-2 ms) a wait spins before the clock is calibrated */
 #define BCACHE_BLOCKS 256             /* 4 KiB blocks kept by the block cache (drivers/block_cache.c) */
 
 /* Networking (net/, drivers/virtio_net.c). */

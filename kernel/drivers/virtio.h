@@ -132,9 +132,9 @@ void virtq_kick(struct virtqueue *vq);
 bool virtq_has_used(struct virtqueue *vq);
 /* Takes one returned chain: its cookie (len: bytes the device wrote), or NULL when none. */
 void *virtq_get_used(struct virtqueue *vq, uint32_t *len);
-/* Asks for an interrupt on the next returned buffer, then halts until there is one or the deadline
+/* Asks for an interrupt on the next returned buffer, then halts until there is one or timeout_ns
  * passes; true when there is one. */
-bool virtq_wait(struct virtqueue *vq, uint64_t deadline);
+bool virtq_wait(struct virtqueue *vq, uint64_t timeout_ns);
 /* Asks for an interrupt on the next returned buffer (or, when off, for none at all: a hint devices
  * may ignore); true when buffers came back meanwhile (the caller must take them: no interrupt will). */
 bool virtq_interrupts(struct virtqueue *vq, bool on);

@@ -77,7 +77,7 @@ static int submit(struct vblk *d, struct request *r, uint32_t type, uint64_t sec
  * request failed or the device stopped answering. */
 static int collect(struct vblk *d, int *in_flight)
 {
-	if (!virtq_wait(d->vq, clock_monotonic_ns() + DEVICE_TIMEOUT_NS)) {
+	if (!virtq_wait(d->vq, DEVICE_TIMEOUT_NS)) {
 		kprintf("osv: %s: the device did not answer within %lu s; giving up on it\n", d->block.name,
 			DEVICE_TIMEOUT_NS / 1000000000UL);
 		d->broken = true;

@@ -148,12 +148,31 @@ bool virtq_interrupts(struct virtqueue *vq, bool on)
 
 static bool has_used(void *arg) { return virtq_has_used(arg); }
 
-bool virtq_wait(struct virtqueue *vq, uint64_t deadline)
+/* Spins up to DEVICE_SPIN_TSC ticks for the device when the clock is not calibrated yet and calibrating it
+ * would cost a PIT measurement (no kvmclock: TCG). The first disk requests at boot usually finish within
+ * that, so a boot that never asks for the time never pays for the calibration. */
+static bool spin_before_calibrating(struct virtqueue *vq)
+{
+	uint64_t base, mult;
+	if (cpu.kvm_clock || clock_tsc_conversion(&base, &mult))
+		return false;
+	uint64_t start = rdtsc();
+	while (rdtsc() - start < DEVICE_SPIN_TSC) {
+		if (virtq_has_used(vq))
+			return true;
+		cpu_relax();
+	}
+	return false;
+}
+
+bool virtq_wait(struct virtqueue *vq, uint64_t timeout_ns)
 {
 	if (vq->event_idx) {
 		*(volatile uint16_t *)&vq->avail->ring[vq->size] = vq->last_used; /* used_event */
 		memory_barrier();
 	}
+	if (spin_before_calibrating(vq))
+		return true;
 	uint64_t poll = vq->dev->use_interrupts ? DEVICE_POLL_NS : DEVICE_POLL_NS / 10;
-	return halt_until(deadline, poll, has_used, vq);
+	return halt_until(clock_monotonic_ns() + timeout_ns, poll, has_used, vq);
 }

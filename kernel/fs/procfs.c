@@ -157,11 +157,11 @@ static uint64_t ticks(uint64_t ns) { return ns / 10000000; } /* USER_HZ = 100 */
 
 static void gen_stat(struct text *t)
 {
-	uint64_t vm = 0, run = clock_monotonic_ns() - current->start_ns;
+	uint64_t vm = 0, run = clock_monotonic_ns() - clock_tsc_to_ns(current->start_tsc);
 	for (struct vma *v = current->as->vmas; v; v = v->next)
 		vm += v->end - v->start;
 	put(t, "1 (%.15s) R 0 1 1 0 -1 4194560 0 0 0 0 %lu 0 0 0 20 0 1 0 %lu %lu %lu ", program_name(), ticks(run),
-	    ticks(current->start_ns), vm, resident_kib() / 4);
+	    ticks(clock_tsc_to_ns(current->start_tsc)), vm, resident_kib() / 4);
 	put(t, "18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n");
 }
 

@@ -181,7 +181,7 @@ NORETURN void exec_app(const struct boot_options *opts)
 		vm_exit(EXIT_CANNOT_START);
 	}
 	bootchart_mark("app loaded");
-	p->start_ns = clock_monotonic_ns();
+	p->start_tsc = rdtsc(); /* converted when asked: reading the clock now would calibrate it at boot */
 	if (opts->bootchart)
 		bootchart_print();
 	struct thread *first = thread_create();

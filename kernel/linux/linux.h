@@ -28,7 +28,7 @@ struct process {
 	const struct boot_options *boot; /* argv and environment, for /proc/self/cmdline and environ */
 	uint64_t auxv[48];               /* the auxiliary vector given to the program (/proc/self/auxv) */
 	size_t auxv_bytes;
-	uint64_t start_ns;               /* when the program started (monotonic) */
+	uint64_t start_tsc;              /* when the program started (TSC; clock_tsc_to_ns converts) */
 };
 extern struct process *current;
 
