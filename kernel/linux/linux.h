@@ -62,6 +62,9 @@ void random_bytes(void *buf, size_t n);
 /* Fills user memory with random bytes; the count, or -EFAULT when nothing could be written. */
 long random_to_user(uint64_t user_buf, size_t n);
 
+/* The program's process id (it is the only process). */
+#define APP_PID 1
+
 /* Closes every socket descriptor (exit: connections then finish as after close). */
 void sockets_close_all(void);
 
@@ -71,6 +74,8 @@ long get_path(uint64_t user_path, char *buf);
 long start_dir(int dirfd, const char *path, struct ramfs_node **out);
 /* The node of dirfd/path, following a final symlink when follow. */
 long resolve_path(int dirfd, const char *path, bool follow, struct ramfs_node **out);
+/* Makes a new entry dirfd/path (mode has the type) in a writable directory: -EEXIST, -EROFS, ... */
+long create_at(int dirfd, char *path, uint32_t mode, struct ramfs_node **out);
 
 /* The signature every syscall handler has: six raw argument registers in, result or -errno out. */
 typedef long (*syscall_fn)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t);

@@ -71,7 +71,6 @@ long resolve_path(int dirfd, const char *path, bool follow, struct ramfs_node **
 }
 
 /* Creates path's last component as a new node of mode in a tmpfs directory (sys_fs.c). */
-long create_at(int dirfd, char *path, uint32_t mode, struct ramfs_node **out);
 
 static long do_openat(int dirfd, uint64_t user_path, uint64_t flags, uint64_t a_mode)
 {
@@ -95,6 +94,8 @@ static long do_openat(int dirfd, uint64_t user_path, uint64_t flags, uint64_t a_
 		return (flags & O_PATH) ? -ENOTSUP : -ELOOP;
 	if ((flags & O_DIRECTORY) && type != S_IFDIR)
 		return -ENOTDIR;
+	if (type == S_IFSOCK && !(flags & O_PATH))
+		return -ENXIO; /* a bound AF_UNIX name: reached with connect, not open */
 	bool writes = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) || (flags & O_TMPFILE) == O_TMPFILE;
 	if ((writes || (flags & O_CREAT)) && type == S_IFDIR)
 		return -EISDIR;

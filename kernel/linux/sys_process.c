@@ -12,7 +12,6 @@
 #define ARCH_SET_FS 0x1002
 #define ARCH_GET_FS 0x1003
 #define ARCH_GET_GS 0x1004
-#define APP_PID 1
 #define RLIM_INFINITY (~0UL)
 #define RLIMIT_COUNT 16
 #define RLIMIT_STACK 3

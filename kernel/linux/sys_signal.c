@@ -16,7 +16,6 @@
 #define SS_DISABLE 2
 #define SS_AUTODISARM (1U << 31)
 #define MINSIGSTKSZ 2048
-#define APP_PID 1
 
 SYSCALL_DEFINE(rt_sigaction)
 {

@@ -1,19 +1,20 @@
 /* Socket syscalls: socket, bind, listen, accept/accept4, connect, send/recv in all their forms,
  * shutdown, get{sock,peer}name, {set,get}sockopt, and sockets as files (read/write, poll, fstat,
  * ioctl FIONREAD/FIONBIO/TIOCOUTQ, close). This layer only moves arguments between user memory and
- * the kernel: the work is done by net/socket.c. Only AF_INET is supported. */
+ * the kernel: the work is done by net/socket.c for AF_INET and net/unix.c for AF_UNIX. */
 #include "errno.h"
 #include "fs/file.h"
+#include "fs/ramfs.h"
 #include "lib.h"
 #include "linux/linux.h"
 #include "mm/mm.h"
 #include "net/socket.h"
+#include "net/unix.h"
 #include "param.h"
 #include "sched/deferred.h"
 #include "sched/sched.h"
 
 #define AF_UNSPEC 0
-#define AF_UNIX 1
 #define AF_INET6 10
 #define SOCKADDR_IN_LEN 16
 #define UIO_MAXIOV 1024
@@ -21,7 +22,6 @@
 #define FIONBIO 0x5421
 #define TIOCOUTQ 0x5411
 #define SIOCGIFCONF 0x8912
-#define S_IFSOCK 0140000
 
 struct sockaddr_in {
 	uint16_t family, port; /* port and address in network byte order */
@@ -197,8 +197,10 @@ SYSCALL_DEFINE(socket)
 	int domain = (int)a0, type = (int)a1 & 0xf;
 	if (a1 & ~(uint64_t)(0xf | SOCK_NONBLOCK | SOCK_CLOEXEC))
 		return -EINVAL;
+	if (domain == AF_UNIX)
+		return unix_socket(type, a1);
 	if (domain != AF_INET)
-		return domain == AF_UNIX || domain == AF_INET6 ? -EAFNOSUPPORT : -EAFNOSUPPORT;
+		return -EAFNOSUPPORT;
 	struct socket *s;
 	int err = socket_create(type, (int)a2, &s);
 	if (err < 0)
@@ -208,11 +210,18 @@ SYSCALL_DEFINE(socket)
 
 SYSCALL_DEFINE(socketpair)
 {
-	return (int)a0 == AF_INET ? -EOPNOTSUPP : -EAFNOSUPPORT; /* no AF_UNIX yet */
+	if (a1 & ~(uint64_t)(0xf | SOCK_NONBLOCK | SOCK_CLOEXEC))
+		return -EINVAL;
+	if ((int)a0 == AF_UNIX)
+		return unix_socketpair((int)a1 & 0xf, a1, a3);
+	return (int)a0 == AF_INET ? -EOPNOTSUPP : -EAFNOSUPPORT;
 }
 
 SYSCALL_DEFINE(bind)
 {
+	struct unix_sock *u = unix_of((int)a0, NULL);
+	if (u)
+		return unix_bind(u, a1, a2);
 	struct socket *s = socket_of((int)a0, NULL);
 	if (!s)
 		return not_a_socket((int)a0);
@@ -228,6 +237,9 @@ SYSCALL_DEFINE(bind)
 
 SYSCALL_DEFINE(listen)
 {
+	struct unix_sock *u = unix_of((int)a0, NULL);
+	if (u)
+		return unix_listen(u, (int)a1);
 	struct socket *s = socket_of((int)a0, NULL);
 	if (!s)
 		return not_a_socket((int)a0);
@@ -239,6 +251,9 @@ static long do_accept(int fd, uint64_t addr, uint64_t addrlen, uint64_t flags)
 	if (flags & ~(uint64_t)(SOCK_NONBLOCK | SOCK_CLOEXEC))
 		return -EINVAL;
 	struct file *f;
+	struct unix_sock *u = unix_of(fd, &f);
+	if (u)
+		return unix_accept(u, nonblocking(f), addr, addrlen, flags);
 	struct socket *s = socket_of(fd, &f);
 	if (!s)
 		return not_a_socket(fd);
@@ -261,6 +276,9 @@ SYSCALL_DEFINE(accept4) { return do_accept((int)a0, a1, a2, a3); }
 SYSCALL_DEFINE(connect)
 {
 	struct file *f;
+	struct unix_sock *u = unix_of((int)a0, &f);
+	if (u)
+		return unix_connect(u, a1, a2, nonblocking(f));
 	struct socket *s = socket_of((int)a0, &f);
 	if (!s)
 		return not_a_socket((int)a0);
@@ -303,9 +321,14 @@ static long fetch_iovec(uint64_t user, uint64_t count, struct user_iovec **out)
 	return 0;
 }
 
-static long do_send(int fd, struct iov_iter *it, int flags, uint64_t addr, uint64_t addrlen)
+static long do_send(int fd, struct iov_iter *it, int flags, uint64_t addr, uint64_t addrlen, bool has_control)
 {
 	struct file *f;
+	struct unix_sock *u = unix_of(fd, &f);
+	if (u) {
+		long r = unix_send(u, it, flags, addr, addrlen, has_control, nonblocking(f));
+		return r == -EPIPE ? epipe(flags) : r;
+	}
 	struct socket *s = socket_of(fd, &f);
 	if (!s)
 		return not_a_socket(fd);
@@ -327,6 +350,9 @@ static long do_send(int fd, struct iov_iter *it, int flags, uint64_t addr, uint6
 static long do_recv(int fd, struct iov_iter *it, int flags, uint64_t addr, uint64_t addrlen, int *msg_flags)
 {
 	struct file *f;
+	struct unix_sock *u = unix_of(fd, &f);
+	if (u)
+		return unix_recv(u, it, flags, addr, addrlen, msg_flags, nonblocking(f));
 	struct socket *s = socket_of(fd, &f);
 	if (!s)
 		return not_a_socket(fd);
@@ -354,7 +380,7 @@ SYSCALL_DEFINE(sendto)
 	struct user_iovec iov = {a1, a2};
 	struct iov_iter it;
 	iov_iter_init(&it, &iov, 1);
-	return do_send((int)a0, &it, (int)a3, a4, a5);
+	return do_send((int)a0, &it, (int)a3, a4, a5, false);
 }
 
 SYSCALL_DEFINE(recvfrom)
@@ -376,7 +402,7 @@ SYSCALL_DEFINE(sendmsg)
 		return r;
 	struct iov_iter it;
 	iov_iter_init(&it, iov, (int)m.iovlen);
-	r = do_send((int)a0, &it, (int)a2, m.name, m.namelen);
+	r = do_send((int)a0, &it, (int)a2, m.name, m.namelen, m.control && m.controllen);
 	kfree(iov);
 	return r;
 }
@@ -407,6 +433,9 @@ SYSCALL_DEFINE(recvmsg)
 
 SYSCALL_DEFINE(shutdown)
 {
+	struct unix_sock *u = unix_of((int)a0, NULL);
+	if (u)
+		return unix_shutdown(u, (int)a1);
 	struct socket *s = socket_of((int)a0, NULL);
 	if (!s)
 		return not_a_socket((int)a0);
@@ -417,6 +446,9 @@ SYSCALL_DEFINE(shutdown)
 
 static long name_of(int fd, bool peer, uint64_t addr, uint64_t addrlen)
 {
+	struct unix_sock *u = unix_of(fd, NULL);
+	if (u)
+		return unix_name(u, peer, addr, addrlen);
 	struct socket *s = socket_of(fd, NULL);
 	if (!s)
 		return not_a_socket(fd);
@@ -434,8 +466,9 @@ SYSCALL_DEFINE(getpeername) { return name_of((int)a0, true, a1, a2); }
 
 SYSCALL_DEFINE(setsockopt)
 {
+	struct unix_sock *u = unix_of((int)a0, NULL);
 	struct socket *s = socket_of((int)a0, NULL);
-	if (!s)
+	if (!s && !u)
 		return not_a_socket((int)a0);
 	uint8_t value[64];
 	if ((int32_t)a4 < 0)
@@ -443,13 +476,14 @@ SYSCALL_DEFINE(setsockopt)
 	uint32_t len = MIN((uint32_t)a4, (uint32_t)sizeof(value));
 	if (len && copy_from_user(value, a3, len) < 0)
 		return -EFAULT;
-	return socket_setsockopt(s, (int)a1, (int)a2, value, len);
+	return u ? unix_setsockopt(u, (int)a1, (int)a2, value, len) : socket_setsockopt(s, (int)a1, (int)a2, value, len);
 }
 
 SYSCALL_DEFINE(getsockopt)
 {
+	struct unix_sock *u = unix_of((int)a0, NULL);
 	struct socket *s = socket_of((int)a0, NULL);
-	if (!s)
+	if (!s && !u)
 		return not_a_socket((int)a0);
 	int32_t room;
 	if (copy_from_user(&room, a4, sizeof(room)) < 0)
@@ -458,7 +492,7 @@ SYSCALL_DEFINE(getsockopt)
 		return -EINVAL;
 	uint8_t value[64];
 	uint32_t len = MIN((uint32_t)room, (uint32_t)sizeof(value));
-	int err = socket_getsockopt(s, (int)a1, (int)a2, value, &len);
+	long err = u ? unix_getsockopt(u, (int)a1, (int)a2, value, &len) : socket_getsockopt(s, (int)a1, (int)a2, value, &len);
 	if (err < 0)
 		return err;
 	if (copy_to_user(a3, value, len) < 0 || copy_to_user(a4, &len, sizeof(len)) < 0)
