@@ -1,6 +1,6 @@
 /* Socket syscalls: socket, bind, listen, accept/accept4, connect, send/recv in all their forms,
  * shutdown, get{sock,peer}name, {set,get}sockopt, and sockets as files (read/write, poll, fstat,
- * ioctl FIONREAD/FIONBIO/TIOCOUTQ, close). This layer only moves arguments between user memory and
+ * ioctl FIONREAD/FIONBIO/TIOCOUTQ and the interface ioctls of net/ifreq.c, close). This layer only moves arguments between user memory and
  * the kernel: the work is done by net/socket.c for AF_INET and net/unix.c for AF_UNIX. */
 #include "errno.h"
 #include "fs/file.h"
@@ -8,6 +8,7 @@
 #include "lib.h"
 #include "linux/linux.h"
 #include "mm/mm.h"
+#include "net/netif.h"
 #include "net/socket.h"
 #include "net/unix.h"
 #include "param.h"
@@ -21,7 +22,6 @@
 #define FIONREAD 0x541b
 #define FIONBIO 0x5421
 #define TIOCOUTQ 0x5411
-#define SIOCGIFCONF 0x8912
 
 struct sockaddr_in {
 	uint16_t family, port; /* port and address in network byte order */
@@ -147,7 +147,7 @@ static long socket_file_ioctl(struct file *f, uint64_t cmd, uint64_t arg)
 		f->flags = v ? (f->flags | O_NONBLOCK) : (f->flags & ~(uint32_t)O_NONBLOCK);
 		return 0;
 	default:
-		return -ENOTTY;
+		return netif_ioctl(cmd, arg, true);
 	}
 }
 
@@ -391,10 +391,11 @@ SYSCALL_DEFINE(recvfrom)
 	return do_recv((int)a0, &it, (int)a3, a4, a5, NULL);
 }
 
-SYSCALL_DEFINE(sendmsg)
+/* sendmsg with the msghdr at user address msg. */
+static long send_message(int fd, uint64_t msg, int flags)
 {
 	struct msghdr m;
-	if (copy_from_user(&m, a1, sizeof(m)) < 0)
+	if (copy_from_user(&m, msg, sizeof(m)) < 0)
 		return -EFAULT;
 	struct user_iovec *iov;
 	long r = fetch_iovec(m.iov, m.iovlen, &iov);
@@ -402,15 +403,16 @@ SYSCALL_DEFINE(sendmsg)
 		return r;
 	struct iov_iter it;
 	iov_iter_init(&it, iov, (int)m.iovlen);
-	r = do_send((int)a0, &it, (int)a2, m.name, m.namelen, m.control && m.controllen);
+	r = do_send(fd, &it, flags, m.name, m.namelen, m.control && m.controllen);
 	kfree(iov);
 	return r;
 }
 
-SYSCALL_DEFINE(recvmsg)
+/* recvmsg with the msghdr at user address msg. */
+static long receive_message(int fd, uint64_t msg, int flags)
 {
 	struct msghdr m;
-	if (copy_from_user(&m, a1, sizeof(m)) < 0)
+	if (copy_from_user(&m, msg, sizeof(m)) < 0)
 		return -EFAULT;
 	struct user_iovec *iov;
 	long r = fetch_iovec(m.iov, m.iovlen, &iov);
@@ -418,18 +420,52 @@ SYSCALL_DEFINE(recvmsg)
 		return r;
 	struct iov_iter it;
 	iov_iter_init(&it, iov, (int)m.iovlen);
-	int flags = 0;
+	int out_flags = 0;
 	/* The address length lives inside the msghdr: point write_address at it. */
-	r = do_recv((int)a0, &it, (int)a2, m.name, m.name ? a1 + offsetof(struct msghdr, namelen) : 0, &flags);
+	r = do_recv(fd, &it, flags, m.name, m.name ? msg + offsetof(struct msghdr, namelen) : 0, &out_flags);
 	kfree(iov);
 	if (r < 0)
 		return r;
 	uint64_t no_control = 0;
-	if (copy_to_user(a1 + offsetof(struct msghdr, controllen), &no_control, sizeof(no_control)) < 0 ||
-	    copy_to_user(a1 + offsetof(struct msghdr, flags), &flags, sizeof(flags)) < 0)
+	if (copy_to_user(msg + offsetof(struct msghdr, controllen), &no_control, sizeof(no_control)) < 0 ||
+	    copy_to_user(msg + offsetof(struct msghdr, flags), &out_flags, sizeof(out_flags)) < 0)
 		return -EFAULT;
 	return r;
 }
+
+SYSCALL_DEFINE(sendmsg) { return send_message((int)a0, a1, (int)a2); }
+SYSCALL_DEFINE(recvmsg) { return receive_message((int)a0, a1, (int)a2); }
+
+/* struct mmsghdr: a msghdr and the byte count of its message. */
+#define MMSGHDR_SIZE 64
+#define MMSG_LEN_OFFSET 56
+#define MSG_WAITFORONE 0x10000
+
+/* sendmmsg and recvmmsg: one message after the other; an error after the first ends the batch with
+ * the count so far (the error is what the next call sees, as Linux does). */
+static long each_message(int fd, uint64_t vec, uint64_t vlen, int flags, bool receiving)
+{
+	if (vlen > UIO_MAXIOV)
+		vlen = UIO_MAXIOV;
+	uint64_t done = 0;
+	for (; done < vlen; done++) {
+		uint64_t hdr = vec + done * MMSGHDR_SIZE;
+		int f = flags & ~MSG_WAITFORONE;
+		if (receiving && done > 0 && (flags & MSG_WAITFORONE))
+			f |= MSG_DONTWAIT;
+		long r = receiving ? receive_message(fd, hdr, f) : send_message(fd, hdr, f);
+		if (r < 0)
+			return done ? (long)done : r;
+		uint32_t len = (uint32_t)r;
+		if (copy_to_user(hdr + MMSG_LEN_OFFSET, &len, sizeof(len)) < 0)
+			return done ? (long)done : -EFAULT;
+	}
+	return (long)done;
+}
+
+SYSCALL_DEFINE(sendmmsg) { return each_message((int)a0, a1, a2 & 0xffffffff, (int)a3, false); }
+/* The timeout (a4) is not honoured beyond the socket's own: Linux checks it only between messages. */
+SYSCALL_DEFINE(recvmmsg) { return each_message((int)a0, a1, a2 & 0xffffffff, (int)a3, true); }
 
 SYSCALL_DEFINE(shutdown)
 {

@@ -10,6 +10,7 @@
 #include "lib.h"
 #include "linux/linux.h"
 #include "mm/mm.h"
+#include "net/netif.h"
 #include "net/unix.h"
 #include "sched/deferred.h"
 
@@ -860,7 +861,7 @@ static long unix_file_ioctl(struct file *f, uint64_t cmd, uint64_t arg)
 		f->flags = v ? (f->flags | O_NONBLOCK) : (f->flags & ~(uint32_t)O_NONBLOCK);
 		return 0;
 	default:
-		return -ENOTTY;
+		return netif_ioctl(cmd, arg, false); /* glibc's if_nametoindex asks an AF_UNIX socket */
 	}
 }
 

@@ -3,7 +3,8 @@
  * oracle): tests/guest/net_unix.c covers socketpair, path and abstract names, connect/accept with a
  * thread blocked in accept, datagrams between named sockets, shutdown and close as the peer sees them,
  * poll and epoll, and a transfer with a checksum (8 MiB; 1 MiB under kvm, where kernel copies are
- * emulated instruction by instruction).
+ * emulated instruction by instruction). tests/guest/net_ifreq.c: the SIOCGIF* ioctls on lo through both
+ * families, glibc's if_nametoindex/if_indextoname, and sendmmsg/recvmmsg batches.
  */
 
 import assert from "node:assert/strict";
@@ -18,6 +19,16 @@ for (const accel of accelerators()) {
       boot(image, { accel, cmdline: `/net_unix ${bytes}` }),
       onHost(program, [bytes]),
     ]);
+    assert.equal(host.code, 0, host.stdout);
+    assert.match(host.stdout, /done\n$/);
+    assert.equal(guest.stdout, host.stdout);
+    assert.equal(guest.code, 0, guest.stderr);
+  });
+
+  Deno.test(`interface ioctls, if_nametoindex, sendmmsg and recvmmsg match Linux [${accel}]`, async () => {
+    const program = await guestProgram("net_ifreq");
+    const image = await buildImage(program);
+    const [guest, host] = await Promise.all([boot(image, { accel, cmdline: "/net_ifreq" }), onHost(program, [])]);
     assert.equal(host.code, 0, host.stdout);
     assert.match(host.stdout, /done\n$/);
     assert.equal(guest.stdout, host.stdout);
