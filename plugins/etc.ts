@@ -1,10 +1,11 @@
 /**
  * `osv:etc`: the files in /etc that libc reads, generated for every image: hostname, hosts, passwd,
- * group, nsswitch.conf, resolv.conf (only with a network), and localtime copied from the host.
+ * group, nsswitch.conf, resolv.conf (only with a network); localtime, services and protocols copied from
+ * the host when it has them.
  *
  * It runs after every other plugin (`enforce: "post"`) and never replaces an entry: a file the app's own
  * tree, `--add` or another plugin put there wins. The content is fixed text (the same options give the
- * same bytes); only /etc/localtime comes from the host.
+ * same bytes); only the copied files come from the host.
  *
  * @module
  */
@@ -24,9 +25,15 @@ export interface Options {
   hostname?: string;
   /** Host file copied to /etc/localtime (links resolved), `null` for none. */
   localtime?: string | null;
+  /** Host files copied to the same path when the host has them (getservbyname, getprotobyname). */
+  hostFiles?: readonly string[];
 }
 
-const defaults = { hostname: "osv", localtime: "/etc/localtime" } satisfies Options;
+const defaults = {
+  hostname: "osv",
+  localtime: "/etc/localtime",
+  hostFiles: ["/etc/services", "/etc/protocols"],
+} satisfies Options;
 
 const encoder = new TextEncoder();
 
@@ -51,7 +58,10 @@ export function etcFiles(hostname: string, network: GuestNetwork | undefined): M
     ],
     ["/etc/passwd", "root:x:0:0:root:/:/bin/sh\n"],
     ["/etc/group", "root:x:0:\n"],
-    ["/etc/nsswitch.conf", "passwd:\tfiles\ngroup:\tfiles\nshadow:\tfiles\nhosts:\tfiles dns\n"],
+    [
+      "/etc/nsswitch.conf",
+      "passwd:\tfiles\ngroup:\tfiles\nshadow:\tfiles\nhosts:\tfiles dns\nservices:\tfiles\nprotocols:\tfiles\n",
+    ],
   ]);
   if (network !== undefined) files.set("/etc/resolv.conf", resolvConf(network));
   return files;
@@ -63,8 +73,8 @@ function resolvConf(network: GuestNetwork): string {
   return lines.map((line) => `${line}\n`).join("");
 }
 
-/** The zoneinfo file behind the host's /etc/localtime, `null` when there is none. */
-function hostTimezone(path: string): string | null {
+/** The regular file behind a host path (links resolved), `null` when there is none. */
+function hostFile(path: string): string | null {
   try {
     const resolved = Deno.realPathSync(path);
     return Deno.statSync(resolved).isFile ? resolved : null;
@@ -82,11 +92,14 @@ function hostTimezone(path: string): string | null {
 export function etc(options: Options = {}): Plugin {
   const hostname = options.hostname ?? defaults.hostname;
   const localtime = options.localtime === undefined ? defaults.localtime : options.localtime;
+  const copied = new Map<string, string>(localtime === null ? [] : [["/etc/localtime", localtime]]);
+  for (const path of options.hostFiles ?? defaults.hostFiles) copied.set(path, path);
   // The manifest hook sees no settings: keep those of the config hook (which runs first, after all others).
   let network: GuestNetwork | undefined;
   return definePlugin({
     name: "osv:etc",
-    description: "generated /etc: hostname, hosts, passwd, group, nsswitch.conf, resolv.conf, localtime",
+    description:
+      "generated /etc: hostname, hosts, passwd, group, nsswitch.conf, resolv.conf; localtime, services, protocols",
     enforce: "post",
     apply: "build",
     hooks: {
@@ -102,9 +115,11 @@ export function etc(options: Options = {}): Plugin {
         for (const [path, text] of etcFiles(hostname, network)) {
           if (!manifest.has(path)) addEntry(manifest, path, { kind: "file", bytes: encoder.encode(text), mode: 0o644 });
         }
-        const zone = localtime === null ? null : hostTimezone(localtime);
-        if (zone !== null && !manifest.has("/etc/localtime")) {
-          addEntry(manifest, "/etc/localtime", { kind: "file", hostPath: zone, mode: 0o644 });
+        for (const [guestPath, from] of copied) {
+          const hostPath = hostFile(from);
+          if (hostPath !== null && !manifest.has(guestPath)) {
+            addEntry(manifest, guestPath, { kind: "file", hostPath, mode: 0o644 });
+          }
         }
       },
     },

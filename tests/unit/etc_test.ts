@@ -31,7 +31,7 @@ Deno.test("every image gets hostname, hosts, passwd, group and nsswitch.conf, an
   assertEquals(text(manifest, "/etc/group"), "root:x:0:\n");
   assertEquals(
     text(manifest, "/etc/nsswitch.conf"),
-    "passwd:\tfiles\ngroup:\tfiles\nshadow:\tfiles\nhosts:\tfiles dns\n",
+    "passwd:\tfiles\ngroup:\tfiles\nshadow:\tfiles\nhosts:\tfiles dns\nservices:\tfiles\nprotocols:\tfiles\n",
   );
   assertEquals(manifest.has("/etc/resolv.conf"), false);
   for (const name of ["hostname", "hosts", "passwd", "group", "nsswitch.conf"]) {
@@ -75,6 +75,20 @@ Deno.test("/etc/localtime is the host's zoneinfo file behind its link, when ther
     manifest.get("/etc/localtime"),
     host === null ? undefined : { kind: "file", hostPath: host, mode: 0o644 },
   );
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("/etc/services and /etc/protocols are copied from the host when it has them", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir());
+  await Deno.writeTextFile(`${dir}/services`, "http\t80/tcp\n");
+  const copied = await runEtc(new Map(), { hostFiles: [`${dir}/services`, `${dir}/missing`] });
+  assertEquals(copied.get(`${dir}/services`), { kind: "file", hostPath: `${dir}/services`, mode: 0o644 });
+  assertEquals(copied.has(`${dir}/missing`), false);
+  const { manifest } = await collectManifest({ app: await staticHello() });
+  for (const path of ["/etc/services", "/etc/protocols"]) {
+    const host = await Deno.realPath(path).catch(() => null);
+    assertEquals(manifest.get(path), host === null ? undefined : { kind: "file", hostPath: host, mode: 0o644 });
+  }
   await Deno.remove(dir, { recursive: true });
 });
 
