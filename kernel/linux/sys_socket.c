@@ -1,7 +1,7 @@
 /* Socket syscalls: socket, bind, listen, accept/accept4, connect, send/recv in all their forms,
  * shutdown, get{sock,peer}name, {set,get}sockopt, and sockets as files (read/write, poll, fstat,
- * ioctl FIONREAD/FIONBIO/TIOCOUTQ and the interface ioctls of net/ifreq.c, close). This layer only moves arguments between user memory and
- * the kernel: the work is done by net/socket.c for AF_INET and net/unix.c for AF_UNIX. */
+ * ioctl FIONREAD/FIONBIO/TIOCOUTQ and the interface ioctls of linux/ifreq.c, close). This layer only moves arguments between user memory and
+ * the kernel: the work is done by net/socket.c for AF_INET and linux/unix_socket.c for AF_UNIX. */
 #include "errno.h"
 #include "fs/file.h"
 #include "fs/ramfs.h"
@@ -10,7 +10,7 @@
 #include "mm/mm.h"
 #include "net/netif.h"
 #include "net/socket.h"
-#include "net/unix.h"
+#include "linux/unix_socket.h"
 #include "param.h"
 #include "sched/deferred.h"
 #include "sched/sched.h"
@@ -526,7 +526,7 @@ SYSCALL_DEFINE(getsockopt)
 		return -EFAULT;
 	if (room < 0)
 		return -EINVAL;
-	uint8_t value[64];
+	uint8_t value[256]; /* struct tcp_info is the largest */
 	uint32_t len = MIN((uint32_t)room, (uint32_t)sizeof(value));
 	long err = u ? unix_getsockopt(u, (int)a1, (int)a2, value, &len) : socket_getsockopt(s, (int)a1, (int)a2, value, &len);
 	if (err < 0)

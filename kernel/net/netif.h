@@ -74,6 +74,6 @@ void arp_announce(struct netif *ifp);
 /* Forgets every entry of ifp (its address changed). */
 void arp_flush(struct netif *ifp);
 
-/* The SIOCGIF* ioctls (net/ifreq.c), which any socket answers (the address ones only when inet: an
+/* The SIOCGIF* ioctls (linux/ifreq.c), which any socket answers (the address ones only when inet: an
  * AF_INET socket); -ENOTTY for other commands. */
 long netif_ioctl(uint64_t cmd, uint64_t arg, bool inet);

@@ -547,10 +547,66 @@ int tcp_setsockopt(struct tcp_pcb *pcb, int name, const void *value, uint32_t le
 	}
 }
 
+/* struct tcp_info as Linux lays it out (232 bytes up to tcpi_snd_wnd); what we do not track stays 0. */
+#define TCP_INFO_SIZE 232
+#define TCPI_OPT_TIMESTAMPS 1
+#define TCPI_OPT_SACK 2
+#define TCPI_OPT_WSCALE 4
+
+static void put_u32(uint8_t *info, uint32_t offset, uint64_t v)
+{
+	uint32_t u = (uint32_t)v;
+	memcpy(info + offset, &u, sizeof(u));
+}
+
+static void tcp_connection_info(struct tcp_pcb *pcb, uint8_t *info);
+
+static uint32_t tcp_info(struct tcp_pcb *pcb, void *value, uint32_t room)
+{
+	/* Linux's numbering of the states (include/net/tcp_states.h), in the order of enum tcp_state. */
+	static const uint8_t linux_state[] = {7, 10, 2, 3, 1, 4, 5, 8, 11, 9, 6};
+	uint8_t info[TCP_INFO_SIZE];
+	memset(info, 0, sizeof(info));
+	info[0] = linux_state[pcb->state];
+	if (pcb->state == TCP_LISTEN) { /* as Linux: the accept queue's length and limit, nothing else */
+		put_u32(info, 24, pcb->queue_count);
+		put_u32(info, 28, pcb->backlog);
+	} else {
+		tcp_connection_info(pcb, info);
+	}
+	uint32_t n = MIN(room, (uint32_t)TCP_INFO_SIZE);
+	memcpy(value, info, n);
+	return n;
+}
+
+static void tcp_connection_info(struct tcp_pcb *pcb, uint8_t *info)
+{
+	info[2] = (uint8_t)MIN(pcb->retries, 255);
+	info[5] = (pcb->ts_ok ? TCPI_OPT_TIMESTAMPS : 0) | (pcb->sack_ok ? TCPI_OPT_SACK : 0) |
+		  (pcb->wscale_ok ? TCPI_OPT_WSCALE : 0);
+	info[6] = (uint8_t)((pcb->snd_wscale & 0xf) | (pcb->rcv_wscale << 4));
+	put_u32(info, 8, pcb->rto / 1000);           /* tcpi_rto, µs */
+	put_u32(info, 16, pcb->mss);                 /* tcpi_snd_mss */
+	put_u32(info, 20, pcb->rcv_mss);             /* tcpi_rcv_mss */
+	put_u32(info, 24, pcb->snd_max - pcb->snd_una); /* tcpi_unacked (bytes here, not segments) */
+	put_u32(info, 60, pcb->local_addr ? pcb->mss + 40u : 0); /* tcpi_pmtu */
+	put_u32(info, 68, pcb->srtt / 1000);         /* tcpi_rtt, µs */
+	put_u32(info, 72, pcb->rttvar / 1000);       /* tcpi_rttvar */
+	put_u32(info, 76, pcb->ssthresh);            /* tcpi_snd_ssthresh */
+	put_u32(info, 80, pcb->mss ? pcb->cwnd / pcb->mss : 0); /* tcpi_snd_cwnd, in segments */
+	put_u32(info, 84, pcb->rcv_mss);             /* tcpi_advmss */
+	put_u32(info, 96, pcb->rcvbuf_size);         /* tcpi_rcv_space */
+	put_u32(info, 144, pcb->sndbuf.len - MIN(pcb->sndbuf.len, pcb->snd_max - pcb->data_seq)); /* notsent */
+	put_u32(info, 228, pcb->snd_wnd);            /* tcpi_snd_wnd */
+}
+
 int tcp_getsockopt(struct tcp_pcb *pcb, int name, void *value, uint32_t *len)
 {
 	int v;
 	switch (name) {
+	case TCP_INFO:
+		*len = tcp_info(pcb, value, *len);
+		return 0;
 	case TCP_NODELAY:
 		v = pcb->nodelay;
 		break;

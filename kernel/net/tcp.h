@@ -29,6 +29,7 @@ enum tcp_state {
 #define TCP_ACK 0x10
 #define TCP_URG 0x20
 #define TCP_HEADER_LEN 20
+#define TCP_TIMESTAMP_SPACE 12 /* NOP, NOP, kind 8, length 10, TSval, TSecr (RFC 7323 appendix A) */
 #define TCP_MAX_SACK_BLOCKS 4
 
 #define SEQ_LT(a, b) ((int32_t)((a) - (b)) < 0)
@@ -85,6 +86,9 @@ struct tcp_pcb {
 	uint16_t peer_mss;
 	uint8_t snd_wscale, rcv_wscale;
 	bool wscale_ok, sack_ok;
+	bool ts_ok;              /* both SYNs carried timestamps: every segment does (RFC 7323 §3) */
+	uint32_t ts_recent;      /* the peer's TSval to echo */
+	uint32_t last_ack_sent;  /* rcv_nxt as of our last ACK: which segments may update ts_recent */
 	bool fin_queued;         /* the app is done writing: a FIN follows the data */
 	struct ring sndbuf;
 	uint32_t sndbuf_size;

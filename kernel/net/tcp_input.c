@@ -17,6 +17,7 @@
 #define OPT_WSCALE 3
 #define OPT_SACK_PERMITTED 4
 #define OPT_SACK 5
+#define OPT_TIMESTAMP 8
 
 struct segment {
 	uint32_t src, dst;
@@ -29,6 +30,8 @@ struct segment {
 	uint16_t mss;      /* 0: none */
 	int wscale;        /* -1: none */
 	bool sack_permitted;
+	bool has_ts;
+	uint32_t tsval, tsecr;
 	int sack_count;
 	struct tcp_sack_block sack[TCP_MAX_SACK_BLOCKS];
 };
@@ -65,6 +68,13 @@ static void parse_options(const uint8_t *p, uint32_t n, struct segment *seg)
 			if (len == 2 && syn)
 				seg->sack_permitted = true;
 			break;
+		case OPT_TIMESTAMP:
+			if (len == 10) {
+				seg->has_ts = true;
+				seg->tsval = get_be32(v);
+				seg->tsecr = get_be32(v + 4);
+			}
+			break;
 		case OPT_SACK:
 			if (len >= 10 && (len - 2) % 8 == 0) {
 				for (int b = 0; b < (len - 2) / 8 && seg->sack_count < TCP_MAX_SACK_BLOCKS; b++) {
@@ -100,9 +110,14 @@ static void take_syn(struct tcp_pcb *pcb, const struct segment *seg)
 		pcb->snd_wscale = pcb->rcv_wscale = 0;
 	}
 	pcb->sack_ok = seg->sack_permitted;
+	/* Timestamps: we offer them in every SYN and answer them in a SYN-ACK (RFC 7323 §3.2). */
+	pcb->ts_ok = seg->has_ts;
+	pcb->ts_recent = seg->has_ts ? seg->tsval : 0;
 	uint32_t mss = MIN((uint32_t)pcb->peer_mss, (uint32_t)pcb->rcv_mss);
 	if (pcb->user_mss)
 		mss = MIN(mss, pcb->user_mss);
+	if (pcb->ts_ok)
+		mss -= TCP_TIMESTAMP_SPACE; /* the option rides in every segment (Linux's TCP_MAXSEG says the same) */
 	pcb->mss = (uint16_t)MAX(mss, 64u);
 	pcb->cwnd = initial_window(pcb->mss);
 	pcb->snd_wnd = seg->window; /* never scaled in a SYN */
@@ -447,6 +462,11 @@ static void synchronized_input(struct tcp_pcb *pcb, struct segment *seg)
 		tcp_output(pcb);
 		return;
 	}
+	/* 0. PAWS (RFC 7323 §5.3): a timestamp older than the last one taken is an old duplicate. */
+	if (pcb->ts_ok && seg->has_ts && !(flags & TCP_RST) && (int32_t)(seg->tsval - pcb->ts_recent) < 0) {
+		tcp_send_ack(pcb);
+		return;
+	}
 	/* 1. Sequence number acceptability. */
 	uint32_t wnd = SEQ_GT(pcb->rcv_adv, pcb->rcv_nxt) ? pcb->rcv_adv - pcb->rcv_nxt : 0;
 	uint32_t seg_len = seg->len + !!(flags & TCP_SYN) + !!(flags & TCP_FIN);
@@ -473,6 +493,10 @@ static void synchronized_input(struct tcp_pcb *pcb, struct segment *seg)
 			return;
 		}
 	}
+	/* A segment that starts at or before what we last acknowledged carries the timestamp to echo
+	 * (RFC 7323 §4.3). */
+	if (pcb->ts_ok && seg->has_ts && SEQ_LEQ(seq, pcb->last_ack_sent) && (int32_t)(seg->tsval - pcb->ts_recent) >= 0)
+		pcb->ts_recent = seg->tsval;
 	/* 2. RST: only an exact match resets (RFC 5961 §3.2); others in the window get a challenge ACK. */
 	if (flags & TCP_RST) {
 		if (seq == pcb->rcv_nxt) {

@@ -15,6 +15,7 @@
 #define OPT_WSCALE 3
 #define OPT_SACK_PERMITTED 4
 #define OPT_SACK 5
+#define OPT_TIMESTAMP 8
 
 uint16_t tcp_window_to_advertise(struct tcp_pcb *pcb, bool syn)
 {
@@ -58,18 +59,32 @@ static int sack_blocks(struct tcp_pcb *pcb, struct tcp_sack_block *out, int max)
 	return count;
 }
 
+/* Our timestamp clock: milliseconds, offset per connection by its random ISS (RFC 7323 §5.4). */
+static uint32_t ts_clock(const struct tcp_pcb *pcb) { return (uint32_t)(clock_monotonic_ns() / 1000000) + pcb->iss; }
+
+static uint32_t put_timestamp(uint8_t *p, uint32_t tsval, uint32_t tsecr)
+{
+	p[0] = OPT_NOP;
+	p[1] = OPT_NOP;
+	p[2] = OPT_TIMESTAMP;
+	p[3] = 10;
+	put_be32(p + 4, tsval);
+	put_be32(p + 8, tsecr);
+	return TCP_TIMESTAMP_SPACE;
+}
+
 void tcp_send_segment(struct tcp_pcb *pcb, uint32_t seq, uint32_t len, uint8_t flags)
 {
 	uint8_t options[40];
 	uint32_t optlen = 0;
 	bool syn = flags & TCP_SYN;
+	bool ack = flags & TCP_ACK;
 	if (syn) {
 		options[0] = OPT_MSS;
 		options[1] = 4;
 		put_be16(options + 2, pcb->rcv_mss);
 		optlen = 4;
 		/* A SYN-ACK only echoes what the SYN offered (RFC 7323 §2.2, RFC 2018 §2). */
-		bool ack = flags & TCP_ACK;
 		if (!ack || pcb->sack_ok) {
 			options[optlen++] = OPT_NOP;
 			options[optlen++] = OPT_NOP;
@@ -82,18 +97,31 @@ void tcp_send_segment(struct tcp_pcb *pcb, uint32_t seq, uint32_t len, uint8_t f
 			options[optlen++] = 3;
 			options[optlen++] = pcb->rcv_wscale;
 		}
-	} else if (pcb->sack_ok && pcb->ooo && (flags & TCP_ACK)) {
+		if (!ack || pcb->ts_ok)
+			optlen += put_timestamp(options + optlen, ts_clock(pcb), ack ? pcb->ts_recent : 0);
+	} else {
+		if (pcb->ts_ok)
+			optlen += put_timestamp(options, ts_clock(pcb), pcb->ts_recent);
+		/* SACK blocks in what room the segment's data leaves (40 option bytes at most). */
+		uint32_t room = (uint32_t)pcb->mss + (pcb->ts_ok ? TCP_TIMESTAMP_SPACE : 0);
+		int n = 0;
 		struct tcp_sack_block blocks[TCP_MAX_SACK_BLOCKS];
-		int n = sack_blocks(pcb, blocks, 4);
-		options[0] = OPT_NOP;
-		options[1] = OPT_NOP;
-		options[2] = OPT_SACK;
-		options[3] = (uint8_t)(2 + 8 * n);
-		for (int i = 0; i < n; i++) {
-			put_be32(options + 4 + 8 * i, blocks[i].start);
-			put_be32(options + 8 + 8 * i, blocks[i].end);
+		if (pcb->sack_ok && pcb->ooo && ack)
+			n = sack_blocks(pcb, blocks, pcb->ts_ok ? 3 : 4);
+		while (n > 0 && optlen + 4 + 8 * (uint32_t)n + len > room)
+			n--;
+		if (n > 0) {
+			uint8_t *o = options + optlen;
+			o[0] = OPT_NOP;
+			o[1] = OPT_NOP;
+			o[2] = OPT_SACK;
+			o[3] = (uint8_t)(2 + 8 * n);
+			for (int i = 0; i < n; i++) {
+				put_be32(o + 4 + 8 * i, blocks[i].start);
+				put_be32(o + 8 + 8 * i, blocks[i].end);
+			}
+			optlen += 4 + 8 * (uint32_t)n;
 		}
-		optlen = 4 + 8 * (uint32_t)n;
 	}
 	uint32_t header = TCP_HEADER_LEN + optlen;
 	struct netbuf *nb = netbuf_alloc(header + len, NETBUF_HEADROOM);
@@ -112,7 +140,8 @@ void tcp_send_segment(struct tcp_pcb *pcb, uint32_t seq, uint32_t len, uint8_t f
 	memcpy(h + TCP_HEADER_LEN, options, optlen);
 	if (len)
 		ring_peek(&pcb->sndbuf, seq - pcb->data_seq, h + header, len);
-	if (flags & TCP_ACK) {
+	if (ack) {
+		pcb->last_ack_sent = pcb->rcv_nxt;
 		pcb->segs_unacked = 0;
 		pcb->ack_now = false;
 		net_timer_cancel(&pcb->delack_timer);

@@ -3,8 +3,9 @@
  * oracle): tests/guest/net_unix.c covers socketpair, path and abstract names, connect/accept with a
  * thread blocked in accept, datagrams between named sockets, shutdown and close as the peer sees them,
  * poll and epoll, and a transfer with a checksum (8 MiB; 1 MiB under kvm, where kernel copies are
- * emulated instruction by instruction). tests/guest/net_ifreq.c: the SIOCGIF* ioctls on lo through both
- * families, glibc's if_nametoindex/if_indextoname, and sendmmsg/recvmmsg batches.
+ * emulated instruction by instruction). tests/guest/net_ifreq.c: TCP_INFO of a loopback connection, the
+ * SIOCGIF* ioctls on lo through both families, glibc's if_nametoindex/if_indextoname, and
+ * sendmmsg/recvmmsg batches.
  */
 
 import assert from "node:assert/strict";
@@ -25,7 +26,7 @@ for (const accel of accelerators()) {
     assert.equal(guest.code, 0, guest.stderr);
   });
 
-  Deno.test(`interface ioctls, if_nametoindex, sendmmsg and recvmmsg match Linux [${accel}]`, async () => {
+  Deno.test(`TCP_INFO (timestamps, SACK, window scaling), interface ioctls, if_nametoindex, sendmmsg and recvmmsg match Linux [${accel}]`, async () => {
     const program = await guestProgram("net_ifreq");
     const image = await buildImage(program);
     const [guest, host] = await Promise.all([boot(image, { accel, cmdline: "/net_ifreq" }), onHost(program, [])]);

@@ -1,10 +1,12 @@
-/* Interface ioctls on the loopback interface (what any Linux has: lo, index 1, 127.0.0.1/8) through
+/* TCP_INFO of a loopback connection (the options both ends agreed: timestamps, SACK, window scaling);
+ * interface ioctls on the loopback interface (what any Linux has: lo, index 1, 127.0.0.1/8) through
  * an AF_INET and an AF_UNIX socket and glibc's if_nametoindex/if_indextoname; and sendmmsg/recvmmsg
  * batches over UDP on 127.0.0.1 and an AF_UNIX datagram pair. Printed so Linux and osv must agree. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -87,8 +89,51 @@ static void batches(int tx, int rx, const struct sockaddr *to, socklen_t to_len,
 	show("recvmmsg, nothing there", recvmmsg(rx, in, 4, MSG_DONTWAIT, NULL));
 }
 
+static void show_tcp_info(const char *what, int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0) {
+		printf("%s: TCP_INFO -1 %s\n", what, errno_name(errno));
+		return;
+	}
+	printf("%s: state %d timestamps %d sack %d wscale %d, mss positive %d, rto positive %d\n", what,
+	       ti.tcpi_state, !!(ti.tcpi_options & TCPI_OPT_TIMESTAMPS), !!(ti.tcpi_options & TCPI_OPT_SACK),
+	       !!(ti.tcpi_options & TCPI_OPT_WSCALE), ti.tcpi_snd_mss > 0, ti.tcpi_rto > 0);
+}
+
+static void tcp_connection(void)
+{
+	printf("-- TCP_INFO\n");
+	int l = (int)must("socket", socket(AF_INET, SOCK_STREAM, 0));
+	struct sockaddr_in at = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	must("bind", bind(l, (struct sockaddr *)&at, sizeof(at)));
+	must("listen", listen(l, 1));
+	show_tcp_info("listener", l);
+	socklen_t len = sizeof(at);
+	must("getsockname", getsockname(l, (struct sockaddr *)&at, &len));
+	int c = (int)must("socket", socket(AF_INET, SOCK_STREAM, 0));
+	must("connect", connect(c, (struct sockaddr *)&at, sizeof(at)));
+	int s = (int)must("accept", accept(l, NULL, NULL));
+	show_tcp_info("client", c);
+	show_tcp_info("server", s);
+	char buf[4096] = {0};
+	for (int i = 0; i < 64; i++) /* data both ways with timestamps in every segment */
+		if (write(c, buf, sizeof(buf)) != sizeof(buf) || read(s, buf, sizeof(buf)) <= 0)
+			printf("FAILED transfer %d\n", i);
+	show_tcp_info("client after data", c);
+	shutdown(c, SHUT_WR);
+	show("server reads EOF", read(s, buf, sizeof(buf)));
+	show_tcp_info("server after the FIN", s);
+	close(c);
+	close(s);
+	close(l);
+}
+
 int main(void)
 {
+	tcp_connection();
 	int inet = (int)must("socket", socket(AF_INET, SOCK_DGRAM, 0));
 	int local = (int)must("socket", socket(AF_UNIX, SOCK_DGRAM, 0));
 	interfaces(inet, "AF_INET");

@@ -1,4 +1,4 @@
-/* AF_UNIX sockets (net/unix.h). A socket lives as long as its file or anything pointing at it (its
+/* AF_UNIX sockets (linux/unix_socket.h). A socket lives as long as its file or anything pointing at it (its
  * peer, a listener's queue of connections not yet accepted, a datagram socket connected to it):
  * references count those, and close only marks it closed and cuts its links. Blocking calls wait with
  * deferred_wait and re-check after every deferred_notify, which every change here makes. */
@@ -11,7 +11,7 @@
 #include "linux/linux.h"
 #include "mm/mm.h"
 #include "net/netif.h"
-#include "net/unix.h"
+#include "linux/unix_socket.h"
 #include "sched/deferred.h"
 
 #define UNIX_PATH_MAX 108

@@ -1,4 +1,4 @@
-/* AF_UNIX sockets (net/unix.c): stream and datagram sockets between threads of the program, made
+/* AF_UNIX sockets (linux/unix_socket.c): stream and datagram sockets between threads of the program, made
  * with socketpair, or bound to a name (a path, which becomes a socket node in a writable directory,
  * or an abstract name) and reached with connect/sendto. Data never leaves kernel memory: a stream
  * connection is two byte rings, a datagram socket a queue of messages. linux/sys_socket.c sends the
