@@ -333,6 +333,8 @@ async function qemuFloor(image: string, accel: Accel, hypervisor: string, stub: 
 
 /** What {@linkcode smallestMemory} boots: an image, the range of `-m` to bisect, and what a good run prints. */
 interface MemoryProbe {
+  /** The row's id. */
+  id: string;
   image: string;
   range: readonly [number, number];
   ok: (run: { code: number; stdout: string }) => boolean;
@@ -407,6 +409,16 @@ function guestFutex(image: string, accel: Accel, hypervisor: string) {
   };
 }
 
+/** One sample of a benchmark program on the host: the figure `parse` finds in its output. */
+function onHost(binary: string, args: string[], parse: (stdout: string) => number | null) {
+  return async () => {
+    const run = await spawnTimed(binary, args);
+    const value = parse(run.stdout);
+    if (run.code !== 0 || value === null) throw new Error(failureText(run));
+    return value;
+  };
+}
+
 /** `osv run` minus the floor, per accelerator. */
 function difference(a: Row, b: Row, accels: Accel[]): Row["cells"] {
   const cells: Row["cells"] = {};
@@ -447,21 +459,11 @@ async function collect(options: Options): Promise<Results> {
 
     if (read64) {
       progress("host: reading the 64 MiB file");
-      host.hostRead64 = await measure(async () => {
-        const run = await spawnTimed(read64.binary, ["--read", read64.file]);
-        const rate = readRate(run.stdout);
-        if (run.code !== 0 || rate === null) throw new Error(failureText(run));
-        return rate;
-      }, repeat);
+      host.hostRead64 = await measure(onHost(read64.binary, ["--read", read64.file], readRate), repeat);
     }
     if (syscallLoop) {
       progress("host: getppid round trip");
-      host.hostSyscall = await measure(async () => {
-        const run = await spawnTimed(syscallLoop.binary, ["100000"]);
-        const ns = syscallNs(run.stdout);
-        if (run.code !== 0 || ns === null) throw new Error(failureText(run));
-        return ns;
-      }, repeat);
+      host.hostSyscall = await measure(onHost(syscallLoop.binary, ["100000"], syscallNs), repeat);
     }
     if (httpServer) {
       progress("host: HTTP server under wrk -c 100");
@@ -481,12 +483,16 @@ async function collect(options: Options): Promise<Results> {
     }
     if (futex) {
       progress("host: futex round trip");
-      host.hostFutex = await measure(async () => {
-        const run = await spawnTimed(futex.binary, ["20000"]);
-        const ns = futexNs(run.stdout);
-        if (run.code !== 0 || ns === null) throw new Error(failureText(run));
-        return ns;
-      }, repeat);
+      host.hostFutex = await measure(onHost(futex.binary, ["20000"], futexNs), repeat);
+    }
+
+    const memoryProbes: MemoryProbe[] = [];
+    if (want("mem")) {
+      memoryProbes.push({ id: "mem.microvm", image: hello.image, range: MEM_RANGE, ok: helloOk, name: "hello" });
+    }
+    if (python) {
+      const range = PYTHON_MEM_RANGE;
+      memoryProbes.push({ id: "mem.python.microvm", image: python.image, range, ok: pythonOk, name: "python3 hello" });
     }
 
     const rows = new Map<string, Row>();
@@ -632,32 +638,14 @@ async function collect(options: Options): Promise<Results> {
           ),
         );
       }
-      if (want("mem")) {
-        progress(`${accel} microvm: smallest -m`);
+      for (const probe of memoryProbes) {
+        progress(`${accel} microvm: smallest -m for ${probe.name}`);
         put(
-          "mem.microvm",
-          "smallest -m, microvm",
+          probe.id,
+          `smallest -m for ${probe.name}, microvm`,
           "MiB",
           accel,
-          await smallestMemory(
-            { image: hello.image, range: MEM_RANGE, ok: helloOk, name: "hello" },
-            accel,
-            "qemu-microvm",
-          ),
-        );
-      }
-      if (python) {
-        progress(`${accel} microvm: smallest -m for python3 hello`);
-        put(
-          "mem.python.microvm",
-          "smallest -m for python3 hello, microvm",
-          "MiB",
-          accel,
-          await smallestMemory(
-            { image: python.image, range: PYTHON_MEM_RANGE, ok: pythonOk, name: "python3 hello" },
-            accel,
-            "qemu-microvm",
-          ),
+          await smallestMemory(probe, accel, "qemu-microvm"),
         );
       }
     }
