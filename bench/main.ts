@@ -9,6 +9,7 @@
  * `--only` runs some groups of rows (SECTIONS): `boot`, `read64`, `syscall`, `dhcp`, `http`, `run` (osv run
  * wall, the QEMU floor and their difference), `mem`, `build` (image build throughput), `python` (python3
  * hello: time to its first print, smallest `-m`) and `futex` (wake latency); the host's hello is always run.
+ * The JSON then holds only those rows: give `--out` to keep the full bench/results.json.
  *
  * Runs are sequential (no QEMU runs in parallel with a timed one). A cell takes up to `--runs` samples but
  * stops after BUDGET_MS once it has MIN_RUNS, so slow configurations (KVM on a nested host) do not blow the
