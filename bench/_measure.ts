@@ -32,6 +32,48 @@ export async function spawnTimed(command: string, args: readonly string[], timeo
   return { ms, code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
 }
 
+/** A process run by {@linkcode spawnUntilOutput}: also when `marker` first appeared on its standard output. */
+export interface SpawnedWithMark extends Spawned {
+  /** Milliseconds from spawn until stdout first held the marker, or `null` when it never did. */
+  markMs: number | null;
+}
+
+/**
+ * Runs a command to completion, noting when its standard output first contains `marker` (the time to a
+ * program's first print, without its shutdown). The child is killed (SIGKILL) after `timeoutMs`.
+ *
+ * @param command program
+ * @param args arguments
+ * @param marker text to wait for on stdout
+ * @param timeoutMs kill after this long
+ * @returns exit status, output, wall milliseconds and the marker's milliseconds
+ */
+export async function spawnUntilOutput(
+  command: string,
+  args: readonly string[],
+  marker: string,
+  timeoutMs = 120_000,
+): Promise<SpawnedWithMark> {
+  const signal = AbortSignal.timeout(timeoutMs);
+  const start = performance.now();
+  const child = new Deno.Command(command, { args: [...args], stdin: "null", stdout: "piped", stderr: "piped", signal })
+    .spawn();
+  let stdout = "";
+  let markMs: number | null = null;
+  const decoder = new TextDecoder();
+  const [, stderr, status] = await Promise.all([
+    (async () => {
+      for await (const chunk of child.stdout) {
+        stdout += decoder.decode(chunk, { stream: true });
+        if (markMs === null && stdout.includes(marker)) markMs = performance.now() - start;
+      }
+    })(),
+    new Response(child.stderr).text(),
+    child.status,
+  ]);
+  return { ms: performance.now() - start, code: status.code, stdout, stderr, markMs };
+}
+
 /** A measured value (median of `n` samples) or why it could not be measured. */
 export type Cell = { value: number; n: number; samples?: number[] } | { error: string };
 

@@ -3,8 +3,13 @@
  * machine type (microvm, pc), prints a table and writes JSON (design.md §7).
  *
  * ```
- * deno run -A bench/main.ts [--runs N] [--accel tcg,kvm] [--json] [--out FILE]
+ * deno run -A bench/main.ts [--runs N] [--accel tcg,kvm] [--only python,futex] [--json] [--out FILE]
  * ```
+ *
+ * `--only` runs some groups of rows (SECTIONS): `boot`, `read64`, `syscall`, `dhcp`, `http`, `run` (osv run
+ * wall, the QEMU floor and their difference), `mem`, `build` (image build throughput), `python` (python3
+ * hello: time to its first print, smallest `-m`) and `futex` (wake latency); the host's hello is always run.
+ * The JSON then holds only those rows: give `--out` to keep the full bench/results.json.
  *
  * Runs are sequential (no QEMU runs in parallel with a timed one). A cell takes up to `--runs` samples but
  * stops after BUDGET_MS once it has MIN_RUNS, so slow configurations (KVM on a nested host) do not blow the
@@ -31,6 +36,7 @@ import {
   shellWords,
   smallestPassing,
   spawnTimed,
+  spawnUntilOutput,
 } from "./_measure.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -40,13 +46,25 @@ const MIN_RUNS = 3;
 /** Memory range bisected for the smallest `-m` (MiB). */
 const MEM_RANGE = [1, 64] as const;
 const EXPECTED = "Hello from osv!";
+/** Memory range bisected for the smallest `-m` that runs python3 hello (MiB). */
+const PYTHON_MEM_RANGE = [8, 512] as const;
+/** The interpreter `osv build --runtime python` puts into the image by default; the host's baseline. */
+const PYTHON_HOST = "/usr/bin/python3";
+const PYTHON_HELLO = 'print("hello from python3")\n';
+const PYTHON_EXPECTED = "hello from python3";
+/** The groups of rows `--only` can pick. */
+const SECTIONS = ["boot", "read64", "syscall", "dhcp", "http", "run", "mem", "build", "python", "futex"] as const;
 const MACHINES = [{ hypervisor: "qemu-microvm", label: "microvm" }, { hypervisor: "qemu", label: "pc" }] as const;
 
 type Accel = "tcg" | "kvm";
 
+type Section = typeof SECTIONS[number];
+
 interface Options {
   runs: number;
   accels: Accel[];
+  /** The sections to run; all when empty. */
+  only: Section[];
   json: boolean;
   out: string;
 }
@@ -62,20 +80,26 @@ interface Row {
 interface Results {
   date: string;
   host: { cpus: number; kvm: string; kvmPvm: boolean; qemu: string };
-  options: { runs: number; budgetMs: number; minRuns: number; accels: Accel[] };
+  options: { runs: number; budgetMs: number; minRuns: number; accels: Accel[]; only: Section[] };
   sizes: { kernelElf: number | string; helloImage: number; helloBinary: number };
   hostHello: Cell;
   /** getppid round trip on the host (ns). */
-  hostSyscall: Cell;
+  hostSyscall?: Cell;
   /** The HTTP server on the host under wrk -c 100: requests/s and p99 latency (ms). */
-  hostHttp: { rps: Cell; p99: Cell; errors: number };
-  /** Host-side figures of issue 3: building images of a 200 MiB tree; reading a 64 MiB file on the host. */
-  disk: { treeBytes: number; osvBuildRaw: Cell; osvBuildQcow2: Cell; qemuImgConvertQcow2: Cell; hostRead64: Cell };
+  hostHttp?: { rps: Cell; p99: Cell; errors: number };
+  /** Reading the 64 MiB file on the host (MiB/s). */
+  hostRead64?: Cell;
+  /** Host-side figures of issue 3: building images of a 200 MiB tree. */
+  disk?: { treeBytes: number; osvBuildRaw: Cell; osvBuildQcow2: Cell; qemuImgConvertQcow2: Cell };
+  /** The host's python3 running hello: spawn to its first print (ms). */
+  hostPython?: Cell;
+  /** futex_pingpong on the host: one round trip (ns). */
+  hostFutex?: Cell;
   rows: Row[];
 }
 
 function parseArgs(args: string[]): Options {
-  const options: Options = { runs: DEFAULT_RUNS, accels: [], json: false, out: `${ROOT}bench/results.json` };
+  const options: Options = { runs: DEFAULT_RUNS, accels: [], only: [], json: false, out: `${ROOT}bench/results.json` };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     const value = () => args[++i] ?? fail(`${arg} needs a value`);
@@ -84,7 +108,13 @@ function parseArgs(args: string[]): Options {
     else if (arg === "--out") options.out = value();
     else if (arg === "--accel") {
       options.accels = value().split(",").map((a) => a === "tcg" || a === "kvm" ? a : fail(`unknown accel "${a}"`));
-    } else fail(`unknown argument "${arg}" (use --runs N, --accel tcg,kvm, --json, --out FILE)`);
+    } else if (arg === "--only") {
+      options.only = value().split(",").map((name) =>
+        (SECTIONS as readonly string[]).includes(name) ? name as Section : fail(
+          `unknown section "${name}" (one of ${SECTIONS.join(", ")})`,
+        )
+      );
+    } else fail(`unknown argument "${arg}" (use --runs N, --accel tcg,kvm, --only SECTIONS, --json, --out FILE)`);
   }
   if (!Number.isInteger(options.runs) || options.runs < 1) fail("--runs needs a positive integer");
   if (options.accels.length === 0) options.accels = probeKvm().usable ? ["tcg", "kvm"] : ["tcg"];
@@ -209,7 +239,7 @@ function guestRead64(image: string, accel: Accel, hypervisor: string) {
 }
 
 /** Build throughput of osv (raw and qcow2) and qemu-img convert (raw -> qcow2) on a 200 MiB tree. */
-async function diskThroughput(dir: string, hello: string, repeat: Repeat, hostRead64: Cell): Promise<Results["disk"]> {
+async function diskThroughput(dir: string, hello: string, repeat: Repeat): Promise<NonNullable<Results["disk"]>> {
   const tree = `${dir}/mixed`;
   const { bytes } = await writeMixedTree(tree);
   const few: Repeat = { ...repeat, runs: Math.min(repeat.runs, 5) };
@@ -247,7 +277,7 @@ async function diskThroughput(dir: string, hello: string, repeat: Repeat, hostRe
     few,
     () => Deno.remove(`${dir}/q.qcow2`).catch(() => {}),
   );
-  return { treeBytes: bytes, osvBuildRaw, osvBuildQcow2, qemuImgConvertQcow2, hostRead64 };
+  return { treeBytes: bytes, osvBuildRaw, osvBuildQcow2, qemuImgConvertQcow2 };
 }
 
 async function kernelElfSize(): Promise<number | string> {
@@ -302,14 +332,24 @@ async function qemuFloor(image: string, accel: Accel, hypervisor: string, stub: 
   };
 }
 
-/** Smallest `-m` (MiB) at which hello still runs correctly; a hung guest counts as a failure. */
-async function smallestMemory(image: string, accel: Accel, hypervisor: string): Promise<Cell> {
+/** What {@linkcode smallestMemory} boots: an image, the range of `-m` to bisect, and what a good run prints. */
+interface MemoryProbe {
+  /** The row's id. */
+  id: string;
+  image: string;
+  range: readonly [number, number];
+  ok: (run: { code: number; stdout: string }) => boolean;
+  name: string;
+}
+
+/** Smallest `-m` (MiB) at which a program still runs correctly; a hung guest counts as a failure. */
+async function smallestMemory(probe: MemoryProbe, accel: Accel, hypervisor: string): Promise<Cell> {
   try {
     let tries = 0;
     const ok = async (mib: number) => {
       tries++;
       // `timeout` signals its whole process group, so a hung QEMU below the CLI dies too.
-      const args = ["-k", "5", "60", Deno.execPath(), "run", "-A", "--quiet", `${ROOT}main.ts`, "run", image];
+      const args = ["-k", "5", "120", Deno.execPath(), "run", "-A", "--quiet", `${ROOT}main.ts`, "run", probe.image];
       const run = await spawnTimed("timeout", [
         ...args,
         "--no-net",
@@ -319,14 +359,65 @@ async function smallestMemory(image: string, accel: Accel, hypervisor: string): 
         hypervisor,
         "-m",
         `${mib}`,
-      ]);
-      return helloOk(run);
+      ], 180_000);
+      return probe.ok(run);
     };
-    const found = await smallestPassing(MEM_RANGE[0], MEM_RANGE[1], ok);
-    return found === null ? { error: `hello fails even with -m ${MEM_RANGE[1]}` } : { value: found, n: tries };
+    const [lo, hi] = probe.range;
+    const found = await smallestPassing(lo, hi, ok);
+    return found === null ? { error: `${probe.name} fails even with -m ${hi}` } : { value: found, n: tries };
   } catch (err) {
     return { error: err instanceof Error ? err.message : String(err) };
   }
+}
+
+function pythonOk(run: { code: number; stdout: string }): boolean {
+  return run.code === 0 && run.stdout.includes(PYTHON_EXPECTED);
+}
+
+/** Writes python3 hello and builds its image with `osv build --runtime python`; the script and the image. */
+async function preparePython(dir: string): Promise<{ script: string; image: string }> {
+  const script = `${dir}/hello.py`;
+  await Deno.writeTextFile(script, PYTHON_HELLO);
+  return { script, image: await buildImage(script, `${dir}/python.img`, ["--runtime", "python"]) };
+}
+
+/** Milliseconds from spawning a command to python3 hello's first print. */
+function toFirstPrint(command: string, args: string[]) {
+  return async () => {
+    const run = await spawnUntilOutput(command, args, PYTHON_EXPECTED, 300_000);
+    if (!pythonOk(run) || run.markMs === null) throw new Error(failureText(run));
+    return run.markMs;
+  };
+}
+
+/** ns per futex round trip from futex_pingpong's output. */
+function futexNs(stdout: string): number | null {
+  const m = /futex ([\d.]+) ns per round trip/.exec(stdout);
+  return m ? Number(m[1]) : null;
+}
+
+/** Mean futex round trip (ns) in the guest; fewer rounds under kvm_pvm, where each syscall is emulated. */
+function guestFutex(image: string, accel: Accel, hypervisor: string) {
+  return async () => {
+    const rounds = accel === "kvm" ? 1000 : 20000;
+    const run = await osv(
+      ["run", image, "--no-net", "--accel", accel, "--hypervisor", hypervisor, "-e", `/futex_pingpong ${rounds}`],
+      300_000,
+    );
+    const ns = futexNs(run.stdout);
+    if (run.code !== 0 || ns === null) throw new Error(failureText(run));
+    return ns;
+  };
+}
+
+/** One sample of a benchmark program on the host: the figure `parse` finds in its output. */
+function onHost(binary: string, args: string[], parse: (stdout: string) => number | null) {
+  return async () => {
+    const run = await spawnTimed(binary, args);
+    const value = parse(run.stdout);
+    if (run.code !== 0 || value === null) throw new Error(failureText(run));
+    return value;
+  };
 }
 
 /** `osv run` minus the floor, per accelerator. */
@@ -345,16 +436,19 @@ function difference(a: Row, b: Row, accels: Accel[]): Row["cells"] {
 
 async function collect(options: Options): Promise<Results> {
   const dir = await Deno.makeTempDir({ prefix: "osv-bench-" });
+  const want = (section: Section) => options.only.length === 0 || options.only.includes(section);
   try {
     const repeat: Repeat = { runs: options.runs, budgetMs: BUDGET_MS, minRuns: MIN_RUNS };
-    await ensureHostTools([...DEFAULT_HOST_PACKAGES, "wrk"], { log: progress });
+    await ensureHostTools([...DEFAULT_HOST_PACKAGES, ...want("http") ? ["wrk"] : []], { log: progress });
     progress("building hello, its image, the kernel and the stub kernel");
     const hello = await prepareHello(dir);
-    const read64 = await prepareRead64(dir);
-    const syscallLoop = await prepareGuest(dir, "syscall_loop");
-    const httpServer = await prepareGuest(dir, "http_bench_server");
+    const read64 = want("read64") ? await prepareRead64(dir) : undefined;
+    const syscallLoop = want("syscall") ? await prepareGuest(dir, "syscall_loop") : undefined;
+    const httpServer = want("http") ? await prepareGuest(dir, "http_bench_server") : undefined;
+    const futex = want("futex") ? await prepareGuest(dir, "futex_pingpong") : undefined;
+    const python = want("python") ? await preparePython(dir) : undefined;
     const kernelElf = await kernelElfSize();
-    const stub = await stubKernel();
+    const stub = want("run") ? await stubKernel() : undefined;
 
     progress("host baseline");
     const hostHello = await measure(async () => {
@@ -362,29 +456,45 @@ async function collect(options: Options): Promise<Results> {
       if (!helloOk(run)) throw new Error(failureText(run));
       return run.ms;
     }, repeat);
+    const host: Pick<Results, "hostRead64" | "hostSyscall" | "hostHttp" | "disk" | "hostPython" | "hostFutex"> = {};
 
-    progress("host: reading the 64 MiB file");
-    const hostRead64 = await measure(async () => {
-      const run = await spawnTimed(read64.binary, ["--read", read64.file]);
-      const rate = readRate(run.stdout);
-      if (run.code !== 0 || rate === null) throw new Error(failureText(run));
-      return rate;
-    }, repeat);
-    progress("host: getppid round trip");
-    const hostSyscall = await measure(async () => {
-      const run = await spawnTimed(syscallLoop.binary, ["100000"]);
-      const ns = syscallNs(run.stdout);
-      if (run.code !== 0 || ns === null) throw new Error(failureText(run));
-      return ns;
-    }, repeat);
-    progress("host: HTTP server under wrk -c 100");
-    const hostHttp = await httpCells(
-      (port) => ({ command: httpServer.binary, args: [String(port)] }),
-      5,
-      { ...repeat, runs: Math.min(repeat.runs, 3) },
-    );
-    progress("host: building images of a 200 MiB tree, and qemu-img convert");
-    const disk = await diskThroughput(dir, hello.binary, repeat, hostRead64);
+    if (read64) {
+      progress("host: reading the 64 MiB file");
+      host.hostRead64 = await measure(onHost(read64.binary, ["--read", read64.file], readRate), repeat);
+    }
+    if (syscallLoop) {
+      progress("host: getppid round trip");
+      host.hostSyscall = await measure(onHost(syscallLoop.binary, ["100000"], syscallNs), repeat);
+    }
+    if (httpServer) {
+      progress("host: HTTP server under wrk -c 100");
+      host.hostHttp = await httpCells(
+        (port) => ({ command: httpServer.binary, args: [String(port)] }),
+        5,
+        { ...repeat, runs: Math.min(repeat.runs, 3) },
+      );
+    }
+    if (want("build")) {
+      progress("host: building images of a 200 MiB tree, and qemu-img convert");
+      host.disk = await diskThroughput(dir, hello.binary, repeat);
+    }
+    if (python) {
+      progress("host: python3 hello to its first print");
+      host.hostPython = await measure(toFirstPrint(PYTHON_HOST, [python.script]), repeat);
+    }
+    if (futex) {
+      progress("host: futex round trip");
+      host.hostFutex = await measure(onHost(futex.binary, ["20000"], futexNs), repeat);
+    }
+
+    const memoryProbes: MemoryProbe[] = [];
+    if (want("mem")) {
+      memoryProbes.push({ id: "mem.microvm", image: hello.image, range: MEM_RANGE, ok: helloOk, name: "hello" });
+    }
+    if (python) {
+      const range = PYTHON_MEM_RANGE;
+      memoryProbes.push({ id: "mem.python.microvm", image: python.image, range, ok: pythonOk, name: "python3 hello" });
+    }
 
     const rows = new Map<string, Row>();
     const put = (id: string, label: string, unit: Row["unit"], accel: Accel, cell: Cell) => {
@@ -394,102 +504,151 @@ async function collect(options: Options): Promise<Results> {
     };
     for (const accel of options.accels) {
       for (const { hypervisor, label } of MACHINES) {
-        progress(`${accel} ${label}: boot to app main`);
-        put(
-          `boot.${label}`,
-          `boot to app main, ${label}, rofs`,
-          "ms",
-          accel,
-          await measure(bootToMain(hello.image, accel, hypervisor), repeat),
-        );
-        progress(`${accel} ${label}: boot to app main, ramfs`);
-        put(
-          `boot.${label}.ramfs`,
-          `boot to app main, ${label}, ramfs`,
-          "ms",
-          accel,
-          await measure(bootToMain(hello.ramfsImage, accel, hypervisor), repeat),
-        );
-        progress(`${accel} ${label}: read 64 MiB in the guest (rofs)`);
-        put(
-          `read64.${label}`,
-          `read 64 MiB file in guest, ${label}`,
-          "MiB/s",
-          accel,
-          await measure(guestRead64(read64.image, accel, hypervisor), { ...repeat, runs: Math.min(repeat.runs, 5) }),
-        );
-        progress(`${accel} ${label}: osv run wall`);
-        put(
-          `run.${label}`,
-          `osv run wall, ${label}`,
-          "ms",
-          accel,
-          await measure(osvRunWall(hello.image, accel, hypervisor), repeat),
-        );
-        progress(`${accel} ${label}: QEMU floor`);
-        const floor = await qemuFloor(hello.image, accel, hypervisor, stub, dir).then(
-          (sample) => measure(sample, repeat),
-          (err: Error) => ({ error: err.message }),
-        );
-        put(`floor.${label}`, `QEMU floor, ${label}`, "ms", accel, floor);
-      }
-      progress(`${accel} microvm: getppid round trip`);
-      put(
-        "syscall.microvm",
-        "getppid round trip, microvm",
-        "ns",
-        accel,
-        await measure(guestSyscall(syscallLoop.image, accel, "qemu-microvm"), {
-          ...repeat,
-          runs: Math.min(repeat.runs, 5),
-        }),
-      );
-      progress(`${accel} microvm: DHCP at boot`);
-      put(
-        "dhcp.microvm",
-        "DHCP lease at boot, microvm",
-        "ms",
-        accel,
-        await measure(dhcpPhase(hello.image, accel, "qemu-microvm"), repeat),
-      );
-      progress(`${accel} microvm: HTTP under wrk -c 100`);
-      const guestHttp = await httpCells(
-        (port) => ({
-          command: Deno.execPath(),
-          args: [
-            "run",
-            "-A",
-            "--quiet",
-            `${ROOT}main.ts`,
-            "run",
-            httpServer.image,
-            "--accel",
+        if (want("boot")) {
+          progress(`${accel} ${label}: boot to app main`);
+          put(
+            `boot.${label}`,
+            `boot to app main, ${label}, rofs`,
+            "ms",
             accel,
-            "--hypervisor",
-            "qemu-microvm",
-            "--forward",
-            `tcp:${port}:8080`,
-            "-e",
-            "/http_bench_server 8080",
-          ],
-        }),
-        5,
-        { ...repeat, runs: Math.min(repeat.runs, 3) },
-      );
-      put("http.rps.microvm", "HTTP requests/s (wrk -c 100), microvm", "req/s", accel, guestHttp.rps);
-      put("http.p99.microvm", "HTTP p99 latency (wrk -c 100), microvm", "ms", accel, guestHttp.p99);
-      put("http.errors.microvm", "wrk socket errors (all runs), microvm", "count", accel, {
-        value: guestHttp.errors,
-        n: 1,
-      });
-      progress(`${accel} microvm: smallest -m`);
-      put(
-        "mem.microvm",
-        "smallest -m, microvm",
-        "MiB",
-        accel,
-        await smallestMemory(hello.image, accel, "qemu-microvm"),
-      );
+            await measure(bootToMain(hello.image, accel, hypervisor), repeat),
+          );
+          progress(`${accel} ${label}: boot to app main, ramfs`);
+          put(
+            `boot.${label}.ramfs`,
+            `boot to app main, ${label}, ramfs`,
+            "ms",
+            accel,
+            await measure(bootToMain(hello.ramfsImage, accel, hypervisor), repeat),
+          );
+        }
+        if (read64) {
+          progress(`${accel} ${label}: read 64 MiB in the guest (rofs)`);
+          put(
+            `read64.${label}`,
+            `read 64 MiB file in guest, ${label}`,
+            "MiB/s",
+            accel,
+            await measure(guestRead64(read64.image, accel, hypervisor), { ...repeat, runs: Math.min(repeat.runs, 5) }),
+          );
+        }
+        if (stub) {
+          progress(`${accel} ${label}: osv run wall`);
+          put(
+            `run.${label}`,
+            `osv run wall, ${label}`,
+            "ms",
+            accel,
+            await measure(osvRunWall(hello.image, accel, hypervisor), repeat),
+          );
+          progress(`${accel} ${label}: QEMU floor`);
+          const floor = await qemuFloor(hello.image, accel, hypervisor, stub, dir).then(
+            (sample) => measure(sample, repeat),
+            (err: Error) => ({ error: err.message }),
+          );
+          put(`floor.${label}`, `QEMU floor, ${label}`, "ms", accel, floor);
+        }
+      }
+      if (syscallLoop) {
+        progress(`${accel} microvm: getppid round trip`);
+        put(
+          "syscall.microvm",
+          "getppid round trip, microvm",
+          "ns",
+          accel,
+          await measure(guestSyscall(syscallLoop.image, accel, "qemu-microvm"), {
+            ...repeat,
+            runs: Math.min(repeat.runs, 5),
+          }),
+        );
+      }
+      if (futex) {
+        progress(`${accel} microvm: futex round trip`);
+        put(
+          "futex.microvm",
+          "futex wake round trip (2 threads), microvm",
+          "ns",
+          accel,
+          await measure(guestFutex(futex.image, accel, "qemu-microvm"), { ...repeat, runs: Math.min(repeat.runs, 5) }),
+        );
+      }
+      if (want("dhcp")) {
+        progress(`${accel} microvm: DHCP at boot`);
+        put(
+          "dhcp.microvm",
+          "DHCP lease at boot, microvm",
+          "ms",
+          accel,
+          await measure(dhcpPhase(hello.image, accel, "qemu-microvm"), repeat),
+        );
+      }
+      if (httpServer) {
+        progress(`${accel} microvm: HTTP under wrk -c 100`);
+        const guestHttp = await httpCells(
+          (port) => ({
+            command: Deno.execPath(),
+            args: [
+              "run",
+              "-A",
+              "--quiet",
+              `${ROOT}main.ts`,
+              "run",
+              httpServer.image,
+              "--accel",
+              accel,
+              "--hypervisor",
+              "qemu-microvm",
+              "--forward",
+              `tcp:${port}:8080`,
+              "-e",
+              "/http_bench_server 8080",
+            ],
+          }),
+          5,
+          { ...repeat, runs: Math.min(repeat.runs, 3) },
+        );
+        put("http.rps.microvm", "HTTP requests/s (wrk -c 100), microvm", "req/s", accel, guestHttp.rps);
+        put("http.p99.microvm", "HTTP p99 latency (wrk -c 100), microvm", "ms", accel, guestHttp.p99);
+        put("http.errors.microvm", "wrk socket errors (all runs), microvm", "count", accel, {
+          value: guestHttp.errors,
+          n: 1,
+        });
+      }
+      if (python) {
+        progress(`${accel} microvm: python3 hello to its first print`);
+        put(
+          "python.first.microvm",
+          "python3 hello, osv run to first print, microvm",
+          "ms",
+          accel,
+          await measure(
+            toFirstPrint(Deno.execPath(), [
+              "run",
+              "-A",
+              "--quiet",
+              `${ROOT}main.ts`,
+              "run",
+              python.image,
+              "--no-net",
+              "--accel",
+              accel,
+              "--hypervisor",
+              "qemu-microvm",
+            ]),
+            { ...repeat, runs: Math.min(repeat.runs, 5) },
+          ),
+        );
+      }
+      for (const probe of memoryProbes) {
+        progress(`${accel} microvm: smallest -m for ${probe.name}`);
+        put(
+          probe.id,
+          `smallest -m for ${probe.name}, microvm`,
+          "MiB",
+          accel,
+          await smallestMemory(probe, accel, "qemu-microvm"),
+        );
+      }
     }
     for (const { label } of MACHINES) {
       const run = rows.get(`run.${label}`);
@@ -503,7 +662,7 @@ async function collect(options: Options): Promise<Results> {
         cells: difference(run, floor, options.accels),
       });
     }
-    const order = ["boot", "read64", "syscall", "dhcp", "http", "run", "floor", "overhead", "mem"];
+    const order = ["boot", "read64", "syscall", "futex", "dhcp", "http", "python", "run", "floor", "overhead", "mem"];
     const sorted = [...rows.values()].sort((a, b) =>
       order.indexOf(a.id.split(".")[0]!) - order.indexOf(b.id.split(".")[0]!)
     );
@@ -518,16 +677,20 @@ async function collect(options: Options): Promise<Results> {
         kvmPvm: kvm.pvm,
         qemu: qemu?.stdout.split("\n")[0] ?? "unknown",
       },
-      options: { runs: options.runs, budgetMs: BUDGET_MS, minRuns: MIN_RUNS, accels: options.accels },
+      options: {
+        runs: options.runs,
+        budgetMs: BUDGET_MS,
+        minRuns: MIN_RUNS,
+        accels: options.accels,
+        only: options.only,
+      },
       sizes: {
         kernelElf,
         helloImage: (await Deno.stat(hello.image)).size,
         helloBinary: (await Deno.stat(hello.binary)).size,
       },
       hostHello,
-      hostSyscall,
-      hostHttp,
-      disk,
+      ...host,
       rows: sorted,
     };
   } finally {
@@ -544,6 +707,31 @@ function formatCell(cell: Cell | undefined, unit: Row["unit"], notes: string[]):
   if (unit === "count") return String(cell.value);
   const value = unit === "MiB" ? String(cell.value) : cell.value.toFixed(Math.abs(cell.value) < 10 ? 2 : 1);
   return unit === "MiB" ? `${value} MiB` : `${value} ${unit} (n=${cell.n})`;
+}
+
+/** The host's figures that were measured (`--only` may have skipped some). */
+function hostLines(results: Results, notes: string[]): string[] {
+  const { hostRead64, hostSyscall, hostHttp, disk, hostPython, hostFutex } = results;
+  const lines: string[] = [];
+  if (hostRead64) lines.push(`host read of 64 MiB        ${formatCell(hostRead64, "MiB/s", notes)}`);
+  if (hostSyscall) lines.push(`host getppid round trip    ${formatCell(hostSyscall, "ns", notes)}`);
+  if (hostFutex) lines.push(`host futex round trip      ${formatCell(hostFutex, "ns", notes)}`);
+  if (hostPython) lines.push(`host python3 first print   ${formatCell(hostPython, "ms", notes)}`);
+  if (hostHttp) {
+    lines.push(
+      `host HTTP (wrk -c 100)     ${formatCell(hostHttp.rps, "req/s", notes)}, p99 ${
+        formatCell(hostHttp.p99, "ms", notes)
+      }, ${hostHttp.errors} socket errors`,
+    );
+  }
+  if (disk) {
+    lines.push(
+      `build, ${disk.treeBytes >> 20} MiB tree       osv raw ${formatCell(disk.osvBuildRaw, "MiB/s", notes)}, ` +
+        `osv qcow2 ${formatCell(disk.osvBuildQcow2, "MiB/s", notes)}, ` +
+        `qemu-img convert raw->qcow2 ${formatCell(disk.qemuImgConvertQcow2, "MiB/s", notes)}`,
+    );
+  }
+  return lines;
 }
 
 function table(results: Results, out: string): string {
@@ -567,16 +755,7 @@ function table(results: Results, out: string): string {
     `host hello (baseline)      ${formatCell(results.hostHello, "ms", notes)}`,
     `kernel ELF                 ${typeof sizes.kernelElf === "number" ? `${sizes.kernelElf} bytes` : sizes.kernelElf}`,
     `hello image                ${sizes.helloImage} bytes (static hello ${sizes.helloBinary} bytes)`,
-    `host read of 64 MiB        ${formatCell(results.disk.hostRead64, "MiB/s", notes)}`,
-    `host getppid round trip    ${formatCell(results.hostSyscall, "ns", notes)}`,
-    `host HTTP (wrk -c 100)     ${formatCell(results.hostHttp.rps, "req/s", notes)}, p99 ${
-      formatCell(results.hostHttp.p99, "ms", notes)
-    }, ${results.hostHttp.errors} socket errors`,
-    `build, ${results.disk.treeBytes >> 20} MiB tree       osv raw ${
-      formatCell(results.disk.osvBuildRaw, "MiB/s", notes)
-    }, ` +
-    `osv qcow2 ${formatCell(results.disk.osvBuildQcow2, "MiB/s", notes)}, ` +
-    `qemu-img convert raw->qcow2 ${formatCell(results.disk.qemuImgConvertQcow2, "MiB/s", notes)}`,
+    ...hostLines(results, notes),
     ...notes.map((n, i) => `[${i + 1}] ${n}`),
     "",
     `JSON: ${out}`,

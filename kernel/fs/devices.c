@@ -41,4 +41,6 @@ void devices_init(void)
 	for (size_t i = 0; i < ARRAY_SIZE(devices); i++)
 		if (!ramfs_add_device(devices[i].path, devices[i].rdev, devices[i].ops))
 			panic("cannot add %s", devices[i].path);
+	int error;
+	ramfs_lookup("/dev", NULL, false, &error)->dev = RAMFS_DEV_DEVICES;
 }

@@ -85,9 +85,9 @@ static void gen_maps(struct text *t)
 	for (struct vma *v = current->as->vmas; v; v = v->next) {
 		size_t line_start = t->len;
 		const struct ramfs_node *file = v->file;
-		put(t, "%08lx-%08lx %c%c%c%c %08lx %s %u", v->start, v->end, v->prot & PROT_READ ? 'r' : '-',
+		put(t, "%08lx-%08lx %c%c%c%c %08lx 00:%02x %u", v->start, v->end, v->prot & PROT_READ ? 'r' : '-',
 		    v->prot & PROT_WRITE ? 'w' : '-', v->prot & PROT_EXEC ? 'x' : '-', v->flags & VMA_SHARED ? 's' : 'p',
-		    file ? v->offset : 0, file ? "00:01" : "00:00", file ? file->ino : 0);
+		    file ? v->offset : 0, file ? ramfs_device(file) : 0, file ? file->ino : 0);
 		const char *name = v->name;
 		if (file) {
 			bool deleted = file->flags & RAMFS_UNLINKED; /* no longer in a directory: only its name */
@@ -277,8 +277,10 @@ void procfs_init(void)
 			panic("cannot add %s", files[i].path);
 	if (!ramfs_add_symlink("/proc/self", "1"))
 		panic("cannot add /proc/self");
-	/* The network's name files, unless the image brings its own. */
 	int error;
+	ramfs_lookup("/proc", NULL, false, &error)->dev = RAMFS_DEV_PROC;
+	ramfs_lookup("/sys", NULL, false, &error)->dev = RAMFS_DEV_SYS;
+	/* The network's name files, unless the image brings its own. */
 	if (!ramfs_lookup("/etc/resolv.conf", NULL, false, &error))
 		ramfs_add_special("/etc/resolv.conf", &generated_ops, (const void *)gen_resolv_conf);
 	if (!ramfs_lookup("/etc/hosts", NULL, false, &error))

@@ -430,10 +430,18 @@ long ramfs_path(const struct ramfs_node *node, char *buf, size_t size)
 
 /* ---- ramfs nodes as open files ---- */
 
+uint32_t ramfs_device(const struct ramfs_node *n)
+{
+	for (; n; n = n->parent)
+		if (n->dev)
+			return n->dev;
+	return RAMFS_DEV_ROOT;
+}
+
 void ramfs_stat(const struct ramfs_node *n, struct linux_stat *st)
 {
 	memset(st, 0, sizeof(*st));
-	st->dev = 1;
+	st->dev = ramfs_device(n);
 	st->ino = n->ino;
 	st->nlink = (n->flags & RAMFS_UNLINKED) ? 0 : (n->mode & S_IFMT) == S_IFDIR ? 2 : 1;
 	st->mode = n->mode;
@@ -466,6 +474,7 @@ static long file_read(struct file *f, uint64_t buf, size_t n, uint64_t *pos)
 
 static void file_stat(struct file *f, struct linux_stat *st) { ramfs_stat(f->node, st); }
 
+#define DT_CHR 2
 #define DT_DIR 4
 #define DT_REG 8
 #define DT_LNK 10
@@ -477,6 +486,8 @@ static uint8_t dirent_type(const struct ramfs_node *n)
 		return DT_DIR;
 	case S_IFLNK:
 		return DT_LNK;
+	case S_IFCHR:
+		return DT_CHR;
 	default:
 		return DT_REG;
 	}

@@ -22,6 +22,7 @@ struct ramfs_node {
 	uint32_t mode;
 	uint32_t ino;
 	uint32_t flags;       /* RAMFS_* */
+	uint32_t dev;         /* st_dev of a mount point's tree (RAMFS_DEV_*); 0: the same as its parent's */
 	int refcount;         /* open files referring to the node */
 	uint64_t atime, mtime, ctime; /* seconds */
 	const uint8_t *data;  /* file contents or symlink target: into the archive, or buffer */
@@ -42,6 +43,14 @@ struct ramfs_node {
 #define RAMFS_DISK_DIR 8   /* ROFS directory whose entries are not all nodes yet (fs/rofs.c makes them) */
 #define RAMFS_DISK_FILE 16 /* contents on the ROFS disk: read on demand, data NULL until loaded */
 #define NAME_MAX 255
+
+/* Device numbers (st_dev) of the filesystems in the one tree, so that programs see mount points as on
+ * Linux (find -xdev, du -x, mountpoint): the root filesystem, /dev, /proc, /sys, then each tmpfs. */
+#define RAMFS_DEV_ROOT 1
+#define RAMFS_DEV_DEVICES 5
+#define RAMFS_DEV_PROC 20
+#define RAMFS_DEV_SYS 21
+#define RAMFS_DEV_TMPFS 30
 
 /* Unpacks the archive; 0, or -1 after printing what is wrong with it. */
 int ramfs_unpack(const uint8_t *archive, size_t size);
@@ -77,6 +86,8 @@ void ramfs_node_put(struct ramfs_node *node);
 /* Writes the absolute path of node into buf; its length with the NUL, or -ERANGE. */
 long ramfs_path(const struct ramfs_node *node, char *buf, size_t size);
 uint32_t ramfs_file_count(void);
+/* The device number (st_dev, RAMFS_DEV_*) of the filesystem node is in: that of its nearest mount point. */
+uint32_t ramfs_device(const struct ramfs_node *node);
 /* Adds a character device node at path (missing directories are created). */
 struct ramfs_node *ramfs_add_device(const char *path, uint32_t rdev, const struct file_ops *ops);
 /* Adds a read-only regular file whose reads go to ops (e.g. generated /proc files). */

@@ -24,6 +24,7 @@ void tmpfs_touch(struct ramfs_node *node, bool contents)
 
 static int mount_at(const char *path)
 {
+	static uint32_t mounts;
 	struct ramfs_node *dir = ramfs_add_directory(path, 01777);
 	if (!dir) {
 		kprintf("osv: cannot mount tmpfs at %s: not a directory (or out of memory)\n", path);
@@ -31,6 +32,7 @@ static int mount_at(const char *path)
 	}
 	dir->mode = S_IFDIR | 01777;
 	dir->flags |= RAMFS_WRITABLE;
+	dir->dev = RAMFS_DEV_TMPFS + mounts++;
 	ramfs_hide_children(dir); /* the mount hides what the filesystem had there */
 	/* Times stay 0 until the first change: reading the clock here would calibrate the TSC at boot. */
 	return 0;
