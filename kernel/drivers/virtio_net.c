@@ -4,7 +4,8 @@
  * the buffers go straight back. Sent netbufs are handed to the device as they are (the header goes in
  * their headroom) and freed once used; when the ring is full they wait in a bounded backlog. With
  * VIRTIO_NET_F_CSUM the device completes TCP/UDP checksums (NB_CSUM_PARTIAL); with GUEST_CSUM it marks
- * frames whose checksum it checked or that the host left partial. The MAC comes from the config when
+ * frames whose checksum it checked or that the host left partial. With VIRTIO_NET_F_HOST_TSO4 TCP
+ * hands it super-segments of up to 64 KiB (netbuf.gso_size) that the device cuts into MSS-sized ones. The MAC comes from the config when
  * offered (VIRTIO_NET_F_MAC). Probed by the virtio core for device type 1; registers ethN. */
 #include "drivers/virtio.h"
 #include "errno.h"
@@ -18,12 +19,14 @@
 #define VIRTIO_NET_F_GUEST_CSUM 1
 #define VIRTIO_NET_F_MTU 3
 #define VIRTIO_NET_F_MAC 5
+#define VIRTIO_NET_F_HOST_TSO4 11
 #define VIRTIO_NET_F_MRG_RXBUF 15
 #define VIRTIO_NET_F_STATUS 16
 
 #define HDR_F_NEEDS_CSUM 1
 #define HDR_F_DATA_VALID 2
 #define GSO_NONE 0
+#define GSO_TCPV4 1
 
 #define CONFIG_MAC 0
 #define CONFIG_MTU 10
@@ -152,6 +155,11 @@ static bool queue_tx(struct vnet *n, struct netbuf *nb)
 		hdr->flags = HDR_F_NEEDS_CSUM;
 		hdr->csum_start = (uint16_t)(nb->csum_start - (nb->data + n->hdr_len));
 		hdr->csum_offset = nb->csum_offset;
+		if (nb->gso_size) { /* csum_start is the TCP header: the headers end after its data offset */
+			hdr->gso_type = GSO_TCPV4;
+			hdr->gso_size = nb->gso_size;
+			hdr->hdr_len = (uint16_t)(hdr->csum_start + (nb->csum_start[12] >> 4) * 4);
+		}
 	}
 	int err;
 	if (n->split_header) {
@@ -246,7 +254,7 @@ void virtio_net_probe(struct virtio_device *vdev)
 	}
 	uint64_t wanted = 1UL << VIRTIO_NET_F_CSUM | 1UL << VIRTIO_NET_F_GUEST_CSUM | 1UL << VIRTIO_NET_F_MAC |
 			  1UL << VIRTIO_NET_F_MRG_RXBUF | 1UL << VIRTIO_NET_F_MTU | 1UL << VIRTIO_F_RING_EVENT_IDX |
-			  1UL << VIRTIO_F_ANY_LAYOUT;
+			  1UL << VIRTIO_F_ANY_LAYOUT | 1UL << VIRTIO_NET_F_HOST_TSO4;
 	if (virtio_negotiate(vdev, wanted) < 0)
 		goto fail_negotiate;
 	n->vdev = vdev;
@@ -278,6 +286,8 @@ void virtio_net_probe(struct virtio_device *vdev)
 	if (!virtio_has_feature(vdev, VIRTIO_NET_F_MAC) || virtio_config_read(vdev, CONFIG_MAC, ifp->mac, ETH_ALEN) < 0)
 		random_mac(ifp->mac);
 	ifp->tx_csum = virtio_has_feature(vdev, VIRTIO_NET_F_CSUM);
+	if (ifp->tx_csum && virtio_has_feature(vdev, VIRTIO_NET_F_HOST_TSO4))
+		ifp->gso_max = 65535;
 	ifp->no_interrupts = !vdev->use_interrupts;
 	ifp->transmit = transmit;
 	ifp->poll = poll;
@@ -295,10 +305,11 @@ void virtio_net_probe(struct virtio_device *vdev)
 		goto fail_device;
 	}
 	nic_count++;
-	kverbose("osv: virtio-net %s: mac %02x:%02x:%02x:%02x:%02x:%02x, mtu %u, %d rx buffers%s%s%s, %s at %s\n",
+	kverbose("osv: virtio-net %s: mac %02x:%02x:%02x:%02x:%02x:%02x, mtu %u, %d rx buffers%s%s%s%s, %s at %s\n",
 		 ifp->name, ifp->mac[0], ifp->mac[1], ifp->mac[2], ifp->mac[3], ifp->mac[4], ifp->mac[5], ifp->mtu,
 		 n->rx_count, n->mergeable ? ", mergeable" : "", ifp->tx_csum ? ", tx checksum offload" : "",
 		 virtio_has_feature(vdev, VIRTIO_NET_F_GUEST_CSUM) ? ", rx checksum offload" : "",
+		 ifp->gso_max ? ", tcp segmentation offload" : "",
 		 vdev->use_interrupts ? "interrupts" : "polling", vdev->location);
 	return;
 fail_device:

@@ -188,11 +188,14 @@ int ip_output(struct netbuf *nb, uint32_t src, uint32_t dst, uint8_t proto, uint
 	uint8_t tos = options ? options->tos : 0;
 	bool dont_fragment = options && options->dont_fragment;
 	uint32_t total = IP_HEADER_LEN + nb->len;
-	if (total > IP_MAX_PACKET || (total > ifp->mtu && dont_fragment)) {
+	bool offloaded = nb->gso_size && ifp->tx_csum && total <= ifp->gso_max; /* the device segments it */
+	if (!offloaded)
+		nb->gso_size = 0;
+	if (total > IP_MAX_PACKET || (total > ifp->mtu && dont_fragment && !offloaded)) {
 		netbuf_free(nb);
 		return -EMSGSIZE;
 	}
-	bool fragmenting = total > ifp->mtu;
+	bool fragmenting = total > ifp->mtu && !offloaded;
 	if (csum_offset != L4_NO_CHECKSUM) {
 		uint8_t *field = nb->data + csum_offset;
 		uint64_t pseudo = csum_pseudo(src, dst, proto, (uint16_t)nb->len);

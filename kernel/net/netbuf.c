@@ -22,6 +22,7 @@ struct netbuf *netbuf_alloc(uint32_t len, uint32_t headroom)
 	nb->netif = NULL;
 	nb->flags = 0;
 	nb->csum_start = NULL;
+	nb->gso_size = 0;
 	nb->csum_offset = 0;
 	return nb;
 }

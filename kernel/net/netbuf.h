@@ -24,6 +24,7 @@ struct netbuf {
 	uint8_t flags;       /* NB_* */
 	uint8_t *csum_start; /* NB_CSUM_PARTIAL: the first byte the checksum covers (the L4 header) */
 	uint16_t csum_offset; /* NB_CSUM_PARTIAL: the checksum field's offset from csum_start */
+	uint16_t gso_size;    /* tx: a TCP super-segment the device cuts into segments of this payload (0: none) */
 	uint8_t buf[];
 };
 

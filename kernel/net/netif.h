@@ -20,6 +20,7 @@ struct netif {
 	uint8_t mac[ETH_ALEN];
 	bool ethernet;  /* frames carry an Ethernet header; next hops are resolved with ARP */
 	bool tx_csum;   /* the device completes checksums of NB_CSUM_PARTIAL packets */
+	uint32_t gso_max; /* TCP segmentation offload: the largest IPv4 packet it takes and cuts (0: none) */
 	bool no_interrupts; /* the driver must be polled: waits re-check often */
 	uint32_t addr, netmask; /* host byte order; 0 until configured */
 	/* Sends one frame (Ethernet devices) or IP packet (loopback) and takes ownership of nb. */

@@ -83,6 +83,7 @@ struct tcp_pcb {
 	uint32_t iss, snd_una, snd_nxt, snd_max, data_seq;
 	uint32_t snd_wnd, max_snd_wnd, snd_wl1, snd_wl2;
 	uint16_t mss;            /* what we send per segment */
+	uint32_t tso_max;        /* new data goes out in super-segments of up to this (a multiple of mss; 0: no TSO) */
 	uint16_t peer_mss;
 	uint8_t snd_wscale, rcv_wscale;
 	bool wscale_ok, sack_ok;

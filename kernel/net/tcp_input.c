@@ -8,6 +8,7 @@
 #include "lib.h"
 #include "mm/mm.h"
 #include "net/ip.h"
+#include "net/netif.h"
 #include "net/tcp.h"
 #include "param.h"
 
@@ -119,6 +120,13 @@ static void take_syn(struct tcp_pcb *pcb, const struct segment *seg)
 	if (pcb->ts_ok)
 		mss -= TCP_TIMESTAMP_SPACE; /* the option rides in every segment (Linux's TCP_MAXSEG says the same) */
 	pcb->mss = (uint16_t)MAX(mss, 64u);
+	/* TCP segmentation offload when the route's device has it: whole multiples of the MSS at once. */
+	uint32_t hop;
+	struct netif *ifp = ip_route(pcb->remote_addr, &hop);
+	uint32_t headers = IP_HEADER_LEN + TCP_HEADER_LEN + (pcb->ts_ok ? TCP_TIMESTAMP_SPACE : 0);
+	pcb->tso_max = ifp && ifp->gso_max > headers ? ALIGN_DOWN(ifp->gso_max - headers, (uint32_t)pcb->mss) : 0;
+	if (pcb->tso_max < 2u * pcb->mss)
+		pcb->tso_max = 0;
 	pcb->cwnd = initial_window(pcb->mss);
 	pcb->snd_wnd = seg->window; /* never scaled in a SYN */
 	pcb->max_snd_wnd = pcb->snd_wnd;

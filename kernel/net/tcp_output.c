@@ -6,6 +6,7 @@
 #include "errno.h"
 #include "lib.h"
 #include "net/ip.h"
+#include "net/netif.h"
 #include "net/tcp.h"
 #include "param.h"
 
@@ -140,6 +141,8 @@ void tcp_send_segment(struct tcp_pcb *pcb, uint32_t seq, uint32_t len, uint8_t f
 	memcpy(h + TCP_HEADER_LEN, options, optlen);
 	if (len)
 		ring_peek(&pcb->sndbuf, seq - pcb->data_seq, h + header, len);
+	if (len > pcb->mss)
+		nb->gso_size = pcb->mss; /* only built when the route's device segments (tso_max) */
 	if (ack) {
 		pcb->last_ack_sent = pcb->rcv_nxt;
 		pcb->segs_unacked = 0;
@@ -271,8 +274,13 @@ void tcp_output(struct tcp_pcb *pcb)
 		uint32_t flight = pcb->snd_nxt - pcb->snd_una;
 		uint32_t window = MIN(pcb->snd_wnd, pcb->cwnd);
 		uint32_t usable = window > flight ? window - flight : 0;
-		uint32_t len = MIN(avail, MIN((uint32_t)pcb->mss, usable));
-		if (SEQ_LT(pcb->snd_nxt, pcb->snd_max))
+		bool new_data = SEQ_GEQ(pcb->snd_nxt, pcb->snd_max);
+		/* New data may go out as one super-segment (TSO) of whole segments; resent data as single ones. */
+		uint32_t largest = new_data && pcb->tso_max ? pcb->tso_max : pcb->mss;
+		uint32_t len = MIN(avail, MIN(largest, usable));
+		if (len > pcb->mss && len < avail)
+			len = ALIGN_DOWN(len, (uint32_t)pcb->mss); /* no short piece in the middle of the stream */
+		if (!new_data)
 			len = until_sacked(pcb, pcb->snd_nxt, len);
 		bool fin = pcb->fin_queued && fin_state(pcb->state) && pcb->snd_nxt + len == data_end;
 		if (len == 0 && !fin) {
@@ -293,7 +301,6 @@ void tcp_output(struct tcp_pcb *pcb)
 				break; /* Nagle: one small segment in flight at a time; the ACK sends the rest */
 			}
 		}
-		bool new_data = SEQ_GEQ(pcb->snd_nxt, pcb->snd_max);
 		if (!new_data)
 			net_stats.tcp_retransmits++;
 		uint8_t flags = TCP_ACK | (fin ? TCP_FIN : 0) | (len && pcb->snd_nxt + len == data_end ? TCP_PSH : 0);

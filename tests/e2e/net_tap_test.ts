@@ -1,6 +1,6 @@
 /**
  * virtio-net with a tap backend, where QEMU offers checksum offload both ways (VIRTIO_NET_F_CSUM and
- * GUEST_CSUM, which user-mode networking never offers): the test makes a network namespace with a tap
+ * GUEST_CSUM) and TCP segmentation offload (HOST_TSO4), which user-mode networking never offers: the test makes a network namespace with a tap
  * device, boots osv inside it with a static address (--ip, --defaultgw, --nameserver), talks to the
  * HTTP server with curl from inside the namespace, and deletes the namespace. Skipped where network
  * namespaces cannot be made (not root).
@@ -62,9 +62,14 @@ for (const accel of accelerators()) {
           assert.equal((await curl(`${base}/quit`)).stdout, "bye\n");
           assert.equal(await guest.status, 1, guest.output());
           const out = guest.output();
-          assert.match(out, /virtio-net eth0: .*tx checksum offload, rx checksum offload/);
+          assert.match(out, /virtio-net eth0: .*tx checksum offload, rx checksum offload, tcp segmentation offload/);
           assert.match(out, /osv: net: eth0 192\.168\.77\.2\/255\.255\.255\.0 gateway 192\.168\.77\.1/);
           assert.doesNotMatch(out, /osv: dhcp/, "a static address means no DHCP");
+          // With segmentation offload the megabyte leaves as super-segments: the average frame sent is
+          // larger than the MTU (without it, every frame would be at most 1514 bytes).
+          const tx = out.match(/osv: net: eth0 rx .* tx (\d+) packets (\d+) bytes/);
+          assert.ok(tx, out);
+          assert.ok(Number(tx[2]) / Number(tx[1]) > 1514, `average frame ${Number(tx[2]) / Number(tx[1])} bytes`);
         } finally {
           guest.kill();
           await guest.status;
