@@ -73,15 +73,17 @@ export function stubKernel(): Promise<string> {
   });
 }
 
-/** How many files `osv:etc` adds to every image on this host (/etc/localtime only where the host has one). */
+/** How many files `osv:etc` adds to every image on this host (the copied ones only where the host has them). */
 export function generatedEtcFiles(): number {
-  let localtime = 0;
-  try {
-    localtime = Deno.statSync("/etc/localtime").isFile ? 1 : 0;
-  } catch {
-    // no time zone on this host
-  }
-  return etcFiles("osv", undefined).size + localtime;
+  const hostHas = (path: string): number => {
+    try {
+      return Deno.statSync(path).isFile ? 1 : 0; // follows links, as osv:etc does
+    } catch {
+      return 0; // not on this host
+    }
+  };
+  const copied = ["/etc/localtime", "/etc/services", "/etc/protocols"].map(hostHas);
+  return etcFiles("osv", undefined).size + copied.reduce((a, b) => a + b, 0);
 }
 
 /** Captured CLI output. */
