@@ -91,16 +91,6 @@ static uint32_t timerfd_poll(struct file *f) { return has_ticks(timerfd_of(f)) ?
 
 static uint32_t timerfd_seq(struct file *f) { return timerfd_of(f)->seq; }
 
-static void timerfd_stat(struct file *f, struct linux_stat *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->dev = 13; /* anon_inodefs, as Linux */
-	st->ino = 1;
-	st->nlink = 1;
-	st->mode = 0600; /* an anonymous inode has no file type */
-	st->blksize = 4096;
-}
-
 static void timerfd_release(struct file *f)
 {
 	struct timerfd *tfd = timerfd_of(f);
@@ -112,7 +102,7 @@ static void timerfd_release(struct file *f)
 
 static const struct file_ops timerfd_ops = {
     .read = timerfd_read,
-    .stat = timerfd_stat,
+    .stat = anon_inode_stat,
     .poll = timerfd_poll,
     .event_seq = timerfd_seq,
     .release = timerfd_release,
