@@ -152,9 +152,7 @@ static uint32_t pipe_read_poll(struct file *f)
 static uint32_t pipe_write_poll(struct file *f)
 {
 	struct pipe *p = pipe_of(f);
-	if (!p->readers)
-		return POLLERR;
-	return p->size - p->length >= PIPE_BUF ? POLLOUT | POLLWRNORM : 0;
+	return (p->size - p->length >= PIPE_BUF ? POLLOUT | POLLWRNORM : 0) | (p->readers ? 0 : POLLERR);
 }
 
 static uint32_t pipe_seq(struct file *f) { return pipe_of(f)->seq; }

@@ -63,7 +63,7 @@ static void fill(struct signalfd_siginfo *out, const struct ksiginfo *info)
 	} else {
 		out->pid = low;
 		out->uid = high;
-		if (info->code == SI_QUEUE || info->signo >= SIGRTMIN) {
+		if (info->code < 0) { /* sent by a program: sigqueue, tkill... */
 			out->value_int = (int32_t)info->fields[1];
 			out->value_ptr = info->fields[1];
 		}
