@@ -1,6 +1,6 @@
 /* POSIX timers of the process: timer_create, timer_settime, timer_gettime, timer_getoverrun and
  * timer_delete, on CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME (and their _ALARM forms) and
- * CLOCK_PROCESS_CPUTIME_ID; notification by a signal to the process (SIGEV_SIGNAL), to one thread
+ * CLOCK_PROCESS_CPUTIME_ID (not thread CPU clocks); notification by a signal to the process (SIGEV_SIGNAL), to one thread
  * (SIGEV_THREAD_ID, which glibc's SIGEV_THREAD uses) or none (SIGEV_NONE). Each timer is a kernel
  * timer (sched/timer.h) whose callback, in the timer interrupt, counts expirations and re-arms an
  * interval timer; the signals are sent from deferred work (sched/deferred.h), which may allocate the
@@ -110,9 +110,15 @@ struct sigevent_k {
 	int32_t pad[11];
 };
 
+/* The process's CPU clock by its dynamic id (~pid << 3 | CPUCLOCK_SCHED, pid 0 or ours), which is
+ * what the C libraries pass for CLOCK_PROCESS_CPUTIME_ID. Per-thread CPU clocks are not supported. */
+static bool process_cpu_clock(int clock) { return clock < 0 && (clock & 7) == 2 && (~clock >> 3) <= 1; }
+
 SYSCALL_DEFINE(timer_create)
 {
 	int clock = (int)a0;
+	if (process_cpu_clock(clock))
+		clock = CLOCK_PROCESS_CPUTIME_ID;
 	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC && clock != CLOCK_BOOTTIME &&
 	    clock != CLOCK_REALTIME_ALARM && clock != CLOCK_BOOTTIME_ALARM && clock != CLOCK_PROCESS_CPUTIME_ID)
 		return -EINVAL;
