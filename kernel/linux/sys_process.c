@@ -293,12 +293,12 @@ static bool normal_policy(uint64_t policy) { return policy == SCHED_OTHER || pol
  * policies are accepted, the real-time ones refused as for a process without CAP_SYS_NICE. */
 static long set_policy(uint64_t pid, uint64_t policy, uint64_t user_param)
 {
-	if ((int64_t)pid < 0 || !user_param)
+	if ((int32_t)pid < 0 || !user_param) /* a pid_t: an int */
 		return -EINVAL;
 	int32_t priority;
 	if (copy_from_user(&priority, user_param, sizeof(priority)) < 0)
 		return -EFAULT;
-	if (!thread_of(pid))
+	if (!thread_of((uint32_t)pid))
 		return -ESRCH;
 	policy &= ~(uint64_t)SCHED_RESET_ON_FORK;
 	if (policy == SCHED_FIFO || policy == SCHED_RR)
@@ -311,16 +311,16 @@ SYSCALL_DEFINE(sched_setparam) { return set_policy(a0, SCHED_OTHER, a1); }
 
 SYSCALL_DEFINE(sched_getscheduler)
 {
-	if ((int64_t)a0 < 0)
+	if ((int32_t)a0 < 0)
 		return -EINVAL;
-	return thread_of(a0) ? SCHED_OTHER : -ESRCH;
+	return thread_of((uint32_t)a0) ? SCHED_OTHER : -ESRCH;
 }
 
 SYSCALL_DEFINE(sched_getparam)
 {
-	if ((int64_t)a0 < 0 || !a1)
+	if ((int32_t)a0 < 0 || !a1)
 		return -EINVAL;
-	if (!thread_of(a0))
+	if (!thread_of((uint32_t)a0))
 		return -ESRCH;
 	int32_t priority = 0;
 	return copy_to_user(a1, &priority, sizeof(priority));
