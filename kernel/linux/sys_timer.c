@@ -40,6 +40,7 @@ struct posix_timer {
 };
 
 static struct posix_timer timers[MAX_POSIX_TIMERS];
+static bool any_fired; /* some timer has fired expirations: deferred work looks at them [sched_lock] */
 
 static bool is_realtime(int clock) { return clock == CLOCK_REALTIME || clock == CLOCK_REALTIME_ALARM; }
 
@@ -73,6 +74,7 @@ static void expired(struct ktimer *t)
 		}
 		if (pt->notify != SIGEV_NONE) {
 			pt->fired += count;
+			any_fired = true;
 			deferred_kick();
 		}
 	}
@@ -82,9 +84,15 @@ static void expired(struct ktimer *t)
 /* Deferred work: the signals of the timers that expired. */
 static void send_signals(void)
 {
+	uint64_t flags = spin_lock_irqsave(&sched_lock);
+	bool due = any_fired;
+	any_fired = false;
+	spin_unlock_irqrestore(&sched_lock, flags);
+	if (!due)
+		return; /* the common case: other work ran (kernel code is slow where it is emulated) */
 	for (int id = 0; id < MAX_POSIX_TIMERS; id++) {
 		struct posix_timer *pt = &timers[id];
-		uint64_t flags = spin_lock_irqsave(&sched_lock);
+		flags = spin_lock_irqsave(&sched_lock);
 		uint64_t fired = pt->used ? pt->fired : 0;
 		pt->fired = 0;
 		struct thread *target = fired && pt->notify == SIGEV_THREAD_ID ? thread_by_tid(pt->tid) : NULL;

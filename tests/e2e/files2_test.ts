@@ -16,7 +16,10 @@ for (const accel of accelerators()) {
       const image = await buildImage(program);
       const dir = await Deno.makeTempDir({ prefix: "osv-files2-" });
       try {
-        const [guest, host] = await Promise.all([boot(image, { accel, cmdline: "/files2 /tmp" }), onHost(program, [dir])]);
+        const [guest, host] = await Promise.all([
+          boot(image, { accel, cmdline: "/files2 /tmp" }),
+          onHost(program, [dir]),
+        ]);
         assert.equal(host.code, 0, host.stderr);
         assert.match(host.stdout, /checks passed\n$/);
         assert.equal(guest.stdout, host.stdout);
