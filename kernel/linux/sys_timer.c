@@ -10,6 +10,7 @@
 #include "arch/x86_64/clock.h"
 #include "errno.h"
 #include "lib.h"
+#include "linux/itimerspec.h"
 #include "linux/linux.h"
 #include "param.h"
 #include "sched/deferred.h"
@@ -26,7 +27,6 @@
 #define SIGEV_SIGNAL 0
 #define SIGEV_NONE 1
 #define SIGEV_THREAD_ID 4
-#define NSEC_PER_SEC 1000000000UL
 
 struct posix_timer {
 	struct ktimer timer; /* first: the callback finds its timer */
@@ -169,29 +169,11 @@ static struct posix_timer *timer_at(uint64_t id)
 	return id < MAX_POSIX_TIMERS && timers[id].used ? &timers[id] : NULL;
 }
 
-struct timespec_k {
-	int64_t sec, nsec;
-};
-
-struct itimerspec {
-	struct timespec_k interval, value;
-};
-
-static bool valid(const struct timespec_k *ts)
-{
-	return ts->sec >= 0 && ts->nsec >= 0 && (uint64_t)ts->nsec < NSEC_PER_SEC;
-}
-
-static uint64_t to_ns(const struct timespec_k *ts) { return (uint64_t)MIN(ts->sec, 1L << 32) * NSEC_PER_SEC + (uint64_t)ts->nsec; }
-
-static struct timespec_k to_timespec(uint64_t ns) { return (struct timespec_k){(int64_t)(ns / NSEC_PER_SEC), (int64_t)(ns % NSEC_PER_SEC)}; }
-
 /* sched_lock held: what timer_gettime reports (the time left, and the interval). */
 static struct itimerspec current_setting(struct posix_timer *pt)
 {
 	uint64_t now = clock_of(pt);
-	uint64_t left = pt->expires > now ? pt->expires - now : (pt->expires ? 1 : 0);
-	return (struct itimerspec){to_timespec(pt->interval), to_timespec(left)};
+	return itimerspec_left(pt->expires, pt->interval, now);
 }
 
 SYSCALL_DEFINE(timer_settime)
@@ -202,24 +184,14 @@ SYSCALL_DEFINE(timer_settime)
 	struct itimerspec next, old;
 	if (copy_from_user(&next, a2, sizeof(next)) < 0)
 		return -EFAULT;
-	if (!valid(&next.value) || !valid(&next.interval))
+	if (!itimerspec_valid(&next))
 		return -EINVAL;
-	uint64_t value = to_ns(&next.value), now = clock_of(pt), expires = 0;
-	if (value) {
-		if (!(a1 & TIMER_ABSTIME))
-			expires = now + value;
-		else if (is_realtime(pt->clock)) {
-			uint64_t real_now = clock_realtime_ns();
-			expires = value > real_now ? now + (value - real_now) : now;
-		} else {
-			expires = value;
-		}
-		expires = MAX(expires, 1);
-	}
+	uint64_t value = timespec_to_ns(&next.value), now = clock_of(pt);
+	uint64_t expires = itimerspec_deadline(value, a1 & TIMER_ABSTIME, is_realtime(pt->clock), now);
 	uint64_t flags = spin_lock_irqsave(&sched_lock);
 	old = current_setting(pt);
 	pt->expires = expires;
-	pt->interval = value ? to_ns(&next.interval) : 0;
+	pt->interval = value ? timespec_to_ns(&next.interval) : 0;
 	pt->fired = 0;
 	schedule_expiry(pt);
 	spin_unlock_irqrestore(&sched_lock, flags);

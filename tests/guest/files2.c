@@ -22,21 +22,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int checks;
+#include "checks.h"
 
-#define CHECK(label, expr)                                                                             \
-	do {                                                                                           \
-		errno = 0;                                                                             \
-		long r_ = (long)(expr);                                                                \
-		printf("%s=%ld errno=%d\n", label, r_, r_ < 0 ? errno : 0);                            \
-		checks++;                                                                              \
-	} while (0)
-
-#define SHOW(fmt, ...)                                                                                 \
-	do {                                                                                           \
-		printf(fmt "\n", __VA_ARGS__);                                                         \
-		checks++;                                                                              \
-	} while (0)
 
 static char dir[512];
 
@@ -323,6 +310,5 @@ int main(int argc, char **argv)
 	link_and_owner_tests();
 	vector_and_lock_tests();
 	process_tests();
-	printf("%d checks passed\n", checks);
-	return 0;
+	return checks_done();
 }

@@ -23,25 +23,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "checks.h"
+
 #ifndef sigev_notify_thread_id
 #define sigev_notify_thread_id _sigev_un._tid
 #endif
 
-static int checks;
-
-#define CHECK(label, expr)                                                                             \
-	do {                                                                                           \
-		errno = 0;                                                                             \
-		long r_ = (long)(expr);                                                                \
-		printf("%s=%ld errno=%d\n", label, r_, r_ < 0 ? errno : 0);                            \
-		checks++;                                                                              \
-	} while (0)
-
-#define SHOW(fmt, ...)                                                                                 \
-	do {                                                                                           \
-		printf(fmt "\n", __VA_ARGS__);                                                         \
-		checks++;                                                                              \
-	} while (0)
 
 static short poll_one(int fd, short events)
 {
@@ -687,6 +674,5 @@ int main(void)
 	eventfd_tests();
 	signalfd_tests();
 	timer_tests();
-	printf("%d checks passed\n", checks);
-	return 0;
+	return checks_done();
 }
