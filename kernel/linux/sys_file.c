@@ -255,12 +255,16 @@ SYSCALL_DEFINE(lseek)
 
 #define POSIX_FADV_NOREUSE 5
 
-/* fadvise64: advice about a file's future reads; files are all in memory, so only the checks remain
- * (no pipes yet, which would say ESPIPE). */
+/* fadvise64: advice about a file's future reads; files are all in memory, so only the checks remain. */
 SYSCALL_DEFINE(fadvise64)
 {
-	if (!fd_get((int)a0))
+	struct file *f = fd_get((int)a0);
+	if (!f)
 		return -EBADF;
+	struct linux_stat st;
+	f->ops->stat(f, &st);
+	if ((st.mode & S_IFMT) == S_IFIFO)
+		return -ESPIPE;
 	if (a3 > POSIX_FADV_NOREUSE || (int64_t)a2 < 0)
 		return -EINVAL;
 	return 0;

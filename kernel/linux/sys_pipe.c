@@ -22,7 +22,6 @@
 #define F_SETPIPE_SZ 1031
 #define F_GETPIPE_SZ 1032
 #define FIONREAD 0x541b
-#define S_IFIFO 0010000
 
 struct pipe {
 	uint8_t *buffer;

@@ -55,6 +55,7 @@ static void pipe_basics(void)
 	SHOW("fifo=%d mode=%o", S_ISFIFO(st.st_mode), st.st_mode & 0777);
 	CHECK("lseek", lseek(p[0], 0, SEEK_SET));
 	CHECK("pread", pread(p[0], buf, 1, 0));
+	CHECK("posix_fadvise", posix_fadvise(p[0], 0, 0, POSIX_FADV_SEQUENTIAL));
 	SHOW("getfl read=%o write=%o", fcntl(p[0], F_GETFL) & O_ACCMODE, fcntl(p[1], F_GETFL) & O_ACCMODE);
 	CHECK("write to read end", write(p[0], "x", 1));
 	CHECK("read from write end", read(p[1], buf, 1));
