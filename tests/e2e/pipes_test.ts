@@ -1,7 +1,7 @@
 /**
  * Pipes, eventfd, signalfd and POSIX timers (tests/guest/pipes.c) in osv, checked against the same
  * program on the host (Linux is the oracle), built with static glibc, static musl and dynamic glibc,
- * under every accelerator.
+ * under every accelerator; and SIGPIPE's default action on a write to a pipe nobody reads.
  */
 
 import assert from "node:assert/strict";
@@ -21,4 +21,16 @@ for (const accel of accelerators()) {
       assert.equal(guest.code, 0, guest.stderr);
     });
   }
+
+  Deno.test(`a write to a pipe without readers ends the app with SIGPIPE's status 141 [${accel}]`, async () => {
+    const program = await guestProgram("pipes");
+    const image = await buildImage(program);
+    const [guest, host] = await Promise.all([
+      boot(image, { accel, cmdline: "/pipes --sigpipe" }),
+      onHost(program, ["--sigpipe"]),
+    ]);
+    assert.equal(host.code, 141);
+    assert.equal(guest.code, 141, guest.stdout);
+    assert.doesNotMatch(guest.stdout, /still alive/);
+  });
 }

@@ -665,9 +665,17 @@ static void timer_tests(void)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc > 1 && strcmp(argv[1], "--sigpipe") == 0) { /* SIGPIPE's default action ends the app */
+		int p[2];
+		pipe(p);
+		close(p[0]);
+		write(p[1], "x", 1);
+		printf("still alive\n");
+		return 0;
+	}
 	pipe_basics();
 	pipe_broken();
 	pipe_threads();
