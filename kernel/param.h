@@ -14,6 +14,8 @@
 #define MAX_ENV 256
 #define MAX_MEM_EXTENTS 128
 #define MAX_FDS 1024
+#define MAX_POSIX_TIMERS 64           /* timer_create timers of the process (linux/sys_timer.c) */
+#define PIPE_DEFAULT_SIZE (64 * 1024) /* a new pipe's buffer, as Linux (linux/sys_pipe.c) */
 #define MAX_TMPFS_MOUNTS 16           /* --mount-fs=tmpfs,/path options */
 #define FAULT_AROUND_PAGES 16 /* pages mapped per page fault */
 #define SCHED_SLICE_NS 10000000UL   /* a thread runs this long before others waiting get the CPU */

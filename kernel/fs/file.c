@@ -43,6 +43,16 @@ void file_put(struct file *f)
 	}
 }
 
+void anon_inode_stat(struct file *f, struct linux_stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->dev = 13; /* anon_inodefs, as Linux */
+	st->ino = 1;
+	st->nlink = 1;
+	st->mode = 0600; /* an anonymous inode has no file type */
+	st->blksize = 4096;
+}
+
 uint32_t file_poll(struct file *f)
 {
 	return f->ops->poll ? f->ops->poll(f) : POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;

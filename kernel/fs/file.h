@@ -1,6 +1,6 @@
 /* Open files and file descriptors. A struct file is what a descriptor refers to: an object with ops
- * (console, ramfs file or directory, socket (net/socket.c); later pipes, devices). Implemented in fs/file.c; the
- * syscalls that use them are in linux/sys_file.c. */
+ * (console, ramfs file or directory, socket (net/socket.c), pipe, eventfd, signalfd, timerfd, epoll
+ * (linux/sys_*.c)). Implemented in fs/file.c; the syscalls that use them are in linux/sys_file.c. */
 #pragma once
 #include "poll.h"
 #include "types.h"
@@ -64,6 +64,9 @@ struct file {
 
 struct file *file_new(const struct file_ops *ops, uint32_t flags);
 void file_put(struct file *f);
+/* file_ops.stat of files without a node of their own (epoll, timerfd, eventfd, signalfd): Linux's
+ * anonymous inode. */
+void anon_inode_stat(struct file *f, struct linux_stat *st);
 /* What poll reports for f (ops->poll, or readable and writable). */
 uint32_t file_poll(struct file *f);
 /* Called with each file whose last reference goes, before it is released (epoll forgets it). */
@@ -83,6 +86,9 @@ bool fd_cloexec(int fd);
 void fd_set_cloexec(int fd, bool on);
 /* Makes newfd refer to oldfd's file (closing what newfd had). */
 int fd_dup_to(int oldfd, int newfd, bool cloexec);
+
+/* fcntl's F_GETPIPE_SZ and F_SETPIPE_SZ (linux/sys_pipe.c); -EBADF when f is not a pipe. */
+long pipe_fcntl(struct file *f, uint64_t cmd, uint64_t arg);
 
 /* The console (fds 0, 1 and 2 at start). */
 extern const struct file_ops console_ops;

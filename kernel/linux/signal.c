@@ -8,6 +8,7 @@
 #include "lib.h"
 #include "linux/linux.h"
 #include "mm/mm.h"
+#include "sched/deferred.h"
 #include "sched/sched.h"
 
 #define UC_FP_XSTATE 0x1
@@ -210,6 +211,8 @@ static int send_thread(struct thread *t, const struct ksiginfo *info, bool may_a
 	int r = enqueue(&t->sig.pending, info, may_allocate);
 	if (r == 0 && !(t->sig.blocked & sigbit(sig)))
 		notify(t);
+	else if (r == 0)
+		deferred_notify_locked(); /* a blocked signal: signalfd readers, poll and epoll re-check */
 	return r;
 }
 
@@ -243,6 +246,8 @@ static int send_process(const struct ksiginfo *info, bool may_allocate)
 	int r = enqueue(&current->shared_pending, info, may_allocate);
 	if (r == 0 && p.chosen)
 		notify(p.chosen);
+	else if (r == 0)
+		deferred_notify_locked(); /* blocked everywhere: signalfd readers, poll and epoll re-check */
 	return r;
 }
 

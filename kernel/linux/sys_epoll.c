@@ -103,17 +103,8 @@ static void epoll_file_release(struct file *f)
 	kfree(ep);
 }
 
-static void epoll_file_stat(struct file *f, struct linux_stat *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->dev = 9;
-	st->nlink = 1;
-	st->mode = 0600; /* an anonymous inode, as Linux shows it */
-	st->blksize = 4096;
-}
-
 static const struct file_ops epoll_ops = {
-    .stat = epoll_file_stat,
+    .stat = anon_inode_stat,
     .poll = epoll_file_poll,
     .release = epoll_file_release,
 };

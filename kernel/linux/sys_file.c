@@ -26,6 +26,8 @@
 #define F_SETLKW 7
 #define F_GETLK 5
 #define F_DUPFD_CLOEXEC 1030
+#define F_SETPIPE_SZ 1031
+#define F_GETPIPE_SZ 1032
 #define FD_CLOEXEC 1
 #define SEEK_SET 0
 #define SEEK_CUR 1
@@ -199,6 +201,29 @@ SYSCALL_DEFINE(writev) { return transfer_vector((int)a0, do_write, a1, a2, NULL)
 SYSCALL_DEFINE(preadv) { return transfer_vector((int)a0, do_read, a1, a2, (const int64_t *)&a3); }
 SYSCALL_DEFINE(pwritev) { return transfer_vector((int)a0, do_write, a1, a2, (const int64_t *)&a3); }
 
+#define RWF_KNOWN 0x1f /* RWF_HIPRI, RWF_DSYNC, RWF_SYNC, RWF_NOWAIT, RWF_APPEND: hints here */
+
+/* preadv2/pwritev2: preadv/pwritev, at the file position when the offset is -1. */
+static long transfer_vector2(io_fn io, const uint64_t *a)
+{
+	if (a[5] & ~(uint64_t)RWF_KNOWN)
+		return -EOPNOTSUPP;
+	const int64_t *offset = (const int64_t *)&a[3];
+	return transfer_vector((int)a[0], io, a[1], a[2], *offset == -1 ? NULL : offset);
+}
+
+SYSCALL_DEFINE(preadv2)
+{
+	uint64_t a[6] = {a0, a1, a2, a3, a4, a5};
+	return transfer_vector2(do_read, a);
+}
+
+SYSCALL_DEFINE(pwritev2)
+{
+	uint64_t a[6] = {a0, a1, a2, a3, a4, a5};
+	return transfer_vector2(do_write, a);
+}
+
 SYSCALL_DEFINE(lseek)
 {
 	struct file *f = fd_get((int)a0);
@@ -231,12 +256,16 @@ SYSCALL_DEFINE(lseek)
 
 #define POSIX_FADV_NOREUSE 5
 
-/* fadvise64: advice about a file's future reads; files are all in memory, so only the checks remain
- * (no pipes yet, which would say ESPIPE). */
+/* fadvise64: advice about a file's future reads; files are all in memory, so only the checks remain. */
 SYSCALL_DEFINE(fadvise64)
 {
-	if (!fd_get((int)a0))
+	struct file *f = fd_get((int)a0);
+	if (!f)
 		return -EBADF;
+	struct linux_stat st;
+	f->ops->stat(f, &st);
+	if ((st.mode & S_IFMT) == S_IFIFO)
+		return -ESPIPE;
 	if (a3 > POSIX_FADV_NOREUSE || (int64_t)a2 < 0)
 		return -EINVAL;
 	return 0;
@@ -307,6 +336,9 @@ SYSCALL_DEFINE(fcntl)
 	case F_SETFL: /* only these status flags can change after open */
 		f->flags = (f->flags & ~(uint32_t)(O_APPEND | O_NONBLOCK)) | (a2 & (O_APPEND | O_NONBLOCK));
 		return 0;
+	case F_SETPIPE_SZ:
+	case F_GETPIPE_SZ:
+		return pipe_fcntl(f, a1, a2);
 	case F_GETLK:
 	case F_SETLK:
 	case F_SETLKW:

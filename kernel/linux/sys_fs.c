@@ -1,15 +1,18 @@
-/* Syscalls that change the file tree or a node's metadata: mkdir, unlink/rmdir, rename, symlink, chmod,
- * utimensat, truncate, fallocate, fsync. Changes are allowed in tmpfs directories only (fs/tmpfs.h);
- * elsewhere they fail with EROFS as on a read-only root (EXDEV for a rename across). */
+/* Syscalls that change the file tree or a node's metadata: mkdir, unlink/rmdir, rename, symlink, link,
+ * chmod, the chown family, utimensat, truncate, fallocate; and about filesystems: statfs/fstatfs, the
+ * sync family, flock. Changes are allowed in tmpfs directories only (fs/tmpfs.h); elsewhere they fail
+ * with EROFS as on a read-only root (EXDEV for a rename across). */
 #include "errno.h"
 #include "fs/file.h"
 #include "fs/tmpfs.h"
 #include "lib.h"
 #include "linux/linux.h"
+#include "mm/mm.h"
 
 #define AT_FDCWD (-100)
 #define AT_SYMLINK_NOFOLLOW 0x100
 #define AT_REMOVEDIR 0x200
+#define AT_SYMLINK_FOLLOW 0x400
 #define AT_EMPTY_PATH 0x1000
 #define RENAME_NOREPLACE 1
 #define UTIME_NOW ((1L << 30) - 1)
@@ -357,5 +360,177 @@ SYSCALL_DEFINE(fallocate)
 
 static long sync_fd(int fd) { return fd_get(fd) ? 0 : -EBADF; }
 
+/* An empty path with AT_EMPTY_PATH names dirfd itself (or the cwd). */
+static long dirfd_exists(int dirfd) { return dirfd == AT_FDCWD ? 0 : sync_fd(dirfd); }
+
 SYSCALL_DEFINE(fsync) { return sync_fd((int)a0); }
 SYSCALL_DEFINE(fdatasync) { return sync_fd((int)a0); }
+SYSCALL_DEFINE(sync) { return 0; } /* everything written is in memory already */
+SYSCALL_DEFINE(syncfs) { return sync_fd((int)a0); }
+
+#define LOCK_SH 1
+#define LOCK_EX 2
+#define LOCK_NB 4
+#define LOCK_UN 8
+
+/* flock: one process holds every lock, so each is granted at once. */
+SYSCALL_DEFINE(flock)
+{
+	if (!fd_get((int)a0))
+		return -EBADF;
+	uint64_t op = a1 & ~(uint64_t)LOCK_NB;
+	return op == LOCK_SH || op == LOCK_EX || op == LOCK_UN ? 0 : -EINVAL;
+}
+
+/* link, linkat: a node of the ramfs lives in one directory, so a second name for it cannot be made:
+ * what Linux says of filesystems without hard links (EPERM), after the checks it makes first. */
+static long link_at(int olddirfd, uint64_t user_old, int newdirfd, uint64_t user_new, uint64_t flags)
+{
+	if (flags & ~(uint64_t)(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH))
+		return -EINVAL;
+	struct ramfs_node *node, *dir, *existing;
+	long r = node_at(olddirfd, user_old, flags & AT_SYMLINK_FOLLOW, &node);
+	if (r < 0)
+		return r == -EROFS ? -ENOENT : r;
+	char path[PATH_MAX];
+	r = get_path(user_new, path);
+	if (r < 0)
+		return r;
+	const char *name;
+	bool slash;
+	r = parent_of(newdirfd, path, &dir, &name, &existing, &slash);
+	if (r < 0)
+		return r;
+	if (existing)
+		return -EEXIST;
+	if (is_dir(node))
+		return -EPERM;
+	if (!tmpfs_writable(dir))
+		return -EROFS;
+	if (!tmpfs_writable(node))
+		return -EXDEV;
+	return -EPERM;
+}
+
+SYSCALL_DEFINE(link) { return link_at(AT_FDCWD, a0, AT_FDCWD, a1, 0); }
+SYSCALL_DEFINE(linkat) { return link_at((int)a0, a1, (int)a2, a3, a4); }
+
+/* The chown family: every file belongs to root, the only user; a change of owner is accepted and
+ * forgotten for any file that exists. */
+SYSCALL_DEFINE(chown)
+{
+	struct ramfs_node *node;
+	return a0 ? node_at(AT_FDCWD, a0, true, &node) : -EFAULT;
+}
+
+SYSCALL_DEFINE(lchown)
+{
+	struct ramfs_node *node;
+	return a0 ? node_at(AT_FDCWD, a0, false, &node) : -EFAULT;
+}
+
+SYSCALL_DEFINE(fchown) { return fd_get((int)a0) ? 0 : -EBADF; }
+
+SYSCALL_DEFINE(fchownat)
+{
+	if (a4 & ~(uint64_t)(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))
+		return -EINVAL;
+	if (!a1)
+		return -EFAULT;
+	char path[PATH_MAX];
+	long r = get_path(a1, path);
+	if (r < 0)
+		return r;
+	if (!path[0])
+		return !(a4 & AT_EMPTY_PATH) ? -ENOENT : dirfd_exists((int)a0);
+	struct ramfs_node *node;
+	return resolve_path((int)a0, path, !(a4 & AT_SYMLINK_NOFOLLOW), &node);
+}
+
+#define TMPFS_MAGIC 0x01021994
+#define RAMFS_MAGIC 0x858458f6
+#define ROMFS_MAGIC 0x7275
+#define PROC_SUPER_MAGIC 0x9fa0
+#define SYSFS_MAGIC 0x62656572
+#define PIPEFS_MAGIC 0x50495045
+#define SOCKFS_MAGIC 0x534f434b
+#define ANON_INODE_FS_MAGIC 0x09041934
+#define ST_RDONLY 1
+#define ST_NOSUID 2
+#define ST_NODEV 4
+#define ST_NOEXEC 8
+#define ST_RELATIME 0x1000
+#define FS_BLOCK 4096
+
+struct linux_statfs {
+	int64_t type, bsize;
+	uint64_t blocks, bfree, bavail, files, ffree;
+	int32_t fsid[2];
+	int64_t namelen, frsize, flags, spare[4];
+};
+
+/* What statfs says of the filesystem node is on: tmpfs, /proc, /sys, /dev, or the root's ramfs/rofs. */
+static void describe_fs(const struct ramfs_node *node, struct linux_statfs *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->bsize = out->frsize = FS_BLOCK;
+	out->namelen = NAME_MAX;
+	out->flags = ST_RELATIME;
+	const struct ramfs_node *top = node;
+	while (top->parent && top->parent->parent)
+		top = top->parent;
+	const char *area = top->parent ? top->name : "";
+	if (tmpfs_writable(node) || strcmp(area, "dev") == 0) {
+		out->type = TMPFS_MAGIC;
+		out->flags |= ST_NOSUID | ST_NODEV;
+		out->blocks = phys_total_bytes() / 2 / FS_BLOCK; /* Linux's default size: half the memory */
+		out->bfree = out->bavail = MIN(out->blocks, phys_free_bytes() / FS_BLOCK);
+		out->files = phys_total_bytes() / 2 / FS_BLOCK;
+		out->ffree = out->files - MIN(out->files, ramfs_file_count());
+		out->fsid[0] = 2;
+		return;
+	}
+	out->flags |= ST_RDONLY;
+	if (strcmp(area, "proc") == 0 || strcmp(area, "sys") == 0) {
+		out->type = area[0] == 'p' ? PROC_SUPER_MAGIC : SYSFS_MAGIC;
+		out->flags |= ST_NOSUID | ST_NODEV | ST_NOEXEC;
+		out->fsid[0] = area[0] == 'p' ? 3 : 4;
+		return;
+	}
+	out->type = strcmp(ramfs_root_type(), "rofs") == 0 ? ROMFS_MAGIC : RAMFS_MAGIC;
+	out->files = ramfs_file_count();
+	out->fsid[0] = 1;
+}
+
+SYSCALL_DEFINE(statfs)
+{
+	struct ramfs_node *node;
+	if (!a0)
+		return -EFAULT;
+	long r = node_at(AT_FDCWD, a0, true, &node);
+	if (r < 0)
+		return r;
+	struct linux_statfs st;
+	describe_fs(node, &st);
+	return copy_to_user(a1, &st, sizeof(st));
+}
+
+SYSCALL_DEFINE(fstatfs)
+{
+	struct file *f = fd_get((int)a0);
+	if (!f)
+		return -EBADF;
+	struct linux_statfs st;
+	if (f->node) {
+		describe_fs(f->node, &st);
+	} else {
+		struct linux_stat file_st;
+		f->ops->stat(f, &file_st);
+		uint32_t type = file_st.mode & S_IFMT;
+		memset(&st, 0, sizeof(st));
+		st.type = type == S_IFIFO ? PIPEFS_MAGIC : type == S_IFSOCK ? SOCKFS_MAGIC : ANON_INODE_FS_MAGIC;
+		st.bsize = st.frsize = FS_BLOCK;
+		st.namelen = NAME_MAX;
+	}
+	return copy_to_user(a1, &st, sizeof(st));
+}

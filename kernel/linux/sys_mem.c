@@ -1,5 +1,6 @@
 /* Memory syscalls: brk, mmap (anonymous memory, and files of the ramfs: private mappings, and shared
- * read-only ones), munmap, mprotect, mremap, madvise, msync and mincore. Pages come on first touch
+ * read-only ones), munmap, mprotect, mremap, madvise, msync, mincore, the mlock family (checks only: nothing
+ * is ever paged out) and membarrier. Pages come on first touch
  * (mm/vm.c), so large reservations cost nothing until used. */
 #include "errno.h"
 #include "fs/file.h"
@@ -305,4 +306,72 @@ SYSCALL_DEFINE(mincore)
 		vec += n;
 	}
 	return 0;
+}
+
+#define MCL_CURRENT 1
+#define MCL_FUTURE 2
+#define MCL_ONFAULT 4
+#define MLOCK_ONFAULT 1
+
+/* Memory is never paged out, so locking only checks its arguments (mlock: the range must be mapped). */
+static long lock_range(uint64_t addr, uint64_t len)
+{
+	uint64_t start = addr & ~(PAGE_SIZE - 1);
+	if (len == 0)
+		return 0;
+	if (!range_ok(start, len + (addr - start)))
+		return -ENOMEM;
+	return as_range_mapped(current->as, start, ALIGN_UP(addr + len, PAGE_SIZE)) ? 0 : -ENOMEM;
+}
+
+SYSCALL_DEFINE(mlock) { return lock_range(a0, a1); }
+SYSCALL_DEFINE(munlock) { return lock_range(a0, a1); }
+SYSCALL_DEFINE(mlock2) { return a2 & ~(uint64_t)MLOCK_ONFAULT ? -EINVAL : lock_range(a0, a1); }
+SYSCALL_DEFINE(munlockall) { return 0; }
+
+SYSCALL_DEFINE(mlockall)
+{
+	if (!a0 || (a0 & ~(uint64_t)(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT)) || a0 == MCL_ONFAULT)
+		return -EINVAL;
+	return 0;
+}
+
+#define MEMBARRIER_CMD_QUERY 0
+#define MEMBARRIER_CMD_GLOBAL 1
+#define MEMBARRIER_CMD_GLOBAL_EXPEDITED 2
+#define MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED 4
+#define MEMBARRIER_CMD_PRIVATE_EXPEDITED 8
+#define MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED 16
+#define MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE 32
+#define MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE 64
+#define MEMBARRIER_SUPPORTED 127
+
+/* membarrier: one CPU runs the app's threads, so a fence on it orders them all. The private expedited
+ * commands need their registration first, as on Linux (EPERM otherwise). */
+SYSCALL_DEFINE(membarrier)
+{
+	static uint64_t registered;
+	if (a1 != 0)
+		return -EINVAL;
+	switch (a0) {
+	case MEMBARRIER_CMD_QUERY:
+		return MEMBARRIER_SUPPORTED;
+	case MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED:
+	case MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED:
+	case MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE:
+		registered |= a0;
+		return 0;
+	case MEMBARRIER_CMD_PRIVATE_EXPEDITED:
+	case MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE:
+		if (!(registered & (a0 << 1)))
+			return -EPERM;
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		return 0;
+	case MEMBARRIER_CMD_GLOBAL:
+	case MEMBARRIER_CMD_GLOBAL_EXPEDITED:
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		return 0;
+	default:
+		return -EINVAL;
+	}
 }

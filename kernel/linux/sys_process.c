@@ -1,5 +1,5 @@
 /* Process identity and environment: ids, groups and sessions, uname and hostname, limits, umask,
- * personality, prctl, TLS (arch_prctl), scheduling (yield, affinity, priorities, getcpu), sysinfo,
+ * personality, prctl, TLS (arch_prctl), scheduling (yield, affinity, policies, nice values, getcpu), sysinfo,
  * getrandom. One process (pid 1) with its threads (linux/sys_thread.c). */
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/clock.h"
@@ -282,6 +282,77 @@ SYSCALL_DEFINE(sched_get_priority_min)
 	if (a0 == SCHED_FIFO || a0 == SCHED_RR)
 		return 1;
 	return a0 == SCHED_OTHER || a0 == SCHED_BATCH || a0 == SCHED_IDLE ? 0 : -EINVAL;
+}
+
+#define SCHED_RESET_ON_FORK 0x40000000
+
+static bool normal_policy(uint64_t policy) { return policy == SCHED_OTHER || policy == SCHED_BATCH || policy == SCHED_IDLE; }
+
+/* Every thread runs under SCHED_OTHER with priority 0 (the scheduler is round robin): the normal
+ * policies are accepted, the real-time ones refused as for a process without CAP_SYS_NICE. */
+static long set_policy(uint64_t pid, uint64_t policy, uint64_t user_param)
+{
+	if ((int32_t)pid < 0 || !user_param) /* a pid_t: an int */
+		return -EINVAL;
+	int32_t priority;
+	if (copy_from_user(&priority, user_param, sizeof(priority)) < 0)
+		return -EFAULT;
+	if (!thread_of((uint32_t)pid))
+		return -ESRCH;
+	policy &= ~(uint64_t)SCHED_RESET_ON_FORK;
+	if (policy == SCHED_FIFO || policy == SCHED_RR)
+		return priority < 1 || priority > 99 ? -EINVAL : -EPERM;
+	return normal_policy(policy) && priority == 0 ? 0 : -EINVAL;
+}
+
+SYSCALL_DEFINE(sched_setscheduler) { return set_policy(a0, a1, a2); }
+SYSCALL_DEFINE(sched_setparam) { return set_policy(a0, SCHED_OTHER, a1); }
+
+SYSCALL_DEFINE(sched_getscheduler)
+{
+	if ((int32_t)a0 < 0)
+		return -EINVAL;
+	return thread_of((uint32_t)a0) ? SCHED_OTHER : -ESRCH;
+}
+
+SYSCALL_DEFINE(sched_getparam)
+{
+	if ((int32_t)a0 < 0 || !a1)
+		return -EINVAL;
+	if (!thread_of((uint32_t)a0))
+		return -ESRCH;
+	int32_t priority = 0;
+	return copy_to_user(a1, &priority, sizeof(priority));
+}
+
+#define PRIO_PROCESS 0
+#define PRIO_USER 2
+
+static int nice_value; /* the process's, shared by its threads (Linux has one per thread) */
+
+/* The target of getpriority/setpriority: the process (or one of its threads), its group, its user. */
+static long priority_target(uint64_t which, uint64_t who)
+{
+	if (which > PRIO_USER)
+		return -EINVAL;
+	if (which == PRIO_PROCESS)
+		return thread_of(who) ? 0 : -ESRCH;
+	return who == 0 || who == (which == PRIO_USER ? 0 : APP_PID) ? 0 : -ESRCH;
+}
+
+SYSCALL_DEFINE(getpriority)
+{
+	long r = priority_target(a0, a1);
+	return r < 0 ? r : 20 - nice_value; /* the raw syscall returns 20 - nice, never negative */
+}
+
+SYSCALL_DEFINE(setpriority)
+{
+	long r = priority_target(a0, a1);
+	if (r < 0)
+		return r;
+	nice_value = (int)MAX(-20, MIN((int64_t)a2, 19));
+	return 0;
 }
 
 SYSCALL_DEFINE(getcpu)

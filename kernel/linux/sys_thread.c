@@ -1,7 +1,8 @@
 /* Thread syscalls: clone and clone3 for threads (what pthread_create and Go's runtime ask for), exit of
  * one thread (its robust futexes and clear_child_tid word, then the process's end if it was the last),
  * set_tid_address, gettid, set/get_robust_list, rseq. New processes (fork, vfork, clone without
- * CLONE_VM|CLONE_THREAD, posix_spawn) are not supported: ENOSYS, named once with --verbose. */
+ * CLONE_VM|CLONE_THREAD, posix_spawn) are not supported: ENOSYS, named once with --verbose; so wait4 and
+ * waitid find no child (ECHILD). */
 #include "arch/x86_64/context.h"
 #include "errno.h"
 #include "fs/file.h"
@@ -125,6 +126,31 @@ SYSCALL_DEFINE(clone3)
 
 SYSCALL_DEFINE(fork) { return unsupported_process("fork"); }
 SYSCALL_DEFINE(vfork) { return unsupported_process("vfork"); }
+
+#define WNOHANG 1
+#define WUNTRACED 2
+#define WEXITED 4
+#define WCONTINUED 8
+#define WNOWAIT 0x01000000
+#define WAIT_SELECTORS 0xe0000000 /* __WNOTHREAD, __WALL, __WCLONE */
+#define P_PIDFD 3
+
+/* No child process can exist (see fork above): waiting for one says so. */
+SYSCALL_DEFINE(wait4)
+{
+	if (a2 & ~(uint64_t)(WNOHANG | WUNTRACED | WCONTINUED | WAIT_SELECTORS))
+		return -EINVAL;
+	return -ECHILD;
+}
+
+SYSCALL_DEFINE(waitid)
+{
+	if (a0 > P_PIDFD || (a3 & ~(uint64_t)(WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | WAIT_SELECTORS)))
+		return -EINVAL;
+	if (!(a3 & (WUNTRACED | WEXITED | WCONTINUED)))
+		return -EINVAL;
+	return -ECHILD;
+}
 
 SYSCALL_DEFINE(exit)
 {

@@ -8,6 +8,7 @@
 #include "errno.h"
 #include "fs/file.h"
 #include "lib.h"
+#include "linux/itimerspec.h"
 #include "linux/linux.h"
 #include "sched/deferred.h"
 #include "sched/sched.h"
@@ -21,7 +22,6 @@
 #define TFD_TIMER_CANCEL_ON_SET 2
 #define TFD_CLOEXEC O_CLOEXEC
 #define TFD_NONBLOCK O_NONBLOCK
-#define NSEC_PER_SEC 1000000000UL
 
 struct timerfd {
 	struct ktimer timer; /* first: the callback finds its timerfd */
@@ -91,16 +91,6 @@ static uint32_t timerfd_poll(struct file *f) { return has_ticks(timerfd_of(f)) ?
 
 static uint32_t timerfd_seq(struct file *f) { return timerfd_of(f)->seq; }
 
-static void timerfd_stat(struct file *f, struct linux_stat *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->dev = 13; /* anon_inodefs, as Linux */
-	st->ino = 1;
-	st->nlink = 1;
-	st->mode = 0600; /* an anonymous inode has no file type */
-	st->blksize = 4096;
-}
-
 static void timerfd_release(struct file *f)
 {
 	struct timerfd *tfd = timerfd_of(f);
@@ -112,7 +102,7 @@ static void timerfd_release(struct file *f)
 
 static const struct file_ops timerfd_ops = {
     .read = timerfd_read,
-    .stat = timerfd_stat,
+    .stat = anon_inode_stat,
     .poll = timerfd_poll,
     .event_seq = timerfd_seq,
     .release = timerfd_release,
@@ -143,29 +133,11 @@ SYSCALL_DEFINE(timerfd_create)
 	return fd;
 }
 
-struct timespec_k {
-	int64_t sec, nsec;
-};
-
-struct itimerspec {
-	struct timespec_k interval, value;
-};
-
-static bool valid(const struct timespec_k *ts)
-{
-	return ts->sec >= 0 && ts->nsec >= 0 && (uint64_t)ts->nsec < NSEC_PER_SEC;
-}
-
-static uint64_t to_ns(const struct timespec_k *ts) { return (uint64_t)MIN(ts->sec, 1L << 32) * NSEC_PER_SEC + (uint64_t)ts->nsec; }
-
-static struct timespec_k to_timespec(uint64_t ns) { return (struct timespec_k){(int64_t)(ns / NSEC_PER_SEC), (int64_t)(ns % NSEC_PER_SEC)}; }
-
 /* sched_lock held: what timerfd_gettime reports (the time left, and the interval). */
 static struct itimerspec current_setting(struct timerfd *tfd)
 {
 	uint64_t now = clock_monotonic_ns();
-	uint64_t left = tfd->expires > now ? tfd->expires - now : (tfd->expires ? 1 : 0);
-	return (struct itimerspec){to_timespec(tfd->interval), to_timespec(left)};
+	return itimerspec_left(tfd->expires, tfd->interval, now);
 }
 
 static struct timerfd *timerfd_at(int fd)
@@ -184,25 +156,14 @@ SYSCALL_DEFINE(timerfd_settime)
 	struct itimerspec next, old;
 	if (copy_from_user(&next, a2, sizeof(next)) < 0)
 		return -EFAULT;
-	if (!valid(&next.value) || !valid(&next.interval))
+	if (!itimerspec_valid(&next))
 		return -EINVAL;
-	uint64_t value = to_ns(&next.value), now = clock_monotonic_ns(), expires = 0;
-	if (value) {
-		if (!(a1 & TFD_TIMER_ABSTIME))
-			expires = now + value;
-		else if (is_realtime(tfd->clock)) {
-			uint64_t real_now = clock_realtime_ns();
-			expires = value > real_now ? now + (value - real_now) : now;
-		} else {
-			expires = value;
-		}
-		if (!expires)
-			expires = 1;
-	}
+	uint64_t value = timespec_to_ns(&next.value), now = clock_monotonic_ns();
+	uint64_t expires = itimerspec_deadline(value, a1 & TFD_TIMER_ABSTIME, is_realtime(tfd->clock), now);
 	uint64_t flags = spin_lock_irqsave(&sched_lock);
 	old = current_setting(tfd);
 	tfd->expires = expires;
-	tfd->interval = to_ns(&next.interval);
+	tfd->interval = timespec_to_ns(&next.interval);
 	tfd->ticks = 0;
 	if (expires)
 		timer_arm(&tfd->timer, MAX(expires, now));

@@ -134,7 +134,9 @@ bool as_page_resident(struct address_space *as, uint64_t va);
 int as_handle_fault(struct address_space *as, uint64_t addr, uint64_t error_code);
 extern struct address_space *current_as;
 
-/* Copies between kernel and user memory; -EFAULT on a bad user address. */
+/* Copies between kernel and user memory; -EFAULT on a bad user address. While the running thread's
+ * kernel_buffers is set (sched/thread.h), kernel addresses pass as user ones: the kernel then feeds
+ * its own buffers to the file operations, which take user addresses (sendfile, copy_file_range). */
 long copy_from_user(void *dst, uint64_t user_src, size_t n);
 long copy_to_user(uint64_t user_dst, const void *src, size_t n);
 long clear_user(uint64_t user_dst, size_t n);

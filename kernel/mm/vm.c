@@ -10,6 +10,8 @@
 #include "lib.h"
 #include "mm/mm.h"
 #include "fs/ramfs.h"
+#include "sched/sched.h"
+#include "sched/thread.h"
 
 struct address_space *current_as;
 static uint64_t *kernel_pml4;
@@ -644,7 +646,10 @@ long copy_user_bytes(void *dst, const void *src, size_t n);
 long copy_user_string(char *dst, const char *src, size_t max);
 long zero_user_bytes(void *dst, size_t n);
 
-static bool user_range_ok(uint64_t addr, size_t n) { return addr < USER_TOP && n <= USER_TOP - addr; }
+static bool user_range_ok(uint64_t addr, size_t n)
+{
+	return (addr < USER_TOP && n <= USER_TOP - addr) || current_thread()->kernel_buffers;
+}
 
 static inline void user_access_begin(void)
 {

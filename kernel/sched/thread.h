@@ -66,6 +66,7 @@ struct thread {
 	uint32_t work;                /* THREAD_WORK_*: what return_to_user must look at */
 	int borrowed_count;           /* files the running syscall holds (fs/file.c) */
 	struct file *borrowed[THREAD_BORROWED_FILES];
+	bool kernel_buffers;          /* "user" addresses of copies may be kernel ones (sendfile; mm/mm.h) */
 	uint64_t fault_addr;          /* CR2 of the fault behind a pending synchronous signal */
 	char name[16];                /* prctl(PR_SET_NAME) */
 	struct thread_signals sig;    /* mask, pending, alternate stack (linux/signal.h); last: its tail
