@@ -105,6 +105,32 @@ void file_return_borrowed(struct thread *t)
 		file_put(t->borrowed[--t->borrowed_count]);
 }
 
+struct file *fd_peek(int fd) { return fd >= 0 && fd < MAX_FDS ? fds[fd] : NULL; }
+
+void file_describe(struct file *f, char *buf, size_t size)
+{
+	if (f->node) {
+		long n = ramfs_path(f->node, buf, size);
+		if (n < 0)
+			snprintf(buf, size, "?");
+		else if (f->node->flags & RAMFS_UNLINKED)
+			snprintf(buf + n - 1, size - (size_t)(n - 1), " (deleted)");
+		return;
+	}
+	struct linux_stat st;
+	memset(&st, 0, sizeof(st));
+	if (f->ops->stat)
+		f->ops->stat(f, &st);
+	if ((st.mode & S_IFMT) == S_IFIFO)
+		snprintf(buf, size, "pipe:[%lu]", st.ino);
+	else if ((st.mode & S_IFMT) == S_IFSOCK)
+		snprintf(buf, size, "socket:[%lu]", st.ino);
+	else if (f->ops == &console_ops)
+		snprintf(buf, size, "/dev/console");
+	else
+		snprintf(buf, size, "anon_inode:[%s]", f->ops->anon_name ? f->ops->anon_name : "unknown");
+}
+
 struct file *fd_get(int fd)
 {
 	struct file *f = fd >= 0 && fd < MAX_FDS ? fds[fd] : NULL;

@@ -33,6 +33,7 @@ struct file_ops {
 	/* The last reference is gone (sockets: close the connection and free the socket). */
 	void (*release)(struct file *f);
 	bool seekable;
+	const char *anon_name; /* an anonymous inode's kind, as /proc/self/fd names it ("eventfd", ...) */
 };
 
 
@@ -78,6 +79,10 @@ int fd_install(struct file *f, bool cloexec, int lowest);
 int fd_install_another(struct file *f, bool cloexec, int lowest);
 /* The file open on fd (NULL if none), kept alive until the running syscall ends. */
 struct file *fd_get(int fd);
+/* The file open on fd (NULL if none), not kept alive: for listing the table (/proc/self/fd). */
+struct file *fd_peek(int fd);
+/* What /proc/self/fd shows for f: its path, or "pipe:[ino]", "socket:[ino]", "anon_inode:[kind]". */
+void file_describe(struct file *f, char *buf, size_t size);
 struct thread;
 /* Drops the references fd_get took for t's syscall (return_to_user). */
 void file_return_borrowed(struct thread *t);

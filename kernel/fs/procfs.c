@@ -8,10 +8,12 @@
 #include "errno.h"
 #include "fs/file.h"
 #include "fs/ramfs.h"
+#include "fs/tmpfs.h"
 #include "lib.h"
 #include "linux/linux.h"
 #include "mm/mm.h"
 #include "net/net.h"
+#include "param.h"
 #include "sched/sched.h"
 
 #define MAX_GENERATED (1 << 20)
@@ -247,6 +249,26 @@ static void gen_resolv_conf(struct text *t)
 
 static void gen_hosts(struct text *t) { put(t, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"); }
 
+/* /proc/1/fd: one symlink per open descriptor, remade whenever the directory is looked in. Made in
+ * descending order, so that a listing (newest entry first) is in ascending order as on Linux. */
+static void refresh_fds(struct ramfs_node *dir)
+{
+	while (dir->children)
+		tmpfs_remove(dir->children);
+	for (int fd = MAX_FDS - 1; fd >= 0; fd--) {
+		struct file *f = fd_peek(fd);
+		if (!f)
+			continue;
+		char name[16], target[512];
+		snprintf(name, sizeof(name), "%d", fd);
+		file_describe(f, target, sizeof(target));
+		struct ramfs_node *link;
+		if (tmpfs_create(dir, name, S_IFLNK | 0700, target, &link) < 0)
+			return; /* out of memory: a partial listing */
+		link->flags &= ~RAMFS_WRITABLE; /* not removable by the app */
+	}
+}
+
 void procfs_init(void)
 {
 	static const struct {
@@ -275,6 +297,8 @@ void procfs_init(void)
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++)
 		if (!ramfs_add_special(files[i].path, &generated_ops, (const void *)files[i].gen))
 			panic("cannot add %s", files[i].path);
+	if (!ramfs_add_generated_dir("/proc/1/fd", refresh_fds))
+		panic("cannot add /proc/1/fd");
 	if (!ramfs_add_symlink("/proc/self", "1"))
 		panic("cannot add /proc/self");
 	int error;

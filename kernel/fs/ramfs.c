@@ -18,10 +18,18 @@ static const char *root_type = "ramfs";
 const char *ramfs_root_type(void) { return root_type; }
 void ramfs_set_root_type(const char *type) { root_type = type; }
 
+/* A generated directory's entries as of now. */
+static void refresh_generated(struct ramfs_node *dir)
+{
+	if (dir->flags & RAMFS_GENERATED_DIR)
+		((void (*)(struct ramfs_node *))dir->dev_data)(dir);
+}
+
 struct ramfs_node *ramfs_children(struct ramfs_node *dir)
 {
 	if (dir->flags & RAMFS_DISK_DIR)
 		rofs_load_dir(dir);
+	refresh_generated(dir);
 	return dir->children;
 }
 
@@ -137,6 +145,7 @@ void ramfs_hide_children(struct ramfs_node *dir)
 
 struct ramfs_node *ramfs_find_child(struct ramfs_node *dir, const char *name, size_t len)
 {
+	refresh_generated(dir);
 	uint32_t h = name_hash(dir, name, len);
 	for (struct ramfs_node *c = table_size ? table[h & (table_size - 1)] : NULL; c; c = c->hash_next)
 		if (c->name_hash == h && c->parent == dir && c->name_len == len && memcmp(c->name, name, len) == 0)
@@ -299,6 +308,16 @@ struct ramfs_node *ramfs_add_directory(const char *path, uint32_t mode)
 	if (n)
 		return (n->mode & S_IFMT) == S_IFDIR ? n : NULL;
 	return insert_path(path, S_IFDIR | mode);
+}
+
+struct ramfs_node *ramfs_add_generated_dir(const char *path, void (*refresh)(struct ramfs_node *dir))
+{
+	struct ramfs_node *n = ramfs_add_directory(path, 0500);
+	if (n) {
+		n->flags |= RAMFS_GENERATED_DIR;
+		n->dev_data = (const void *)refresh;
+	}
+	return n;
 }
 
 struct ramfs_node *ramfs_add_device(const char *path, uint32_t rdev, const struct file_ops *ops)

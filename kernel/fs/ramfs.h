@@ -43,6 +43,7 @@ struct ramfs_node {
 #define RAMFS_OWNED_NAME 4 /* name was kmalloc'd on its own (tmpfs nodes, which rename can rename) */
 #define RAMFS_DISK_DIR 8   /* ROFS directory whose entries are not all nodes yet (fs/rofs.c makes them) */
 #define RAMFS_DISK_FILE 16 /* contents on the ROFS disk: read on demand, data NULL until loaded */
+#define RAMFS_GENERATED_DIR 32 /* entries remade by a function (dev_data) whenever it is looked in: /proc/1/fd */
 #define NAME_MAX 255
 
 /* Device numbers (st_dev) of the filesystems in the one tree, so that programs see mount points as on
@@ -68,6 +69,8 @@ uint32_t ramfs_new_ino(void);
 struct ramfs_node *ramfs_find_child(struct ramfs_node *dir, const char *name, size_t len);
 /* The first child of dir (loading a ROFS directory's entries first). */
 struct ramfs_node *ramfs_children(struct ramfs_node *dir);
+/* Adds a directory whose entries refresh(dir) makes anew before every lookup in it and listing of it. */
+struct ramfs_node *ramfs_add_generated_dir(const char *path, void (*refresh)(struct ramfs_node *dir));
 /* Adds a child node named name (not copied: it must stay valid) at the front of dir's list. */
 struct ramfs_node *ramfs_attach(struct ramfs_node *dir, const char *name, uint32_t mode);
 /* Links node (its name set) into dir: list and lookup table. */

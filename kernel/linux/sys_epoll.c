@@ -104,6 +104,7 @@ static void epoll_file_release(struct file *f)
 }
 
 static const struct file_ops epoll_ops = {
+    .anon_name = "eventpoll",
     .stat = anon_inode_stat,
     .poll = epoll_file_poll,
     .release = epoll_file_release,

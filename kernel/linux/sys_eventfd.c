@@ -92,6 +92,7 @@ static uint32_t eventfd_seq(struct file *f) { return eventfd_of(f)->seq; }
 static void eventfd_release(struct file *f) { kfree(eventfd_of(f)); }
 
 static const struct file_ops eventfd_ops = {
+    .anon_name = "eventfd",
     .read = eventfd_read,
     .write = eventfd_write,
     .stat = anon_inode_stat,

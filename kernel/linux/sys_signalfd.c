@@ -108,6 +108,7 @@ static uint32_t signalfd_poll(struct file *f)
 static void signalfd_release(struct file *f) { kfree(f->private_data); }
 
 static const struct file_ops signalfd_ops = {
+    .anon_name = "signalfd",
     .read = signalfd_read,
     .stat = anon_inode_stat,
     .poll = signalfd_poll,

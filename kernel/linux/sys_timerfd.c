@@ -101,6 +101,7 @@ static void timerfd_release(struct file *f)
 }
 
 static const struct file_ops timerfd_ops = {
+    .anon_name = "timerfd",
     .read = timerfd_read,
     .stat = anon_inode_stat,
     .poll = timerfd_poll,
