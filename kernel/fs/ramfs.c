@@ -352,6 +352,8 @@ static struct ramfs_node *lookup(const char *path, struct ramfs_node *start, boo
 			next = node->parent ? node->parent : node;
 		else
 			next = ramfs_find_child(node, path, len);
+		if (next && (next->flags & RAMFS_HARDLINK))
+			next = next->link_to; /* a second name: what it names */
 		if (!next) {
 			*error = -ENOENT;
 			return NULL;
@@ -462,7 +464,7 @@ void ramfs_stat(const struct ramfs_node *n, struct linux_stat *st)
 	memset(st, 0, sizeof(*st));
 	st->dev = ramfs_device(n);
 	st->ino = n->ino;
-	st->nlink = (n->flags & RAMFS_UNLINKED) ? 0 : (n->mode & S_IFMT) == S_IFDIR ? 2 : 1;
+	st->nlink = ((n->flags & RAMFS_UNLINKED) ? 0 : (n->mode & S_IFMT) == S_IFDIR ? 2 : 1) + n->extra_links;
 	st->mode = n->mode;
 	st->size = (n->mode & S_IFMT) == S_IFDIR ? 4096 : (int64_t)n->size;
 	st->blksize = 4096;

@@ -35,6 +35,8 @@ struct ramfs_node {
 	uint32_t disk_entry;  /* ROFS: 1 + index of the entry naming it in its directory, 0 otherwise */
 	struct ramfs_node *parent, *children, *next;
 	struct ramfs_node *hash_next; /* chain of the (parent, name) hash table (fs/ramfs.c) */
+	struct ramfs_node *link_to;   /* RAMFS_HARDLINK: the node this name is for (a reference held) */
+	uint32_t extra_links;         /* names beyond the first (hard links made to this node) */
 	uint32_t name_hash, name_len;
 };
 
@@ -44,6 +46,7 @@ struct ramfs_node {
 #define RAMFS_DISK_DIR 8   /* ROFS directory whose entries are not all nodes yet (fs/rofs.c makes them) */
 #define RAMFS_DISK_FILE 16 /* contents on the ROFS disk: read on demand, data NULL until loaded */
 #define RAMFS_GENERATED_DIR 32 /* entries remade by a function (dev_data) whenever it is looked in: /proc/1/fd */
+#define RAMFS_HARDLINK 64  /* a second name (link(2)) for the tmpfs node link_to: lookups go on to it */
 #define NAME_MAX 255
 
 /* Device numbers (st_dev) of the filesystems in the one tree, so that programs see mount points as on

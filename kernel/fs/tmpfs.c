@@ -182,8 +182,32 @@ long tmpfs_file_write(struct file *f, uint64_t user_buf, size_t n, uint64_t *pos
 	return (long)n;
 }
 
+long tmpfs_link(struct ramfs_node *dir, const char *name, struct ramfs_node *target)
+{
+	struct ramfs_node *entry;
+	long r = tmpfs_create(dir, name, target->mode, NULL, &entry);
+	if (r < 0)
+		return r;
+	entry->flags |= RAMFS_HARDLINK;
+	entry->ino = target->ino; /* getdents shows the file's own inode */
+	entry->link_to = target;
+	ramfs_node_get(target);
+	target->extra_links++;
+	tmpfs_touch(target, false);
+	return 0;
+}
+
 void tmpfs_remove(struct ramfs_node *node)
 {
+	if (node->flags & RAMFS_HARDLINK) { /* one name less for the file it names */
+		struct ramfs_node *target = node->link_to;
+		unlink_from_parent(node);
+		free_node(node);
+		target->extra_links--;
+		tmpfs_touch(target, false);
+		ramfs_node_put(target);
+		return;
+	}
 	unlink_from_parent(node);
 	node->flags |= RAMFS_UNLINKED;
 	tmpfs_touch(node, false);

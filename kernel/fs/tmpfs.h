@@ -21,8 +21,10 @@ long tmpfs_create(struct ramfs_node *dir, const char *name, uint32_t mode, const
 long tmpfs_resize(struct ramfs_node *node, uint64_t size);
 /* file_ops.write of ramfs files: writes past the end zero-fill the gap; -EROFS outside tmpfs. */
 long tmpfs_file_write(struct file *f, uint64_t user_buf, size_t n, uint64_t *pos);
-/* Takes node out of its directory; its storage goes with the last reference. */
+/* Takes node out of its directory; its storage goes with the last reference (and the last name). */
 void tmpfs_remove(struct ramfs_node *node);
+/* Adds name in dir as a second name (hard link) for target, a tmpfs file; 0 or -ENOSPC. */
+long tmpfs_link(struct ramfs_node *dir, const char *name, struct ramfs_node *target);
 /* Moves node to dir under name (copied); 0 or -ENOSPC. */
 long tmpfs_move(struct ramfs_node *node, struct ramfs_node *dir, const char *name);
 /* Records a change: ctime, and mtime too when the contents changed. */

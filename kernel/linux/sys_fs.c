@@ -382,8 +382,8 @@ SYSCALL_DEFINE(flock)
 	return op == LOCK_SH || op == LOCK_EX || op == LOCK_UN ? 0 : -EINVAL;
 }
 
-/* link, linkat: a node of the ramfs lives in one directory, so a second name for it cannot be made:
- * what Linux says of filesystems without hard links (EPERM), after the checks it makes first. */
+/* link, linkat: a second name for a tmpfs file (fs/tmpfs.c); files of the read-only root cannot get one
+ * in a tmpfs directory (EXDEV, another filesystem), directories never (EPERM). */
 static long link_at(int olddirfd, uint64_t user_old, int newdirfd, uint64_t user_new, uint64_t flags)
 {
 	if (flags & ~(uint64_t)(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH))
@@ -407,9 +407,9 @@ static long link_at(int olddirfd, uint64_t user_old, int newdirfd, uint64_t user
 		return -EPERM;
 	if (!tmpfs_writable(dir))
 		return -EROFS;
-	if (!tmpfs_writable(node))
+	if (!tmpfs_writable(node) || ramfs_device(node) != ramfs_device(dir))
 		return -EXDEV;
-	return -EPERM;
+	return tmpfs_link(dir, name, node);
 }
 
 SYSCALL_DEFINE(link) { return link_at(AT_FDCWD, a0, AT_FDCWD, a1, 0); }

@@ -11,7 +11,7 @@ const libcs: Libc[] = ["glibc", "musl"];
 
 for (const accel of accelerators()) {
   for (const libc of libcs) {
-    Deno.test(`memfd, sendfile, copy_file_range, statfs and friends (${libc}) match Linux [${accel}]`, async () => {
+    Deno.test(`memfd, sendfile, copy_file_range, statfs, hard links and friends (${libc}) match Linux [${accel}]`, async () => {
       const program = await guestProgram("files2", libc);
       const image = await buildImage(program);
       const dir = await Deno.makeTempDir({ prefix: "osv-files2-" });

@@ -1,5 +1,5 @@
 /* More of the file and process ABI, in a writable directory (argv[1]: /tmp in osv, a fresh temp dir on
- * the host): memfd_create, sendfile, copy_file_range, statfs/fstatfs, link errors, the chown family,
+ * the host): memfd_create, sendfile, copy_file_range, statfs/fstatfs, hard links, the chown family,
  * wait4/waitid without children, preadv2/pwritev2, flock, priorities and scheduling policies,
  * membarrier, mlock, sync/syncfs. Prints only what is the same on Linux and osv (relative facts about
  * filesystems, never their sizes); the last line counts the checks. */
@@ -178,6 +178,48 @@ static void link_and_owner_tests(void)
 	CHECK("link a directory", link(dir, at("newdir")));
 	CHECK("linkat bad flags", linkat(AT_FDCWD, at("src"), AT_FDCWD, at("new"), 0x1));
 	CHECK("link into missing dir", link(at("src"), at("nodir/new")));
+
+	/* Hard links: two names for one file, which lives until the last name and descriptor go. */
+	CHECK("link", link(at("src"), at("second")));
+	struct stat a, b;
+	stat(at("src"), &a);
+	stat(at("second"), &b);
+	printf("same inode %d, links %lu\n", a.st_ino == b.st_ino, (unsigned long)a.st_nlink);
+	int w = open(at("second"), O_WRONLY | O_APPEND);
+	CHECK("append through the second name", write(w, "+more", 5));
+	close(w);
+	struct stat grown;
+	stat(at("src"), &grown);
+	printf("the first name sees the write: %d\n", grown.st_size == a.st_size + 5);
+	CHECK("link a third name", linkat(AT_FDCWD, at("second"), AT_FDCWD, at("third"), 0));
+	stat(at("src"), &a);
+	printf("links now %lu\n", (unsigned long)a.st_nlink);
+	CHECK("unlink the first name", unlink(at("src")));
+	stat(at("third"), &b);
+	printf("after unlinking the first: links %lu, size kept %d\n", (unsigned long)b.st_nlink, b.st_size == grown.st_size);
+	CHECK("rename a name", rename(at("third"), at("src")));
+	CHECK("unlink the second name", unlink(at("second")));
+	stat(at("src"), &b);
+	printf("one name left: links %lu\n", (unsigned long)b.st_nlink);
+	int keep = open(at("src"), O_RDONLY);
+	CHECK("unlink the last name", unlink(at("src")));
+	fstat(keep, &b);
+	printf("an open file with no name: links %lu, readable %d\n", (unsigned long)b.st_nlink,
+	       (int)pread(keep, pattern, 5, 0) == 5);
+	close(keep);
+	int again = open(at("src"), O_WRONLY | O_CREAT | O_TRUNC, 0644); /* what later checks expect */
+	CHECK("src again", write(again, pattern, sizeof(pattern)));
+	close(again);
+	CHECK("link a symlink itself", (symlink("src", at("sym2")), link(at("sym2"), at("sym3"))));
+	struct stat ls;
+	lstat(at("sym3"), &ls);
+	printf("the link of a symlink is a symlink: %d\n", S_ISLNK(ls.st_mode));
+	CHECK("linkat following a symlink", linkat(AT_FDCWD, at("sym2"), AT_FDCWD, at("sym4"), AT_SYMLINK_FOLLOW));
+	lstat(at("sym4"), &ls);
+	printf("AT_SYMLINK_FOLLOW links the file: %d\n", S_ISREG(ls.st_mode));
+	unlink(at("sym2"));
+	unlink(at("sym3"));
+	unlink(at("sym4"));
 
 	symlink("src", at("sym"));
 	CHECK("chown", chown(at("src"), getuid(), getgid()));
