@@ -384,16 +384,9 @@ static void run_script(struct state *st, struct script *s)
 	}
 }
 
-/* Closes everything and lets every timer run out (retransmissions give up, TIME_WAIT ends,
- * fragments expire). */
-static void finish(struct state *st)
+/* Lets every timer run out (retransmissions give up, TIME_WAIT ends, fragments expire). */
+static void run_timers_out(void)
 {
-	struct socket **all[] = {&st->conn, &st->out, &st->udp, &st->listener};
-	for (size_t i = 0; i < ARRAY_SIZE(all); i++)
-		if (*all[i]) {
-			socket_close(*all[i]);
-			*all[i] = NULL;
-		}
 	for (int i = 0; i < 10000; i++) {
 		net_poll();
 		uint64_t next = net_timers_next();
@@ -403,6 +396,28 @@ static void finish(struct state *st)
 		shim_advance(next > now ? next - now : 1000);
 	}
 	netbuf_queue_purge(&inbox);
+}
+
+/* Closes everything and lets every timer run out. Once the connections are gone, the listener must
+ * count no half-open child (a leaked count would refuse connections for good). */
+static void finish(struct state *st)
+{
+	struct socket **all[] = {&st->conn, &st->out, &st->udp};
+	for (size_t i = 0; i < ARRAY_SIZE(all); i++)
+		if (*all[i]) {
+			socket_close(*all[i]);
+			*all[i] = NULL;
+		}
+	run_timers_out();
+	if (st->listener->pcb->half_open != 0) {
+		printf("net_fuzz: the listener still counts %d half-open connections after they all ended\n",
+		       st->listener->pcb->half_open);
+		fflush(NULL);
+		abort();
+	}
+	socket_close(st->listener);
+	st->listener = NULL;
+	run_timers_out();
 }
 
 static void setup(struct state *st)
