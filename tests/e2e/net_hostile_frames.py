@@ -151,13 +151,15 @@ def answer_arp(frame):
 
 
 def segments_to_us(seconds):
-    """The TCP segments the guest sends to the made-up address within `seconds` (ARP answered)."""
+    """The TCP segments the guest sends to the made-up address within `seconds` (ARP answered), and
+    None every 200 ms without one, so that the caller can retransmit (a slow guest drops frames)."""
     sock.settimeout(0.2)
     deadline = time.time() + seconds
     while time.time() < deadline:
         try:
             frame = sock.recv(65536)
         except socket.timeout:
+            yield None
             continue
         if answer_arp(frame) or len(frame) < 54 or frame[12:14] != b"\x08\x00" or frame[23] != 6:
             continue
@@ -172,9 +174,16 @@ def segments_to_us(seconds):
 
 sport = 40000 + rng.randrange(1000)
 iss = 1000
-send(ether(ipv4(tcp(sport, iss, 0, SYN, options=b"\x02\x04\x05\xb4", offset=6), 6)))
+syn = ether(ipv4(tcp(sport, iss, 0, SYN, options=b"\x02\x04\x05\xb4", offset=6), 6))
 server_seq = None
-for seq, ack, flags, data in segments_to_us(30):
+last = 0
+for got in segments_to_us(240):
+    if time.time() - last > 3:
+        send(syn)
+        last = time.time()
+    if got is None:
+        continue
+    seq, ack, flags, data = got
     if flags & SYN and flags & ACK and ack == iss + 1:
         server_seq = seq + 1
         break
@@ -203,7 +212,15 @@ seg(c + 25, ACK | PSH, request[25:])  # the rest, overlapping the middle
 seg(c + 25, ACK | PSH, request[25:])  # and again
 answer = b""
 fin = False
-for seq, ack, flags, data in segments_to_us(60):
+last = time.time()
+for got in segments_to_us(240):
+    if got is None:
+        if time.time() - last > 5:  # pieces lost on the way: resend the request whole, as TCP would
+            seg(c, ACK | PSH, request)
+            last = time.time()
+        continue
+    last = time.time()
+    seq, ack, flags, data = got
     if seq == rcv and data:
         answer += data
         rcv += len(data)
