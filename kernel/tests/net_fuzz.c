@@ -1,6 +1,6 @@
 /* libFuzzer target for the network stack's input paths (kernel/net/ built for the host with net_shim.c
- * under clang -fsanitize=fuzzer,address,undefined; run by tests/unit/kernel_net_fuzz_test.ts, by hand
- * as kernel/README.md says). Each input is a script of steps run against a fresh state: a listener
+ * and net_fake.c under clang -fsanitize=fuzzer,address,undefined; run by tests/unit/kernel_net_test.ts,
+ * by hand as kernel/README.md says). Each input is a script of steps run against a fresh state: a listener
  * on port 80, a UDP socket on port 53, and a connection PEER:4000 -> US:80 already ESTABLISHED, so
  * that the state machine past LISTEN is reached. Steps (first byte, modulo 8, picks the kind):
  *   0 raw Ethernet frame          len:2 bytes[len]
@@ -22,6 +22,7 @@
 #include "net/socket.h"
 #include "net/tcp.h"
 #include "param.h"
+#include "tests/net_fake.h"
 
 void abort(void);
 int fflush(void *stream);
@@ -31,8 +32,6 @@ uint64_t clock_monotonic_ns(void);
 extern long shim_allocations;
 extern bool verbose;
 
-#define US IP4(10, 0, 0, 2)
-#define PEER IP4(10, 0, 0, 1)
 #define PEER_PORT 4000
 #define OUT_PORT 5000
 /* Linux's socket-level option numbers (as in net/socket.c). */
@@ -42,51 +41,13 @@ extern bool verbose;
 #define SO_KEEPALIVE 9
 #define SO_LINGER 13
 
-static const uint8_t our_mac[6] = {0x02, 0, 0, 0, 0, 0x02};
-static const uint8_t peer_mac[6] = {0x02, 0, 0, 0, 0, 0x01};
 static const uint8_t syn_options[] = {2, 4, 0x05, 0xb4, 1, 3, 3, 2, 4, 2, 1, 1};
-
-static struct netif fake;
-static struct netbuf_queue inbox;
 
 /* The peer answers our ARP requests; everything else we send is dropped. */
 static void fake_transmit(struct netif *ifp, struct netbuf *nb)
 {
-	const uint8_t *f = nb->data;
-	if (nb->len >= 42 && get_be16(f + 12) == ETHERTYPE_ARP && get_be16(f + 20) == 1 && get_be32(f + 38) == PEER) {
-		struct netbuf *r = netbuf_alloc(42, 2);
-		uint8_t *p = r->data;
-		memcpy(p, our_mac, 6);
-		memcpy(p + 6, peer_mac, 6);
-		put_be16(p + 12, ETHERTYPE_ARP);
-		put_be16(p + 14, 1);
-		put_be16(p + 16, ETHERTYPE_IPV4);
-		p[18] = 6;
-		p[19] = 4;
-		put_be16(p + 20, 2);
-		memcpy(p + 22, peer_mac, 6);
-		put_be32(p + 28, PEER);
-		memcpy(p + 32, our_mac, 6);
-		put_be32(p + 38, US);
-		netbuf_enqueue(&inbox, r);
-	}
+	fake_answer_arp(nb->data, nb->len);
 	netbuf_free(nb);
-}
-
-static bool fake_poll(struct netif *ifp)
-{
-	uint32_t n = inbox.count;
-	for (uint32_t i = 0; i < n; i++)
-		netif_input(ifp, netbuf_dequeue(&inbox));
-	return n != 0;
-}
-
-static void inject(const uint8_t *frame, uint32_t len)
-{
-	struct netbuf *nb = netbuf_alloc(len, 2);
-	memcpy(nb->data, frame, len);
-	netbuf_enqueue(&inbox, nb);
-	net_poll();
 }
 
 /* ---- the input, read as a script ---- */
@@ -121,27 +82,6 @@ static const uint8_t *take_bytes(struct script *s, uint32_t want, uint32_t *len)
 
 static uint8_t frame[70000];
 
-/* Ethernet + IPv4 header in front of len payload bytes already at frame + 34; the frame's length. */
-static uint32_t wrap_ip(uint8_t proto, uint32_t len, uint16_t id, uint16_t frag)
-{
-	memcpy(frame, our_mac, 6);
-	memcpy(frame + 6, peer_mac, 6);
-	put_be16(frame + 12, ETHERTYPE_IPV4);
-	uint8_t *h = frame + 14;
-	memset(h, 0, 20);
-	h[0] = 0x45;
-	put_be16(h + 2, (uint16_t)(20 + len));
-	put_be16(h + 4, id);
-	put_be16(h + 6, frag);
-	h[8] = 64;
-	h[9] = proto;
-	put_be32(h + 12, PEER);
-	put_be32(h + 16, US);
-	uint16_t sum = csum_fold(csum_partial(h, 20, 0));
-	memcpy(h + 10, &sum, 2);
-	return 34 + len;
-}
-
 static void l4_checksum(uint8_t proto, uint32_t len, uint32_t offset)
 {
 	uint8_t *l4 = frame + 34;
@@ -166,7 +106,7 @@ static void send_tcp(uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
 	memcpy(t + 20, options, optlen);
 	memcpy(t + hlen, data, len);
 	l4_checksum(IPPROTO_TCP, hlen + len, 16);
-	inject(frame, wrap_ip(IPPROTO_TCP, hlen + len, 1, 0));
+	inject(frame, build_ip(frame, IPPROTO_TCP, frame + 34, hlen + len, 1, 0));
 }
 
 struct state {
@@ -209,23 +149,6 @@ static void step_tcp(struct script *s)
 	}
 }
 
-static long app_read(struct socket *sock, uint8_t *buf, size_t n, int flags)
-{
-	struct user_iovec iov = {(uint64_t)buf, n};
-	struct iov_iter it;
-	iov_iter_init(&it, &iov, 1);
-	bool truncated;
-	return socket_recv(sock, &it, flags, NULL, true, &truncated);
-}
-
-static long app_write(struct socket *sock, const uint8_t *buf, size_t n)
-{
-	struct user_iovec iov = {(uint64_t)buf, n};
-	struct iov_iter it;
-	iov_iter_init(&it, &iov, 1);
-	return socket_send(sock, &it, MSG_NOSIGNAL, NULL, true);
-}
-
 static void step_app(struct state *st, struct script *s)
 {
 	uint8_t op = (uint8_t)take(s, 1), arg = (uint8_t)take(s, 1);
@@ -234,11 +157,11 @@ static void step_app(struct state *st, struct script *s)
 	switch (op & 7) {
 	case 0:
 		if (*sock)
-			app_read(*sock, st->buf, (size_t)arg * 64 + 1, arg & 1 ? MSG_PEEK : 0);
+			sock_read(*sock, st->buf, (size_t)arg * 64 + 1, arg & 1 ? MSG_PEEK : 0);
 		break;
 	case 1:
 		if (*sock)
-			app_write(*sock, st->buf, (size_t)arg * 256 + 1);
+			sock_write(*sock, st->buf, (size_t)arg * 256 + 1);
 		break;
 	case 2:
 		if (*sock)
@@ -295,9 +218,9 @@ static void step_udp(struct state *st, struct script *s)
 		memset(u + 6, 0, 2);
 	else
 		l4_checksum(IPPROTO_UDP, 8 + len, 6);
-	inject(frame, wrap_ip(IPPROTO_UDP, 8 + len, 1, 0));
+	inject(frame, build_ip(frame, IPPROTO_UDP, frame + 34, 8 + len, 1, 0));
 	if (port & 4)
-		app_read(st->udp, st->buf, sizeof(st->buf), 0);
+		sock_read(st->udp, st->buf, sizeof(st->buf), 0);
 }
 
 static void step_fragment(struct script *s)
@@ -308,8 +231,7 @@ static void step_fragment(struct script *s)
 	uint32_t len;
 	const uint8_t *data = take_bytes(s, take(s, 2) % 1500, &len);
 	static const uint8_t protos[] = {IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, 99};
-	memcpy(frame + 34, data, len);
-	inject(frame, wrap_ip(protos[more % 4], len, id, (uint16_t)((more & 0x80 ? 0x2000 : 0) | (offset & 0x1fff))));
+	inject(frame, build_ip(frame, protos[more % 4], data, len, id, (uint16_t)((more & 0x80 ? 0x2000 : 0) | (offset & 0x1fff))));
 }
 
 static void step_icmp(struct script *s)
@@ -334,7 +256,7 @@ static void step_icmp(struct script *s)
 	put_be16(q + 22, sport);
 	put_be32(q + 24, pcb ? pcb->snd_una + mtu % 4 : mtu);
 	l4_checksum(IPPROTO_ICMP, 36, 2);
-	inject(frame, wrap_ip(IPPROTO_ICMP, 36, 1, 0));
+	inject(frame, build_ip(frame, IPPROTO_ICMP, frame + 34, 36, 1, 0));
 }
 
 static void run_script(struct state *st, struct script *s)
@@ -444,15 +366,7 @@ static void setup(struct state *st)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	memcpy(fake.name, "eth0", 5);
-	memcpy(fake.mac, our_mac, 6);
-	fake.flags = IFF_UP | IFF_RUNNING | IFF_BROADCAST;
-	fake.ethernet = true;
-	fake.mtu = 1500;
-	fake.transmit = fake_transmit;
-	fake.poll = fake_poll;
-	netif_register(&fake);
-	netif_set_addr(&fake, US, IP4(255, 255, 255, 0));
+	fake_setup(fake_transmit);
 	/* One round first, so that state kept for good (the ARP entry, the timer heap) is in the baseline. */
 	static struct state st;
 	setup(&st);

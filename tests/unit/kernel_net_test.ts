@@ -1,6 +1,6 @@
 /**
  * The kernel's network stack on the host: kernel/net/ compiled for Linux together with the shim
- * (kernel/tests/net_shim.c) and either the tests of kernel/tests/net_test.c (gcc) or the libFuzzer
+ * (kernel/tests/net_shim.c), the fake interface (net_fake.c) and either the tests of kernel/tests/net_test.c (gcc) or the libFuzzer
  * target kernel/tests/net_fuzz.c (clang), under AddressSanitizer and UndefinedBehaviorSanitizer, so
  * that hostile frames that read out of bounds fail loudly.
  */
@@ -18,7 +18,7 @@ async function run(cmd: string, args: string[]): Promise<{ code: number; out: st
 }
 
 /**
- * Builds kernel/net/ with the shim and one driver file into a host program.
+ * Builds kernel/net/ with the shim, the fake interface and one driver file into a host program.
  *
  * @param compiler "gcc" or "clang"
  * @param options `sanitizers` for -fsanitize=, `driver` the file of kernel/tests/ with main or the fuzz target
@@ -58,6 +58,7 @@ async function buildNetStack(
     "-o",
     `${dir}/${name}`,
     ...sources,
+    `${KERNEL}/tests/net_fake.c`,
     `${KERNEL}/tests/${options.driver}`,
     `${dir}/${name}_shim.o`,
   ]);
