@@ -1,18 +1,19 @@
 /* libFuzzer target for the network stack's input paths (kernel/net/ built for the host with net_shim.c
  * and net_fake.c under clang -fsanitize=fuzzer,address,undefined; run by tests/unit/kernel_net_test.ts,
  * by hand as kernel/README.md says). Each input is a script of steps run against a fresh state: a listener
- * on port 80, a UDP socket on port 53, and a connection PEER:4000 -> US:80 already ESTABLISHED, so
+ * on port 80, a UDP socket on port 53 connected to PEER:1000, and a connection PEER:4000 -> US:80 already ESTABLISHED, so
  * that the state machine past LISTEN is reached. Steps (first byte, modulo 8, picks the kind):
  *   0 raw Ethernet frame          len:2 bytes[len]
  *   1 IPv4 packet, header checksum fixed        len:2 bytes[len]
  *   2 TCP segment on the connection (or the listener once it is gone), checksum right:
  *     flags:1 seq_delta:2 ack_delta:2 window:2 optlen:1 options[optlen & 40] datalen:2 data
  *     (deltas are signed and relative to what the stack expects, so they land in and around the window)
- *   3 the app: op:1 arg:1 (read, write, shutdown, close, accept, connect out, options)
- *   4 time passes: arg:1 (2^(arg%36) ns)
+ *   3 the app: op:1 arg:1 (read, write, shutdown, close, accept, connect out, options; UDP send and
+ *     receive when op has 0x40)
+ *   4 time passes: arg:1 (2^(arg%44) ns, up to hours: keepalive)
  *   5 UDP datagram to port 53 (or arg port), checksum right or zero: port:1 len:2 data
- *   6 IPv4 fragment of a TCP/UDP/ICMP packet: id:1 offset:2 mf+proto:1 len:2 data
- *   7 ICMP error quoting the connection: type:1 code:1 mtu:2
+ *   6 IPv4 fragment of a TCP/UDP/ICMP packet: id:1 offset:1 (x 8 bytes) mf+proto:1 len:2 data
+ *   7 ICMP error quoting the TCP connection (or the UDP socket when type has 0x40): type:1 code:1 mtu:2
  * Afterwards everything is closed and time runs until every timer is done; the heap must then hold
  * exactly what it held before the input (no connection, fragment or buffer left behind). */
 #include "errno.h"
@@ -154,6 +155,14 @@ static void step_app(struct state *st, struct script *s)
 	uint8_t op = (uint8_t)take(s, 1), arg = (uint8_t)take(s, 1);
 	struct socket **sock = op & 0x80 ? &st->out : &st->conn;
 	int one = 1;
+	if (op & 0x40) {
+		if (op & 1)
+			sock_write(st->udp, st->buf, (size_t)arg * 8);
+		else
+			sock_read(st->udp, st->buf, (size_t)arg * 8, arg & 1 ? MSG_PEEK : 0);
+		net_poll();
+		return;
+	}
 	switch (op & 7) {
 	case 0:
 		if (*sock)
@@ -226,7 +235,7 @@ static void step_udp(struct state *st, struct script *s)
 static void step_fragment(struct script *s)
 {
 	uint8_t id = (uint8_t)take(s, 1);
-	uint16_t offset = (uint16_t)take(s, 2);
+	uint16_t offset = (uint16_t)take(s, 1);
 	uint8_t more = (uint8_t)take(s, 1);
 	uint32_t len;
 	const uint8_t *data = take_bytes(s, take(s, 2) % 1500, &len);
@@ -240,22 +249,24 @@ static void step_icmp(struct script *s)
 	uint16_t mtu = (uint16_t)take(s, 2);
 	uint16_t sport;
 	struct tcp_pcb *pcb = target(&sport, type & 0x80);
+	bool udp = type & 0x40;
 	uint8_t *m = frame + 34;
 	memset(m, 0, 8 + 28);
-	m[0] = type & 0x7f;
+	m[0] = type & 0x3f;
 	m[1] = code;
 	put_be16(m + 6, mtu);
 	uint8_t *q = m + 8; /* the quoted header: a segment we sent to the peer */
 	q[0] = 0x45;
 	put_be16(q + 2, 40);
 	q[8] = 64;
-	q[9] = IPPROTO_TCP;
+	q[9] = udp ? IPPROTO_UDP : IPPROTO_TCP;
 	put_be32(q + 12, US);
 	put_be32(q + 16, PEER);
-	put_be16(q + 20, pcb ? pcb->local_port : 80);
-	put_be16(q + 22, sport);
+	put_be16(q + 20, udp ? 53 : pcb ? pcb->local_port : 80);
+	put_be16(q + 22, udp ? 1000 : sport);
 	put_be32(q + 24, pcb ? pcb->snd_una + mtu % 4 : mtu);
-	l4_checksum(IPPROTO_ICMP, 36, 2);
+	uint16_t sum = csum_fold(csum_partial(m, 36, 0)); /* ICMP: no pseudo-header */
+	memcpy(m + 2, &sum, 2);
 	inject(frame, build_ip(frame, IPPROTO_ICMP, frame + 34, 36, 1, 0));
 }
 
@@ -290,7 +301,7 @@ static void run_script(struct state *st, struct script *s)
 			step_app(st, s);
 			break;
 		case 4:
-			shim_advance(1ULL << (take(s, 1) % 36));
+			shim_advance(1ULL << (take(s, 1) % 44));
 			net_poll();
 			break;
 		case 5:
@@ -351,8 +362,8 @@ static void setup(struct state *st)
 	if (socket_bind(st->listener, &a) != 0 || socket_listen(st->listener, 4) != 0)
 		abort();
 	socket_create(SOCK_DGRAM, 0, &st->udp);
-	struct inet_address u = {US, 53};
-	if (socket_bind(st->udp, &u) != 0)
+	struct inet_address u = {US, 53}, peer = {PEER, 1000};
+	if (socket_bind(st->udp, &u) != 0 || socket_connect(st->udp, &peer, true) != 0)
 		abort();
 	/* The handshake: SYN, our SYN-ACK (its ISS read from the half-open child), ACK. */
 	send_tcp(PEER_PORT, 80, 1000, 0, TCP_SYN, 65535, syn_options, sizeof(syn_options), NULL, 0);

@@ -101,6 +101,15 @@ function tcpStep(flags: number, seqDelta: number, ackDelta: number, data = ""): 
 const ACK = 0x10, PSH = 0x08, FIN = 0x01, SYN = 0x02, OUTGOING = 0x40;
 const app = (op: number, arg = 0) => [3, op, arg];
 const time = (log2ns: number) => [4, log2ns];
+const fragment = (id: number, offset8: number, moreAndProto: number, len: number) => [
+  6,
+  id,
+  offset8,
+  moreAndProto,
+  0,
+  len,
+  ...new Array(len).fill(0x40 + id),
+];
 
 /** Seeds that walk the state machine: data in and out of order, both closes, an active open, fragments. */
 const SEEDS: Record<string, number[]> = {
@@ -137,43 +146,15 @@ const SEEDS: Record<string, number[]> = {
     ...tcpStep(ACK | FIN | OUTGOING, 0, 1),
   ],
   "fragments-and-udp": [
-    6,
-    7,
-    0,
-    0,
-    0x81,
-    0,
-    16,
-    ...new Array(16).fill(0x41),
-    6,
-    7,
-    0,
-    1,
-    0x01,
-    0,
-    8,
-    ...new Array(8).fill(0x42),
-    6,
-    7,
-    0,
-    1,
-    0x81,
-    0,
-    8,
-    ...new Array(8).fill(0x43),
-    5,
-    4,
-    0,
-    4,
-    0x64,
-    0x6e,
-    0x73,
-    0x21,
-    7,
-    3,
-    4,
-    5,
-    0xdc,
+    ...fragment(7, 0, 0x81, 16), // UDP, more to come
+    ...fragment(7, 2, 0x01, 8), // the end: reassembled
+    ...fragment(8, 0, 0x80, 16), // TCP, overlapping the next
+    ...fragment(8, 1, 0x00, 16),
+    ...[5, 4, 0, 4, 0x64, 0x6e, 0x73, 0x21], // a datagram to port 53, then read
+    ...app(0x41, 4), // the app sends one
+    ...[7, 0x43, 3, 0, 0], // port unreachable for it
+    ...app(0x40, 4),
+    ...[7, 3, 4, 5, 0xdc], // fragmentation needed, for the TCP connection
   ],
 };
 
