@@ -1,8 +1,9 @@
 /* libFuzzer target for the network stack's input paths (kernel/net/ built for the host with net_shim.c
  * and net_fake.c under clang -fsanitize=fuzzer,address,undefined; run by tests/unit/kernel_net_test.ts,
- * by hand as kernel/README.md says). Each input is a script of steps run against a fresh state: a listener
- * on port 80, a UDP socket on port 53 connected to PEER:1000, and a connection PEER:4000 -> US:80 already ESTABLISHED, so
- * that the state machine past LISTEN is reached. Steps (first byte, modulo 8, picks the kind):
+ * by hand as kernel/README.md says). Each input is a script of steps run against a fresh state: a
+ * listener on port 80, a UDP socket on port 53 connected to PEER:1000, and a connection PEER:4000 ->
+ * US:80 already ESTABLISHED, so that the state machine past LISTEN is reached. Steps (the first byte,
+ * modulo 8, picks the kind):
  *   0 raw Ethernet frame          len:2 bytes[len]
  *   1 IPv4 packet, header checksum fixed        len:2 bytes[len]
  *   2 TCP segment on the connection (or the listener once it is gone), checksum right:
@@ -14,8 +15,9 @@
  *   5 UDP datagram to port 53 (or arg port), checksum right or zero: port:1 len:2 data
  *   6 IPv4 fragment of a TCP/UDP/ICMP packet: id:1 offset:1 (x 8 bytes) mf+proto:1 len:2 data
  *   7 ICMP error quoting the TCP connection (or the UDP socket when type has 0x40): type:1 code:1 mtu:2
- * Afterwards everything is closed and time runs until every timer is done; the heap must then hold
- * exactly what it held before the input (no connection, fragment or buffer left behind). */
+ * Afterwards everything is closed and time runs until every timer is done; the listener must then count
+ * no half-open child, and the heap must hold exactly what it held before the input (no connection,
+ * fragment or buffer left behind). */
 #include "errno.h"
 #include "lib.h"
 #include "net/ip.h"
@@ -31,7 +33,6 @@ int printf(const char *fmt, ...);
 void shim_advance(uint64_t ns);
 uint64_t clock_monotonic_ns(void);
 extern long shim_allocations;
-extern bool verbose;
 
 #define PEER_PORT 4000
 #define OUT_PORT 5000
@@ -71,7 +72,7 @@ static uint32_t take(struct script *s, uint32_t bytes)
 	return v;
 }
 
-/* Up to max bytes of the script, as they are; how many in *len. */
+/* Up to `want` bytes of the script, as they are; how many in *len. */
 static const uint8_t *take_bytes(struct script *s, uint32_t want, uint32_t *len)
 {
 	*len = MIN(want, (uint32_t)s->left);
@@ -115,16 +116,16 @@ struct state {
 	uint8_t buf[65536];
 };
 
-/* The connection a segment goes to: the accepted one, or the one we opened (toggle), when it exists. */
+/* The connection a segment goes to: the accepted one, or the one we opened, when it still exists. */
 static struct tcp_pcb *target(uint16_t *port, bool outgoing)
 {
 	*port = outgoing ? OUT_PORT : PEER_PORT;
-	struct tcp_pcb *pcb = tcp_lookup(PEER, *port, US, outgoing ? 0 : 80);
-	if (outgoing) {
-		for (pcb = tcp_pcbs; pcb; pcb = pcb->next)
-			if (pcb->remote_port == OUT_PORT)
-				break;
-	}
+	struct tcp_pcb *pcb = tcp_pcbs;
+	if (outgoing)
+		while (pcb && pcb->remote_port != OUT_PORT)
+			pcb = pcb->next;
+	else
+		pcb = tcp_lookup(PEER, PEER_PORT, US, 80);
 	return pcb && pcb->state != TCP_LISTEN ? pcb : NULL;
 }
 
@@ -142,9 +143,8 @@ static void step_tcp(struct script *s)
 	struct tcp_pcb *pcb = target(&sport, outgoing);
 	flags &= 0x3f;
 	if (pcb) {
-		uint16_t lport = pcb->local_port;
-		send_tcp(sport, lport, pcb->rcv_nxt + (uint32_t)(int32_t)seq_delta, pcb->snd_una + (uint32_t)(int32_t)ack_delta,
-			 flags, window, options, optlen, data, len);
+		uint32_t seq = pcb->rcv_nxt + (uint32_t)(int32_t)seq_delta, ack = pcb->snd_una + (uint32_t)(int32_t)ack_delta;
+		send_tcp(sport, pcb->local_port, seq, ack, flags, window, options, optlen, data, len);
 	} else {
 		send_tcp(sport, 80, (uint32_t)seq_delta, (uint32_t)ack_delta, flags, window, options, optlen, data, len);
 	}
@@ -240,7 +240,8 @@ static void step_fragment(struct script *s)
 	uint32_t len;
 	const uint8_t *data = take_bytes(s, take(s, 2) % 1500, &len);
 	static const uint8_t protos[] = {IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, 99};
-	inject(frame, build_ip(frame, protos[more % 4], data, len, id, (uint16_t)((more & 0x80 ? 0x2000 : 0) | (offset & 0x1fff))));
+	uint16_t frag = (uint16_t)((more & 0x80 ? 0x2000 : 0) | offset); /* MF, offset in 8-byte units */
+	inject(frame, build_ip(frame, protos[more % 4], data, len, id, frag));
 }
 
 static void step_icmp(struct script *s)
