@@ -10,6 +10,7 @@ export const PACKAGE_BINARIES: Readonly<Record<string, string>> = {
   "qemu-system-x86": "qemu-system-x86_64",
   "qemu-utils": "qemu-img",
   "gcc": "gcc",
+  "clang": "clang",
   "musl-tools": "musl-gcc",
   "cpio": "cpio",
   "binutils": "ld",

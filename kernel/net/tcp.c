@@ -82,7 +82,8 @@ static void detach_child(struct tcp_pcb *child)
 		}
 		l->queue_count--;
 		child->queued = false;
-	} else if (child->state == TCP_SYN_RECEIVED) {
+	} else {
+		/* Half-open, whatever its state says: tcp_done marks a child CLOSED before freeing it. */
 		l->half_open--;
 	}
 	child->listener = NULL;
@@ -284,6 +285,7 @@ struct tcp_pcb *tcp_child_new(struct tcp_pcb *l)
 	c->local_port = l->local_port;
 	c->state = TCP_SYN_RECEIVED;
 	l->half_open++;
+	net_stats.tcp_half_open_peak = MAX(net_stats.tcp_half_open_peak, (uint64_t)l->half_open);
 	start_sequence(c);
 	return c;
 }

@@ -124,7 +124,7 @@ struct tcp_pcb {
 	/* Options. */
 	bool nodelay, cork, keepalive;
 	uint32_t keep_idle_s, keep_interval_s, keep_count;
-	int keep_probes;
+	int keep_probes;         /* keepalive or zero-window probes the peer left unanswered */
 	uint64_t last_received; /* for keepalive */
 	uint32_t user_mss;       /* TCP_MAXSEG, 0 unless set */
 	int syn_retries;         /* TCP_SYNCNT */
@@ -138,6 +138,7 @@ struct tcp_pcb {
 
 	struct net_timer rexmt_timer, delack_timer, persist_timer, keepalive_timer, wait_timer;
 	int persist_backoff;
+	bool sws_override;       /* the persist timer fired: send a small window's worth despite SWS avoidance */
 };
 
 /* net/tcp.c */

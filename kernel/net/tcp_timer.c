@@ -95,11 +95,24 @@ static void persist_fired(struct net_timer *t)
 {
 	struct tcp_pcb *pcb = container_of(t, struct tcp_pcb, persist_timer);
 	if (pcb->snd_wnd != 0 || pcb->data_seq + pcb->sndbuf.len == pcb->snd_nxt) {
+		/* Also the override timeout of sender SWS avoidance (RFC 1122 §4.2.3.4): a window that
+		 * stays below half the largest one gets what fits, or a peer that never opens it further
+		 * would stall the connection for ever. */
 		pcb->persist_backoff = 0;
+		pcb->sws_override = true;
 		tcp_output(pcb);
+		pcb->sws_override = false;
+		return;
+	}
+	/* A peer that answers nothing (not even the probes) is gone: give up as Linux's tcp_probe_timer
+	 * does, or a closed socket's connection would probe forever. Any segment from the peer resets
+	 * the count, which keepalive shares (Linux's icsk_probes_out). */
+	if ((uint32_t)pcb->keep_probes >= TCP_RETRIES) {
+		tcp_done(pcb, ETIMEDOUT);
 		return;
 	}
 	send_probe(pcb);
+	pcb->keep_probes++;
 	pcb->persist_backoff++;
 	tcp_arm_persist(pcb);
 }

@@ -12,9 +12,26 @@ bool verbose;
 static uint64_t now_ns = 1000000000;
 static uint64_t random_state = 0x9e3779b97f4a7c15ULL;
 
-void *kmalloc(size_t n) { return malloc(n ? n : 1); }
-void *kzalloc(size_t n) { return calloc(1, n ? n : 1); }
-void kfree(void *p) { free(p); }
+long shim_allocations; /* live kmalloc/kzalloc blocks: the fuzz target checks nothing is left behind */
+
+void *kmalloc(size_t n)
+{
+	shim_allocations++;
+	return malloc(n ? n : 1);
+}
+
+void *kzalloc(size_t n)
+{
+	shim_allocations++;
+	return calloc(1, n ? n : 1);
+}
+
+void kfree(void *p)
+{
+	if (p)
+		shim_allocations--;
+	free(p);
+}
 uint64_t clock_monotonic_ns(void) { return now_ns; }
 void shim_advance(uint64_t ns) { now_ns += ns; }
 void deferred_kick(void) {}

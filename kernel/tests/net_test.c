@@ -1,5 +1,5 @@
 /* Host unit tests of the network stack's input paths (kernel/net/ sources built for the host with
- * net_shim.c; run by tests/unit/kernel_net_test.ts): hostile frames (garbage, truncations, bit flips,
+ * net_shim.c and net_fake.c; run by tests/unit/kernel_net_test.ts): hostile frames (garbage, truncations, bit flips,
  * bad checksums) must be rejected without harm, and TCP must handle out-of-order, overlapping,
  * duplicate and out-of-window segments, RST/SYN attacks (RFC 5961), retransmission with backoff, fast
  * retransmit, window probes and half-close; IPv4 reassembly must survive reordering, overlap and
@@ -13,6 +13,7 @@
 #include "net/socket.h"
 #include "net/tcp.h"
 #include "param.h"
+#include "tests/net_fake.h"
 
 int printf(const char *fmt, ...);
 void exit(int status);
@@ -33,17 +34,12 @@ static int failures, checks;
 		}                                                                                   \
 	} while (0)
 
-#define US IP4(10, 0, 0, 2)
-#define PEER IP4(10, 0, 0, 1)
 #define MS 1000000UL
 
-static const uint8_t our_mac[6] = {0x02, 0, 0, 0, 0, 0x02};
-static const uint8_t peer_mac[6] = {0x02, 0, 0, 0, 0, 0x01};
 
 /* ---- the fake interface ---- */
 
-static struct netif fake;
-static struct netbuf_queue inbox, sent;
+static struct netbuf_queue sent;
 
 /* The fake DHCP server: what it has seen and how it answers. */
 static struct {
@@ -73,21 +69,8 @@ static void dhcp_answer(const uint8_t *request, uint8_t type)
 	put_be16(udp + 6, 0); /* no checksum */
 	memcpy(udp + 8, msg, sizeof(msg));
 	struct netbuf *r = netbuf_alloc(14 + 20 + sizeof(udp), 2);
-	uint8_t *f = r->data;
-	memcpy(f, our_mac, 6);
-	memcpy(f + 6, peer_mac, 6);
-	put_be16(f + 12, ETHERTYPE_IPV4);
-	uint8_t *h = f + 14;
-	memset(h, 0, 20);
-	h[0] = 0x45;
-	put_be16(h + 2, (uint16_t)(20 + sizeof(udp)));
-	h[8] = 64;
-	h[9] = IPPROTO_UDP;
-	put_be32(h + 12, PEER);
-	put_be32(h + 16, US); /* unicast to the offered address, as QEMU's server does */
-	uint16_t sum = csum_fold(csum_partial(h, 20, 0));
-	memcpy(h + 10, &sum, 2);
-	memcpy(h + 20, udp, sizeof(udp));
+	/* Unicast to the offered address, as QEMU's server does. */
+	build_ip(r->data, IPPROTO_UDP, udp, sizeof(udp), 0, 0);
 	netbuf_enqueue(&inbox, r);
 }
 
@@ -121,43 +104,11 @@ static void fake_transmit(struct netif *ifp, struct netbuf *nb)
 		netbuf_free(nb);
 		return;
 	}
-	if (nb->len >= 42 && get_be16(f + 12) == ETHERTYPE_ARP && get_be16(f + 20) == 1 && get_be32(f + 38) == PEER) {
-		/* Answer "who has PEER" at once (queued: delivered at the next poll). */
-		struct netbuf *r = netbuf_alloc(42, 2);
-		uint8_t *p = r->data;
-		memcpy(p, our_mac, 6);
-		memcpy(p + 6, peer_mac, 6);
-		put_be16(p + 12, ETHERTYPE_ARP);
-		put_be16(p + 14, 1);
-		put_be16(p + 16, ETHERTYPE_IPV4);
-		p[18] = 6;
-		p[19] = 4;
-		put_be16(p + 20, 2);
-		memcpy(p + 22, peer_mac, 6);
-		put_be32(p + 28, PEER);
-		memcpy(p + 32, our_mac, 6);
-		put_be32(p + 38, US);
-		netbuf_enqueue(&inbox, r);
+	if (fake_answer_arp(f, nb->len)) { /* delivered at the next poll */
 		netbuf_free(nb);
 		return;
 	}
 	netbuf_enqueue(&sent, nb);
-}
-
-static bool fake_poll(struct netif *ifp)
-{
-	uint32_t n = inbox.count;
-	for (uint32_t i = 0; i < n; i++)
-		netif_input(ifp, netbuf_dequeue(&inbox));
-	return n != 0;
-}
-
-static void inject(const uint8_t *frame, uint32_t len)
-{
-	struct netbuf *nb = netbuf_alloc(len, 2);
-	memcpy(nb->data, frame, len);
-	netbuf_enqueue(&inbox, nb);
-	net_poll();
 }
 
 static void advance(uint64_t ns)
@@ -185,27 +136,6 @@ static struct netbuf *next_sent(void)
 static void drain_sent(void) { netbuf_queue_purge(&sent); }
 
 /* ---- building frames ---- */
-
-static uint32_t build_ip(uint8_t *f, uint8_t proto, const uint8_t *payload, uint32_t len, uint16_t id, uint16_t frag)
-{
-	memcpy(f, our_mac, 6);
-	memcpy(f + 6, peer_mac, 6);
-	put_be16(f + 12, ETHERTYPE_IPV4);
-	uint8_t *h = f + 14;
-	memset(h, 0, 20);
-	h[0] = 0x45;
-	put_be16(h + 2, (uint16_t)(20 + len));
-	put_be16(h + 4, id);
-	put_be16(h + 6, frag);
-	h[8] = 64;
-	h[9] = proto;
-	put_be32(h + 12, PEER);
-	put_be32(h + 16, US);
-	uint16_t sum = csum_fold(csum_partial(h, 20, 0));
-	memcpy(h + 10, &sum, 2);
-	memcpy(h + 20, payload, len);
-	return 14 + 20 + len;
-}
 
 struct tcp_in {
 	uint16_t sport, dport;
@@ -305,23 +235,6 @@ static struct tcp_out next_tcp(void)
 }
 
 /* ---- sockets through the kernel API (user buffers are host memory here) ---- */
-
-static long sock_read(struct socket *s, void *buf, size_t n, int flags)
-{
-	struct user_iovec iov = {(uint64_t)buf, n};
-	struct iov_iter it;
-	iov_iter_init(&it, &iov, 1);
-	bool truncated;
-	return socket_recv(s, &it, flags, NULL, true, &truncated);
-}
-
-static long sock_write(struct socket *s, const void *buf, size_t n)
-{
-	struct user_iovec iov = {(uint64_t)buf, n};
-	struct iov_iter it;
-	iov_iter_init(&it, &iov, 1);
-	return socket_send(s, &it, 0, NULL, true);
-}
 
 static struct socket *listener(uint16_t port)
 {
@@ -837,15 +750,7 @@ static void test_dhcp(void)
 int main(int argc, char **argv)
 {
 	verbose = argc > 1;
-	memcpy(fake.name, "eth0", 5);
-	memcpy(fake.mac, our_mac, 6);
-	fake.flags = IFF_UP | IFF_RUNNING | IFF_BROADCAST;
-	fake.ethernet = true;
-	fake.mtu = 1500;
-	fake.transmit = fake_transmit;
-	fake.poll = fake_poll;
-	netif_register(&fake);
-	netif_set_addr(&fake, US, IP4(255, 255, 255, 0));
+	fake_setup(fake_transmit);
 	drain_sent();
 	test_garbage();
 	test_tcp_receive();

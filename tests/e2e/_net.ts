@@ -11,7 +11,7 @@ import { buildKernel } from "../../kernel/build.ts";
 import { KVM_CPU, qemuBinary, TCG_CPU } from "../../hypervisors/_qemu_common.ts";
 import { MICROVM_OPTIONS } from "../../hypervisors/qemu_microvm.ts";
 import { probeKvm, PVM_SAFE_OPTION } from "../../core/host.ts";
-import { work } from "./_harness.ts";
+import { run, work } from "./_harness.ts";
 
 /** A cpio "newc" archive holding one executable file at `/path`. */
 export function cpioWith(path: string, data: Uint8Array): Uint8Array {
@@ -194,4 +194,32 @@ export function watchGuest(
       }
     },
   };
+}
+
+/** Runs `ip` with args; its output, or throws with its error. */
+export async function ip(...args: string[]): Promise<string> {
+  const r = await run("ip", args);
+  if (r.code !== 0) throw new Error(`ip ${args.join(" ")} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+/**
+ * Runs fn with a network namespace of its own holding an up tap device `tap0` at 192.168.77.1/24 (a guest
+ * attached to it can reach nothing outside the namespace); deletes the namespace afterwards. Root only.
+ *
+ * @param fn gets the namespace's name
+ * @returns what fn returned
+ */
+export async function withTapNamespace<T>(fn: (namespace: string) => Promise<T>): Promise<T> {
+  const ns = `osvtest-${crypto.randomUUID().slice(0, 8)}`;
+  await ip("netns", "add", ns);
+  try {
+    await ip("-n", ns, "link", "set", "lo", "up");
+    await ip("-n", ns, "tuntap", "add", "dev", "tap0", "mode", "tap");
+    await ip("-n", ns, "addr", "add", "192.168.77.1/24", "dev", "tap0");
+    await ip("-n", ns, "link", "set", "tap0", "up");
+    return await fn(ns);
+  } finally {
+    await ip("netns", "del", ns);
+  }
 }

@@ -15,7 +15,7 @@ import assert from "node:assert/strict";
 import { ensureHostTools } from "../../core/setup.ts";
 import { defaultMac } from "../../core/net.ts";
 import { accelerators, buildImage, guestProgram, osv, ROOT, run } from "./_harness.ts";
-import { freePort, type NetGuest, watchGuest } from "./_net.ts";
+import { freePort, ip, type NetGuest, watchGuest } from "./_net.ts";
 
 const HYPERVISORS = [
   { hypervisor: "qemu", nic: "pci" },
@@ -153,12 +153,6 @@ const tapProblem = Deno.uid() !== 0 ? "not root" : (() => {
   }
 })();
 if (tapProblem !== null) console.error(`net_cli_test.ts: skipping the osv run -n tests: ${tapProblem}`);
-
-async function ip(...args: string[]): Promise<string> {
-  const r = await run("ip", args);
-  if (r.code !== 0) throw new Error(`ip ${args.join(" ")} failed: ${r.stderr}`);
-  return r.stdout;
-}
 
 for (const accel of accelerators()) {
   for (const { hypervisor, nic } of HYPERVISORS) {

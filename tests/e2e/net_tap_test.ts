@@ -9,14 +9,9 @@
 import assert from "node:assert/strict";
 import { ensureHostTools } from "../../core/setup.ts";
 import { accelerators, guestProgram, run } from "./_harness.ts";
-import { bootWithNetwork, NET_MACHINES } from "./_net.ts";
+import { bootWithNetwork, NET_MACHINES, withTapNamespace } from "./_net.ts";
 
 const isRoot = Deno.uid() === 0;
-
-async function ip(...args: string[]): Promise<void> {
-  const r = await run("ip", args);
-  if (r.code !== 0) throw new Error(`ip ${args.join(" ")} failed: ${r.stderr}`);
-}
 
 for (const accel of accelerators()) {
   const { machine, nic } = NET_MACHINES["pc, virtio-net-pci"];
@@ -25,13 +20,7 @@ for (const accel of accelerators()) {
     ignore: !isRoot,
     async fn() {
       await ensureHostTools(["iproute2", "curl"]);
-      const ns = `osvtest-${crypto.randomUUID().slice(0, 8)}`;
-      await ip("netns", "add", ns);
-      try {
-        await ip("-n", ns, "link", "set", "lo", "up");
-        await ip("-n", ns, "tuntap", "add", "dev", "tap0", "mode", "tap");
-        await ip("-n", ns, "addr", "add", "192.168.77.1/24", "dev", "tap0");
-        await ip("-n", ns, "link", "set", "tap0", "up");
+      await withTapNamespace(async (ns) => {
         const guest = await bootWithNetwork({
           accel,
           machine,
@@ -74,9 +63,7 @@ for (const accel of accelerators()) {
           guest.kill();
           await guest.status;
         }
-      } finally {
-        await ip("netns", "del", ns);
-      }
+      });
     },
   });
 }
