@@ -94,11 +94,13 @@ void net_report(void)
 {
 	const struct net_stats *n = &net_stats;
 	kprintf("osv: net: ip in %lu out %lu bad %lu/%lu frag %lu reassembled %lu; udp in %lu out %lu; tcp in %lu out %lu "
-		"retransmits %lu fast %lu ooo %lu bad %lu resets %lu syn dropped %lu half-open peak %lu; icmp in %lu out %lu; "
+		"retransmits %lu fast %lu ooo %lu bad %lu resets %lu syn dropped %lu half-open peak %lu syn cookies %lu/%lu; "
+		"icmp in %lu out %lu; "
 		"arp in %lu out %lu\n",
 		n->ip_in, n->ip_out, n->ip_bad_header, n->ip_bad_checksum, n->ip_fragments, n->ip_reassembled, n->udp_in,
 		n->udp_out, n->tcp_in, n->tcp_out, n->tcp_retransmits, n->tcp_fast_retransmits, n->tcp_out_of_order,
-		n->tcp_bad, n->tcp_resets_sent, n->tcp_syn_dropped, n->tcp_half_open_peak, n->icmp_in, n->icmp_out, n->arp_in, n->arp_out);
+		n->tcp_bad, n->tcp_resets_sent, n->tcp_syn_dropped, n->tcp_half_open_peak,
+		n->tcp_syn_cookies_sent, n->tcp_syn_cookies_ok, n->icmp_in, n->icmp_out, n->arp_in, n->arp_out);
 	for (int i = 0; i < netif_count(); i++) {
 		struct netif *ifp = netif_at(i);
 		kprintf("osv: net: %s rx %lu packets %lu bytes (%lu dropped, %lu errors), tx %lu packets %lu bytes (%lu dropped)\n",

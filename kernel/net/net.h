@@ -79,7 +79,8 @@ struct net_stats {
 	uint64_t icmp_in, icmp_out, icmp_bad;
 	uint64_t udp_in, udp_out, udp_bad, udp_no_port, udp_queue_full;
 	uint64_t tcp_in, tcp_out, tcp_bad, tcp_retransmits, tcp_fast_retransmits, tcp_out_of_order,
-	    tcp_dropped, tcp_resets_sent, tcp_syn_dropped, tcp_half_open_peak;
+	    tcp_dropped, tcp_resets_sent, tcp_syn_dropped, tcp_half_open_peak,
+	    tcp_syn_cookies_sent, tcp_syn_cookies_ok;
 	uint64_t arp_in, arp_out, arp_dropped;
 	uint64_t out_of_memory;
 };

@@ -262,9 +262,11 @@ int tcp_listen(struct tcp_pcb *pcb, int backlog)
 /* Linux's rule: the accept queue is full when it holds more than backlog connections. */
 static bool queue_full(const struct tcp_pcb *l) { return l->queue_count > l->backlog; }
 
-struct tcp_pcb *tcp_child_new(struct tcp_pcb *l)
+bool tcp_accept_queue_has_room(const struct tcp_pcb *l) { return !queue_full(l); }
+
+static struct tcp_pcb *child_new(struct tcp_pcb *l, bool limit_half_open)
 {
-	if (queue_full(l) || l->half_open >= MIN(MAX(l->backlog, 1) * 2, TCP_MAX_HALF_OPEN)) {
+	if (queue_full(l) || (limit_half_open && l->half_open >= MIN(MAX(l->backlog, 1) * 2, TCP_MAX_HALF_OPEN))) {
 		net_stats.tcp_syn_dropped++;
 		return NULL;
 	}
@@ -284,11 +286,15 @@ struct tcp_pcb *tcp_child_new(struct tcp_pcb *l)
 	c->sndbuf_size = l->sndbuf_size;
 	c->local_port = l->local_port;
 	c->state = TCP_SYN_RECEIVED;
-	l->half_open++;
-	net_stats.tcp_half_open_peak = MAX(net_stats.tcp_half_open_peak, (uint64_t)l->half_open);
+	l->half_open++; /* a cookie's child too, for the moment until tcp_child_established */
+	if (limit_half_open)
+		net_stats.tcp_half_open_peak = MAX(net_stats.tcp_half_open_peak, (uint64_t)l->half_open);
 	start_sequence(c);
 	return c;
 }
+
+struct tcp_pcb *tcp_child_new(struct tcp_pcb *l) { return child_new(l, true); }
+struct tcp_pcb *tcp_child_from_cookie(struct tcp_pcb *l) { return child_new(l, false); }
 
 void tcp_child_established(struct tcp_pcb *c)
 {

@@ -153,6 +153,24 @@ void tcp_pcb_free(struct tcp_pcb *pcb);
 void tcp_done(struct tcp_pcb *pcb, int err);
 /* Makes a child of listener for an arriving SYN; NULL when the queues are full or memory is out. */
 struct tcp_pcb *tcp_child_new(struct tcp_pcb *listener);
+/* The same for a handshake a SYN cookie finished: only the accept queue's limit applies. */
+struct tcp_pcb *tcp_child_from_cookie(struct tcp_pcb *listener);
+/* Whether the listener's accept queue has room (a SYN cookie is only worth sending then). */
+bool tcp_accept_queue_has_room(const struct tcp_pcb *listener);
+
+/* SYN cookies (net/tcp_syncookie.c): what identifies a handshake. */
+struct tcp_cookie_id {
+	uint32_t src, dst; /* the peer's address and ours */
+	uint16_t sport, dport;
+	uint32_t peer_isn;
+};
+/* Our ISN for a stateless SYN-ACK; *mss_out: the MSS the cookie promises to use. */
+uint32_t tcp_cookie_make(const struct tcp_cookie_id *id, uint16_t peer_mss, uint16_t *mss_out);
+/* Whether cookie (the ACK's ack - 1) is one we made lately for id; its MSS in *mss_out. */
+bool tcp_cookie_check(const struct tcp_cookie_id *id, uint32_t cookie, uint16_t *mss_out);
+/* Sends a SYN-ACK with only an MSS option, from no connection (a SYN cookie). */
+void tcp_send_cookie_synack(uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport, uint32_t seq, uint32_t ack,
+			    uint16_t mss, uint16_t window);
 /* A child became ESTABLISHED: into the listener's accept queue. */
 void tcp_child_established(struct tcp_pcb *child);
 /* Sizes buffers and window scale before the first SYN. */

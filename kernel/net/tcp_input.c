@@ -146,19 +146,73 @@ static void no_connection(const struct segment *seg)
 			       seg->seq + seg->len + !!(seg->flags & TCP_SYN) + !!(seg->flags & TCP_FIN), true);
 }
 
-static void listen_input(struct tcp_pcb *l, const struct segment *seg)
+static void synchronized_input(struct tcp_pcb *pcb, struct segment *seg);
+static void established(struct tcp_pcb *pcb);
+
+static struct tcp_cookie_id cookie_id(const struct segment *seg, uint32_t peer_isn)
+{
+	return (struct tcp_cookie_id){seg->src, seg->dst, seg->sport, seg->dport, peer_isn};
+}
+
+/* The half-open queue is full: answer the SYN with a cookie and keep nothing (net/tcp_syncookie.c). */
+static void send_cookie(struct tcp_pcb *l, const struct segment *seg)
+{
+	if (!tcp_accept_queue_has_room(l))
+		return; /* nothing could take the connection anyway: the peer retries */
+	struct tcp_cookie_id id = cookie_id(seg, seg->seq);
+	uint16_t mss; /* what the connection will send with: the cookie remembers it */
+	uint32_t isn = tcp_cookie_make(&id, seg->mss ? seg->mss : 536, &mss);
+	uint32_t mtu = ip_mtu_towards(seg->src);
+	tcp_send_cookie_synack(seg->dst, seg->dport, seg->src, seg->sport, isn, seg->seq + 1,
+			       (uint16_t)MIN(mtu - 40, 65495u), (uint16_t)MIN(l->rcvbuf_size, 65535u));
+	net_stats.tcp_syn_cookies_sent++;
+}
+
+/* The last ACK of a handshake a cookie answered: a connection, straight into the accept queue. */
+static bool cookie_connection(struct tcp_pcb *l, struct segment *seg)
+{
+	struct tcp_cookie_id id = cookie_id(seg, seg->seq - 1);
+	uint16_t mss;
+	if ((seg->flags & (TCP_SYN | TCP_RST | TCP_FIN)) || !tcp_cookie_check(&id, seg->ack - 1, &mss))
+		return false;
+	struct tcp_pcb *c = tcp_child_from_cookie(l);
+	if (!c)
+		return true; /* the accept queue filled meanwhile: dropped, as a lost ACK */
+	c->local_addr = seg->dst;
+	c->remote_addr = seg->src;
+	c->remote_port = seg->sport;
+	tcp_list(c);
+	tcp_prepare_buffers(c);
+	c->rcv_wscale = 0; /* the cookie's SYN-ACK offered no options but the MSS */
+	c->iss = seg->ack - 1;
+	c->snd_una = c->snd_nxt = c->snd_max = seg->ack;
+	c->data_seq = seg->ack;
+	struct segment syn = {.seq = seg->seq - 1, .ack = seg->ack, .window = seg->window, .mss = mss, .wscale = -1};
+	take_syn(c, &syn);
+	c->last_received = clock_monotonic_ns();
+	established(c);
+	tcp_child_established(c);
+	net_stats.tcp_syn_cookies_ok++;
+	synchronized_input(c, seg); /* the ACK may carry data already */
+	return true;
+}
+
+static void listen_input(struct tcp_pcb *l, struct segment *seg)
 {
 	if (seg->flags & TCP_RST)
 		return;
 	if (seg->flags & TCP_ACK) {
-		no_connection(seg);
+		if (!cookie_connection(l, seg))
+			no_connection(seg);
 		return;
 	}
 	if (!(seg->flags & TCP_SYN))
 		return;
 	struct tcp_pcb *c = tcp_child_new(l);
-	if (!c)
-		return; /* the peer retries its SYN */
+	if (!c) {
+		send_cookie(l, seg);
+		return;
+	}
 	c->local_addr = seg->dst;
 	c->remote_addr = seg->src;
 	c->remote_port = seg->sport;

@@ -179,6 +179,29 @@ void tcp_send_reset(uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport, 
 	ip_output(nb, src, dst, IPPROTO_TCP, 16, NULL);
 }
 
+void tcp_send_cookie_synack(uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport, uint32_t seq, uint32_t ack,
+			    uint16_t mss, uint16_t window)
+{
+	uint32_t len = TCP_HEADER_LEN + 4;
+	struct netbuf *nb = netbuf_alloc(len, NETBUF_HEADROOM);
+	if (!nb)
+		return;
+	uint8_t *h = nb->data;
+	memset(h, 0, len);
+	put_be16(h, sport);
+	put_be16(h + 2, dport);
+	put_be32(h + 4, seq);
+	put_be32(h + 8, ack);
+	h[12] = (uint8_t)((len / 4) << 4);
+	h[13] = TCP_SYN | TCP_ACK;
+	put_be16(h + 14, window);
+	h[20] = OPT_MSS;
+	h[21] = 4;
+	put_be16(h + 22, mss);
+	net_stats.tcp_out++;
+	ip_output(nb, src, dst, IPPROTO_TCP, 16, NULL);
+}
+
 void tcp_abort(struct tcp_pcb *pcb)
 {
 	if (pcb->state != TCP_CLOSED && pcb->state != TCP_LISTEN && pcb->state != TCP_SYN_SENT &&
