@@ -120,7 +120,7 @@ static long socket_file_write(struct file *f, uint64_t buf, size_t n, uint64_t *
 	return r == -EPIPE ? epipe(0) : r;
 }
 
-static void socket_file_stat(struct file *f, struct linux_stat *st)
+void socket_file_stat(struct file *f, struct linux_stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->dev = 8;
@@ -130,16 +130,11 @@ static void socket_file_stat(struct file *f, struct linux_stat *st)
 	st->blksize = 4096;
 }
 
-static long socket_file_ioctl(struct file *f, uint64_t cmd, uint64_t arg)
+long socket_file_common_ioctl(struct file *f, uint64_t cmd, uint64_t arg, uint32_t readable, bool inet)
 {
-	struct socket *s = f->private_data;
-	int v;
+	int v = (int)readable;
 	switch (cmd) {
 	case FIONREAD:
-		v = (int)socket_readable_bytes(s);
-		return copy_to_user(arg, &v, sizeof(v));
-	case TIOCOUTQ:
-		v = (int)socket_unsent_bytes(s);
 		return copy_to_user(arg, &v, sizeof(v));
 	case FIONBIO:
 		if (copy_from_user(&v, arg, sizeof(v)) < 0)
@@ -147,8 +142,18 @@ static long socket_file_ioctl(struct file *f, uint64_t cmd, uint64_t arg)
 		f->flags = v ? (f->flags | O_NONBLOCK) : (f->flags & ~(uint32_t)O_NONBLOCK);
 		return 0;
 	default:
-		return netif_ioctl(cmd, arg, true);
+		return netif_ioctl(cmd, arg, inet);
 	}
+}
+
+static long socket_file_ioctl(struct file *f, uint64_t cmd, uint64_t arg)
+{
+	struct socket *s = f->private_data;
+	if (cmd == TIOCOUTQ) {
+		int v = (int)socket_unsent_bytes(s);
+		return copy_to_user(arg, &v, sizeof(v));
+	}
+	return socket_file_common_ioctl(f, cmd, arg, socket_readable_bytes(s), true);
 }
 
 static uint32_t socket_file_poll(struct file *f) { return socket_poll(f->private_data); }

@@ -10,7 +10,6 @@
 #include "lib.h"
 #include "linux/linux.h"
 #include "mm/mm.h"
-#include "net/netif.h"
 #include "linux/unix_socket.h"
 #include "sched/deferred.h"
 
@@ -20,8 +19,6 @@
 #define UNIX_MAX_BACKLOG 4096       /* Linux's somaxconn */
 #define SOCK_RAW 3
 #define AT_FDCWD (-100)
-#define FIONREAD 0x541b
-#define FIONBIO 0x5421
 #define SOL_SOCKET 1
 #define SO_TYPE 3
 #define SO_ERROR 4
@@ -316,12 +313,8 @@ static bool ready(void *arg)
 static long wait_for(struct unix_sock *s, uint32_t events, uint64_t timeout_ns)
 {
 	struct wait w = {s, events};
-	int r = deferred_wait(ready, &w, timeout_ns ? clock_monotonic_ns() + timeout_ns : 0, 0, true);
-	if (r == -ETIMEDOUT)
-		return -EAGAIN;
-	if (r == -EINTR)
-		return timeout_ns ? -EINTR : -ERESTARTSYS;
-	return 0;
+	uint64_t deadline = timeout_ns ? clock_monotonic_ns() + timeout_ns : 0;
+	return socket_wait_result(deferred_wait(ready, &w, deadline, 0, true), timeout_ns);
 }
 
 /* ---- connections ---- */
@@ -837,32 +830,11 @@ static long unix_file_write(struct file *f, uint64_t buf, size_t n, uint64_t *po
 	return unix_send(f->private_data, &it, 0, 0, 0, false, f->flags & O_NONBLOCK);
 }
 
-static void unix_file_stat(struct file *f, struct linux_stat *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->dev = 8;
-	st->ino = (uint64_t)f->private_data >> 4;
-	st->nlink = 1;
-	st->mode = S_IFSOCK | 0777;
-	st->blksize = 4096;
-}
-
 static long unix_file_ioctl(struct file *f, uint64_t cmd, uint64_t arg)
 {
 	struct unix_sock *s = f->private_data;
-	int v;
-	switch (cmd) {
-	case FIONREAD:
-		v = (int)(s->type == SOCK_STREAM ? s->rx.len : s->msgs ? s->msgs->len : 0);
-		return copy_to_user(arg, &v, sizeof(v));
-	case FIONBIO:
-		if (copy_from_user(&v, arg, sizeof(v)) < 0)
-			return -EFAULT;
-		f->flags = v ? (f->flags | O_NONBLOCK) : (f->flags & ~(uint32_t)O_NONBLOCK);
-		return 0;
-	default:
-		return netif_ioctl(cmd, arg, false); /* glibc's if_nametoindex asks an AF_UNIX socket */
-	}
+	uint32_t readable = s->type == SOCK_STREAM ? s->rx.len : s->msgs ? s->msgs->len : 0;
+	return socket_file_common_ioctl(f, cmd, arg, readable, false); /* glibc's if_nametoindex asks AF_UNIX */
 }
 
 static uint32_t unix_file_poll(struct file *f) { return sock_poll(f->private_data); }
@@ -883,7 +855,7 @@ static void unix_file_release(struct file *f)
 static const struct file_ops unix_ops = {
     .read = unix_file_read,
     .write = unix_file_write,
-    .stat = unix_file_stat,
+    .stat = socket_file_stat,
     .ioctl = unix_file_ioctl,
     .poll = unix_file_poll,
     .event_seq = unix_file_event_seq,

@@ -31,3 +31,9 @@ long unix_shutdown(struct unix_sock *s, int how);
 long unix_name(struct unix_sock *s, bool peer, uint64_t addr, uint64_t addrlen);
 long unix_setsockopt(struct unix_sock *s, int level, int name, const void *value, uint32_t len);
 long unix_getsockopt(struct unix_sock *s, int level, int name, void *value, uint32_t *len);
+
+/* Shared by the socket files of both families (linux/sys_socket.c): fstat's view of a socket, and the
+ * ioctls every socket answers (FIONREAD with the family's readable count, FIONBIO, the interface ones). */
+struct linux_stat;
+void socket_file_stat(struct file *f, struct linux_stat *st);
+long socket_file_common_ioctl(struct file *f, uint64_t cmd, uint64_t arg, uint32_t readable, bool inet);

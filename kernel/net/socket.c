@@ -183,12 +183,7 @@ static int wait_for(struct socket *s, uint32_t events, uint64_t timeout_ns)
 {
 	struct wait w = {s, events};
 	uint64_t deadline = timeout_ns ? clock_monotonic_ns() + timeout_ns : 0;
-	int r = net_wait(deadline, ready, &w);
-	if (r == -ETIMEDOUT)
-		return -EAGAIN;
-	if (r == -EINTR)
-		return timeout_ns ? -EINTR : -ERESTARTSYS;
-	return 0;
+	return socket_wait_result(net_wait(deadline, ready, &w), timeout_ns);
 }
 
 int socket_accept(struct socket *s, bool nonblocking, struct socket **out)

@@ -3,6 +3,7 @@
  * top of UDP (net/udp.c) and TCP (net/tcp.c). linux/sys_socket.c turns the Linux syscalls into these
  * calls; data moves between socket buffers and user memory through iov_iter. */
 #pragma once
+#include "errno.h"
 #include "net/net.h"
 
 #define AF_INET 2
@@ -93,6 +94,18 @@ static inline void socket_wake(struct socket *s)
 {
 	if (s)
 		s->event_seq++;
+}
+
+/* What a blocking socket call returns once its wait (net_wait, deferred_wait) ended with r: 0, -EAGAIN
+ * after the socket's timeout, for a signal -ERESTARTSYS (restarted under SA_RESTART) or, with a timeout
+ * set, -EINTR, as Linux does. */
+static inline int socket_wait_result(int r, uint64_t timeout_ns)
+{
+	if (r == -ETIMEDOUT)
+		return -EAGAIN;
+	if (r == -EINTR)
+		return timeout_ns ? -EINTR : -ERESTARTSYS;
+	return 0;
 }
 
 /* An IPv4 socket address in host byte order. */
