@@ -49,12 +49,21 @@ export interface LibraryClosure {
 }
 
 /** Options of {@linkcode resolveLibraries}. */
+/** What glibc dlopen()s for unwinding (see {@linkcode ResolveOptions.glibcUnwinder}). */
+export const GLIBC_UNWINDER = "libgcc_s.so.1";
+
 export interface ResolveOptions {
   /**
    * Libraries the program loads with `dlopen()`: names (`libnss_files.so.2`, searched as if the program
    * asked for them) or absolute paths. Their own dependencies are resolved too.
    */
   extra?: readonly string[];
+  /**
+   * Add `libgcc_s.so.1` when the closure has glibc's `libc.so.6` and the host has the library: glibc
+   * `dlopen()`s it to unwind in `pthread_exit`, `pthread_cancel` and `backtrace` (default false: exactly
+   * what ld.so loads at start, as `ldd` lists it).
+   */
+  glibcUnwinder?: boolean;
   /** The ld.so.cache to use (default `/etc/ld.so.cache`). */
   cachePath?: string;
   /** The ld.so.conf read when the cache does not exist (default `/etc/ld.so.conf`). */
@@ -202,6 +211,15 @@ export async function resolveLibraries(program: string, options: ResolveOptions 
     const added = await load(name, main, true);
     if (added) queue.push(added);
     await drain();
+  }
+  if (options.glibcUnwinder && find("libc.so.6") && !find(GLIBC_UNWINDER)) {
+    try {
+      const added = await load(GLIBC_UNWINDER, main, true);
+      if (added) queue.push(added);
+      await drain();
+    } catch (err) {
+      if (!(err instanceof LibraryError)) throw err; // not on this host: glibc then says so if it needs it
+    }
   }
 
   return {

@@ -4,7 +4,8 @@
  *
  * A static program is all there is. A dynamically linked one brings its interpreter (PT_INTERP) and the
  * closure of its DT_NEEDED libraries, found as glibc's ld.so finds them (core/libraries.ts), plus the
- * libraries named with `--lib` (for `dlopen()`) and theirs. Those go to the same paths as on the host,
+ * libraries named with `--lib` (for `dlopen()`) and theirs, and glibc's unwinder `libgcc_s.so.1` (which it
+ * `dlopen()`s for `pthread_exit` and `pthread_cancel`) when the host has it. Those go to the same paths as on the host,
  * with the symbolic links on the way kept as links, and a generated /etc/ld.so.cache lists every library,
  * so that the guest's ld.so finds each at once, also where the program's `$ORIGIN` differs from the host's
  * (the program itself sits at `/<basename>`).
@@ -50,7 +51,7 @@ async function collect(app: string, ctx: RuntimeContext): Promise<CollectedApp> 
   const extra = ctx.config.libraries;
   if (elf.interpreter !== null || extra.length > 0) {
     try {
-      const placed = addLibraryClosure(manifest, await resolveLibraries(app, { extra }));
+      const placed = addLibraryClosure(manifest, await resolveLibraries(app, { extra, glibcUnwinder: true }));
       const hidden = placed.filter((path) => path.startsWith("/tmp/"));
       if (hidden.length > 0) {
         ctx.warn(`the guest mounts a tmpfs at /tmp, which hides ${hidden.join(", ")} at run time`);

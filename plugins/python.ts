@@ -334,7 +334,10 @@ async function collect(app: string, ctx: RuntimeContext, options: Options): Prom
   try {
     const selected = new Set([...stdlib.extensions, ...ownExtensions]);
     const extra = usable.filter((f) => selected.has(f));
-    const closure = await resolveLibraries(install.binary, { extra: [...extra, ...ctx.config.libraries] });
+    const closure = await resolveLibraries(install.binary, {
+      extra: [...extra, ...ctx.config.libraries],
+      glibcUnwinder: true,
+    });
     addLibraryClosure(manifest, closure, { skip: (path) => inVenv(path) || inApp(path) });
   } catch (err) {
     fail(app, err instanceof Error ? err.message : String(err), err);

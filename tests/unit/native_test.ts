@@ -4,6 +4,7 @@ import { main } from "../../core/cli.ts";
 import { native } from "../../plugins/native.ts";
 import { type Manifest, type ManifestEntry, sortedEntries } from "../../core/manifest.ts";
 import { parseLdCache } from "../../core/ldcache.ts";
+import { GLIBC_UNWINDER, LibraryError, resolveLibraries } from "../../core/libraries.ts";
 import type { BuildConfig } from "../../core/hooks.ts";
 import { captureIO, dynamicHello, staticHello } from "./_helpers.ts";
 import { hasTool, missingTree, originTree } from "./_libs.ts";
@@ -23,6 +24,17 @@ async function collect(app: string, libraries: string[] = [], warnings: string[]
     options: {},
   };
   return await runtime.collect(app, { plugin: "rt:native", warn: (m) => void warnings.push(m), config });
+}
+
+/** Where the host's libgcc_s.so.1 (which rt:native adds for glibc's unwinding) is found, or null. */
+async function hostUnwinder(): Promise<string | null> {
+  try {
+    const { libraries } = await resolveLibraries(await dynamicHello(), { extra: [GLIBC_UNWINDER] });
+    return libraries.find((l) => l.names.includes(GLIBC_UNWINDER))?.path ?? null;
+  } catch (err) {
+    if (err instanceof LibraryError) return null;
+    throw err;
+  }
 }
 
 /** Follows a guest path through the manifest's links; the file entry it ends at. */
@@ -73,10 +85,15 @@ Deno.test("a dynamic program brings its interpreter and libc at their host paths
   assertEquals(cmdline, "/hello-dyn");
   await assertSameFile(manifest, "/lib64/ld-linux-x86-64.so.2");
   await assertSameFile(manifest, "/lib/x86_64-linux-gnu/libc.so.6");
-  assertEquals(cacheOf(manifest), { "libc.so.6": "/lib/x86_64-linux-gnu/libc.so.6" });
-  // Only what the program loads: the program, two files, the cache, links and directories.
+  const unwinder = await hostUnwinder();
+  assertEquals(cacheOf(manifest), {
+    "libc.so.6": "/lib/x86_64-linux-gnu/libc.so.6",
+    ...(unwinder ? { [GLIBC_UNWINDER]: unwinder } : {}),
+  });
+  // Only what the program loads: the program, two files (and glibc's unwinder), the cache, links and
+  // directories.
   const files = sortedEntries(manifest).filter(([, e]) => e.kind === "file").map(([p]) => p);
-  assertEquals(files.length, 4, files.join(", "));
+  assertEquals(files.length, unwinder ? 5 : 4, files.join(", "));
 });
 
 Deno.test("libraries found through $ORIGIN are placed as on the host and listed in the guest's ld.so.cache", async () => {
@@ -98,7 +115,8 @@ Deno.test("libraries found through $ORIGIN are placed as on the host and listed 
 Deno.test("--lib adds a dlopen()ed library and its closure, also to a static program", async () => {
   const { manifest } = await collect(await staticHello(), ["libz.so.1"]);
   await assertSameFile(manifest, "/lib/x86_64-linux-gnu/libz.so.1");
-  assertEquals(Object.keys(cacheOf(manifest)).sort(), ["ld-linux-x86-64.so.2", "libc.so.6", "libz.so.1"]);
+  const unwinder = (await hostUnwinder()) ? [GLIBC_UNWINDER] : [];
+  assertEquals(Object.keys(cacheOf(manifest)).sort(), ["ld-linux-x86-64.so.2", "libc.so.6", ...unwinder, "libz.so.1"]);
 
   const io = captureIO();
   const status = await main(["build", await dynamicHello(), "--lib", "libz.so.1", "--dry-run"], io);
