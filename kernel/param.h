@@ -13,7 +13,7 @@
 #define MAX_ARGS 256
 #define MAX_ENV 256
 #define MAX_MEM_EXTENTS 128
-#define MAX_FDS 1024
+#define MAX_FDS 16384                 /* descriptor table size: the hard RLIMIT_NOFILE (the soft one is 1024) */
 #define MAX_TMPFS_MOUNTS 16           /* --mount-fs=tmpfs,/path options */
 #define FAULT_AROUND_PAGES 16 /* pages mapped per page fault */
 #define SCHED_SLICE_NS 10000000UL   /* a thread runs this long before others waiting get the CPU */
