@@ -11,7 +11,7 @@ import { buildKernel } from "../../kernel/build.ts";
 import { KVM_CPU, qemuBinary, TCG_CPU } from "../../hypervisors/_qemu_common.ts";
 import { MICROVM_OPTIONS } from "../../hypervisors/qemu_microvm.ts";
 import { probeKvm, PVM_SAFE_OPTION } from "../../core/host.ts";
-import { work } from "./_harness.ts";
+import { ROOT, work } from "./_harness.ts";
 
 /** A cpio "newc" archive holding one executable file at `/path`. */
 export function cpioWith(path: string, data: Uint8Array): Uint8Array {
@@ -132,6 +132,23 @@ export async function bootWithNetwork(options: NetBootOptions): Promise<NetGuest
     stop: "SIGKILL",
     onEnd: () => Deno.remove(initrd).catch(() => {}),
   });
+}
+
+/** Starts `osv run ARGS` in the background (inside `namespace` when given), following its console. */
+export function startOsv(args: string[], options: { namespace?: string; env?: Record<string, string> } = {}): NetGuest {
+  const osvArgs = ["run", "-A", "--quiet", `${ROOT}main.ts`, "run", ...args];
+  const [command, commandArgs] = options.namespace
+    ? ["ip", ["netns", "exec", options.namespace, Deno.execPath(), ...osvArgs]]
+    : [Deno.execPath(), osvArgs];
+  const child = new Deno.Command(command, {
+    args: commandArgs,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    ...(options.env ? { env: options.env } : {}),
+  }).spawn();
+  // SIGTERM: osv stops QEMU and deletes the taps it made.
+  return watchGuest(child, { stop: "SIGTERM" });
 }
 
 /**
