@@ -20,7 +20,7 @@ import { buildKernel } from "../kernel/build.ts";
 import { stubKernel } from "../tests/unit/_helpers.ts";
 import { BIG_FILE, BIG_FILE_BYTES } from "../tests/e2e/_tree.ts";
 import { readRate, throughput, writeMixedTree } from "./_disk.ts";
-import { dhcpPhaseMs, httpCells } from "./_net.ts";
+import { dhcpPhaseMs, httpCells, tcpThroughputCells } from "./_net.ts";
 import {
   type Cell,
   failureText,
@@ -35,6 +35,9 @@ import {
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const DEFAULT_RUNS = 20;
+/** MiB moved each way per TCP throughput run: kvm_pvm emulates kernel code (~0.3 MB/s through the
+ * user-mode network), so it moves less. */
+const TCP_MIB = { tcg: 256, kvm: 4 } as const;
 const BUDGET_MS = 15_000;
 const MIN_RUNS = 3;
 /** Memory range bisected for the smallest `-m` (MiB). */
@@ -69,6 +72,8 @@ interface Results {
   hostSyscall: Cell;
   /** The HTTP server on the host under wrk -c 100: requests/s and p99 latency (ms). */
   hostHttp: { rps: Cell; p99: Cell; errors: number };
+  /** net_bulk on the host's loopback: MiB/s from the client to the server (up) and back (down). */
+  hostTcp: { up: Cell; down: Cell };
   /** Host-side figures of issue 3: building images of a 200 MiB tree; reading a 64 MiB file on the host. */
   disk: { treeBytes: number; osvBuildRaw: Cell; osvBuildQcow2: Cell; qemuImgConvertQcow2: Cell; hostRead64: Cell };
   rows: Row[];
@@ -353,6 +358,8 @@ async function collect(options: Options): Promise<Results> {
     const read64 = await prepareRead64(dir);
     const syscallLoop = await prepareGuest(dir, "syscall_loop");
     const httpServer = await prepareGuest(dir, "http_bench_server");
+    const bulkBinary = await compileStatic(dir, "tests/guest/net_bulk.c");
+    const bulkServer = { binary: bulkBinary, image: await buildImage(bulkBinary, `${dir}/net_bulk.img`) };
     const kernelElf = await kernelElfSize();
     const stub = await stubKernel();
 
@@ -381,6 +388,12 @@ async function collect(options: Options): Promise<Results> {
     const hostHttp = await httpCells(
       (port) => ({ command: httpServer.binary, args: [String(port)] }),
       5,
+      { ...repeat, runs: Math.min(repeat.runs, 3) },
+    );
+    progress(`host: TCP throughput over loopback, ${TCP_MIB.tcg} MiB each way`);
+    const hostTcp = await tcpThroughputCells(
+      (port) => ({ command: bulkServer.binary, args: ["serve", String(port)] }),
+      TCP_MIB.tcg,
       { ...repeat, runs: Math.min(repeat.runs, 3) },
     );
     progress("host: building images of a 200 MiB tree, and qemu-img convert");
@@ -482,6 +495,32 @@ async function collect(options: Options): Promise<Results> {
         value: guestHttp.errors,
         n: 1,
       });
+      progress(`${accel} microvm: TCP throughput through a port forward, ${TCP_MIB[accel]} MiB each way`);
+      const guestTcp = await tcpThroughputCells(
+        (port) => ({
+          command: Deno.execPath(),
+          args: [
+            "run",
+            "-A",
+            "--quiet",
+            `${ROOT}main.ts`,
+            "run",
+            bulkServer.image,
+            "--accel",
+            accel,
+            "--hypervisor",
+            "qemu-microvm",
+            "--forward",
+            `tcp:${port}:9000`,
+            "-e",
+            "/net_bulk serve 9000",
+          ],
+        }),
+        TCP_MIB[accel],
+        { ...repeat, runs: Math.min(repeat.runs, 3) },
+      );
+      put("tcp.up.microvm", "TCP host -> guest (port forward), microvm", "MiB/s", accel, guestTcp.up);
+      put("tcp.down.microvm", "TCP guest -> host (port forward), microvm", "MiB/s", accel, guestTcp.down);
       progress(`${accel} microvm: smallest -m`);
       put(
         "mem.microvm",
@@ -527,6 +566,7 @@ async function collect(options: Options): Promise<Results> {
       hostHello,
       hostSyscall,
       hostHttp,
+      hostTcp,
       disk,
       rows: sorted,
     };
@@ -572,6 +612,9 @@ function table(results: Results, out: string): string {
     `host HTTP (wrk -c 100)     ${formatCell(results.hostHttp.rps, "req/s", notes)}, p99 ${
       formatCell(results.hostHttp.p99, "ms", notes)
     }, ${results.hostHttp.errors} socket errors`,
+    `host TCP loopback          up ${formatCell(results.hostTcp.up, "MiB/s", notes)}, down ${
+      formatCell(results.hostTcp.down, "MiB/s", notes)
+    }`,
     `build, ${results.disk.treeBytes >> 20} MiB tree       osv raw ${
       formatCell(results.disk.osvBuildRaw, "MiB/s", notes)
     }, ` +

@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { ensureHostTools } from "../../core/setup.ts";
-import { WRK_TIMEOUT_S, wrk } from "../../bench/_net.ts";
+import { wrk, WRK_TIMEOUT_S } from "../../bench/_net.ts";
 import { accelerators, guestProgram, ROOT, run, work } from "./_harness.ts";
 import { bootWithNetwork, bulkGet, bulkPut, bulkQuit, freePort, NET_MACHINES } from "./_net.ts";
 

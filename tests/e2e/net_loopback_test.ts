@@ -19,7 +19,11 @@ const programs: { name: string; args: string[] | ((accel: string) => string[]); 
   { name: "net_poll", args: [], what: "TCP readiness (poll, select), resets, refusals and options" },
   { name: "net_epoll", args: [], what: "epoll: level and edge triggered, one-shot, errors, an event-loop echo" },
   { name: "net_many", args: ["1000"], what: "1,000 TCP connections open at once, data checked on each" },
-  { name: "net_bulk", args: (accel) => [bulkMib(accel)], what: "a bulk TCP transfer checked by checksum (1 GiB on TCG)" },
+  {
+    name: "net_bulk",
+    args: (accel) => [bulkMib(accel)],
+    what: "a bulk TCP transfer checked by checksum (1 GiB on TCG)",
+  },
 ];
 
 for (const accel of accelerators()) {

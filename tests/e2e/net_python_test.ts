@@ -45,7 +45,11 @@ Deno.test("python http.server in osv serves a 50 MiB file whose SHA-256 matches 
   try {
     await guest.waitFor(/python http.server: listening on 8000/, 120_000);
     const url = `http://127.0.0.1:${port}/big.bin`;
-    const curl = await new Deno.Command("curl", { args: ["-s", "-S", "-f", "-m", "300", url], stdout: "piped", stderr: "piped" })
+    const curl = await new Deno.Command("curl", {
+      args: ["-s", "-S", "-f", "-m", "300", url],
+      stdout: "piped",
+      stderr: "piped",
+    })
       .output();
     assert.equal(curl.code, 0, new TextDecoder().decode(curl.stderr));
     assert.equal(curl.stdout.length, SIZE);
