@@ -133,6 +133,7 @@ struct tcp_pcb {
 
 	struct net_timer rexmt_timer, delack_timer, persist_timer, keepalive_timer, wait_timer;
 	int persist_backoff;
+	bool sws_override;       /* the persist timer fired on a small window: send what it allows */
 };
 
 /* net/tcp.c */

@@ -255,7 +255,7 @@ void tcp_output(struct tcp_pcb *pcb)
 			bool window_limited = len < avail;
 			if (window_limited) {
 				/* Sender SWS avoidance (RFC 1122 §4.2.3.4): wait for half the largest window. */
-				if (len < pcb->max_snd_wnd / 2 || flight) {
+				if (!pcb->sws_override && (len < pcb->max_snd_wnd / 2 || flight)) {
 					if (!flight && !pcb->rexmt_timer.armed)
 						tcp_arm_persist(pcb);
 					break;

@@ -95,8 +95,13 @@ static void persist_fired(struct net_timer *t)
 {
 	struct tcp_pcb *pcb = container_of(t, struct tcp_pcb, persist_timer);
 	if (pcb->snd_wnd != 0 || pcb->data_seq + pcb->sndbuf.len == pcb->snd_nxt) {
+		/* A window too small to be worth filling (sender SWS avoidance) is filled now: RFC 1122
+		 * §4.2.3.4's override timeout. Waiting on would stall for good with a peer that does not
+		 * announce its window opening (libslirp counts on probes for that); what we send gets it said. */
 		pcb->persist_backoff = 0;
+		pcb->sws_override = true;
 		tcp_output(pcb);
+		pcb->sws_override = false;
 		return;
 	}
 	send_probe(pcb);
