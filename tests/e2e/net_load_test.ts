@@ -17,6 +17,9 @@ const { machine, nic } = NET_MACHINES["microvm, modern virtio-mmio"];
 /** Bytes moved each way: a GiB under TCG; 4 MiB under kvm, where kvm_pvm emulates kernel code (about
  * 0.3 MB/s through the user-mode network) so a GiB would take about an hour. */
 const bulkBytes = (accel: string) => accel === "kvm" ? 4 << 20 : 1 << 30;
+/** After this long the guest is stopped, which ends a stalled transfer short (both ways take about
+ * 2 minutes under TCG, 1 under kvm). */
+const BULK_LIMIT_MS = 15 * 60_000;
 
 async function httpBenchServer(): Promise<string> {
   const out = `${await work()}/http_bench_server`;
@@ -63,6 +66,7 @@ for (const accel of accelerators()) {
       cmdline: "--verbose /app serve 9000",
       forwards: [{ host: port, guest: 9000 }],
     });
+    const limit = setTimeout(() => guest.kill(), BULK_LIMIT_MS);
     try {
       await guest.waitFor(/net_bulk: listening on 9000/, 60_000);
       const up = await bulkPut(port, bytes);
@@ -73,6 +77,7 @@ for (const accel of accelerators()) {
       assert.equal(await guest.status, 1, `QEMU exit (1 = app exit 0):\n${guest.output()}`);
       assert.match(guest.output(), /net_bulk: done/);
     } finally {
+      clearTimeout(limit);
       guest.kill();
       await guest.status;
     }
