@@ -156,6 +156,23 @@ async function prepareGuest(dir: string, name: string): Promise<{ binary: string
   return { binary, image: await buildImage(binary, `${dir}/${name}.img`) };
 }
 
+/** The command that serves from osv on microvm: `osv run IMAGE --forward FORWARD -e CMDLINE`. */
+function serverInOsv(image: string, accel: Accel, forward: string, cmdline: string) {
+  const args = [
+    "run",
+    "-A",
+    "--quiet",
+    `${ROOT}main.ts`,
+    "run",
+    image,
+    "--accel",
+    accel,
+    "--hypervisor",
+    "qemu-microvm",
+  ];
+  return { command: Deno.execPath(), args: [...args, "--forward", forward, "-e", cmdline] };
+}
+
 /** The DHCP phase (ms) of booting hello with the default user-mode NIC. */
 function dhcpPhase(image: string, accel: Accel, hypervisor: string) {
   return async () => {
@@ -467,25 +484,7 @@ async function collect(options: Options): Promise<Results> {
       );
       progress(`${accel} microvm: HTTP under wrk -c 100`);
       const guestHttp = await httpCells(
-        (port) => ({
-          command: Deno.execPath(),
-          args: [
-            "run",
-            "-A",
-            "--quiet",
-            `${ROOT}main.ts`,
-            "run",
-            httpServer.image,
-            "--accel",
-            accel,
-            "--hypervisor",
-            "qemu-microvm",
-            "--forward",
-            `tcp:${port}:8080`,
-            "-e",
-            "/http_bench_server 8080",
-          ],
-        }),
+        (port) => serverInOsv(httpServer.image, accel, `tcp:${port}:8080`, "/http_bench_server 8080"),
         5,
         { ...repeat, runs: Math.min(repeat.runs, 3) },
       );
@@ -497,25 +496,7 @@ async function collect(options: Options): Promise<Results> {
       });
       progress(`${accel} microvm: TCP throughput through a port forward, ${TCP_MIB[accel]} MiB each way`);
       const guestTcp = await tcpThroughputCells(
-        (port) => ({
-          command: Deno.execPath(),
-          args: [
-            "run",
-            "-A",
-            "--quiet",
-            `${ROOT}main.ts`,
-            "run",
-            bulkServer.image,
-            "--accel",
-            accel,
-            "--hypervisor",
-            "qemu-microvm",
-            "--forward",
-            `tcp:${port}:9000`,
-            "-e",
-            "/net_bulk serve 9000",
-          ],
-        }),
+        (port) => serverInOsv(bulkServer.image, accel, `tcp:${port}:9000`, "/net_bulk serve 9000"),
         TCP_MIB[accel],
         { ...repeat, runs: Math.min(repeat.runs, 3) },
       );

@@ -281,7 +281,7 @@ export async function bulkPut(port: number, bytes: number, options: BulkOptions 
       if (verify) h = fnv1a(chunk, h);
       await writeAll(conn, chunk);
     }
-    const answer = new TextDecoder().decode(await readAll(conn)).trim().split(" ");
+    const answer = (await readText(conn)).trim().split(" ");
     return { bytes: Number(answer[0]), checksum: answer[1] ?? "", expected: hex(h), ms: performance.now() - start };
   } finally {
     conn.close();
@@ -316,7 +316,7 @@ export async function bulkGet(port: number, bytes: number, options: BulkOptions 
 export async function bulkQuit(port: number): Promise<void> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   await writeAll(conn, new TextEncoder().encode("quit\n"));
-  await readAll(conn);
+  await readText(conn);
   conn.close();
 }
 
@@ -328,15 +328,11 @@ async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
   for (let done = 0; done < data.length;) done += await conn.write(data.subarray(done));
 }
 
-async function readAll(conn: Deno.Conn): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
+/** What the peer sends until it closes, as text. */
+async function readText(conn: Deno.Conn): Promise<string> {
+  const decoder = new TextDecoder();
   const buf = new Uint8Array(4096);
-  for (let n; (n = await conn.read(buf)) !== null;) parts.push(buf.slice(0, n));
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  let text = "";
+  for (let n; (n = await conn.read(buf)) !== null;) text += decoder.decode(buf.subarray(0, n), { stream: true });
+  return text;
 }

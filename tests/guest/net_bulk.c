@@ -37,19 +37,6 @@ static uint32_t fnv1a(uint32_t h, const uint8_t *data, size_t len)
 	return h;
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Sends total bytes of the stream; the checksum of what was sent, in *sum. */
 static int send_stream(int fd, uint64_t total, uint32_t *sum)
 {
@@ -59,7 +46,7 @@ static int send_stream(int fd, uint64_t total, uint32_t *sum)
 		size_t len = total - at < CHUNK ? (size_t)(total - at) : CHUNK;
 		fill(buf, at, len);
 		h = fnv1a(h, buf, len);
-		if (write_all(fd, buf, len) < 0)
+		if (send_all(fd, buf, len) < 0)
 			return -1;
 		at += len;
 	}
@@ -170,7 +157,7 @@ static int serve(int port)
 		if (sscanf(line, "put %llu", &n) == 1) {
 			uint64_t got = receive_stream(fd, n, &sum);
 			int len = snprintf(answer, sizeof(answer), "%llu %08x\n", (unsigned long long)got, sum);
-			write_all(fd, answer, (size_t)len);
+			send_all(fd, answer, (size_t)len);
 			printf("net_bulk: received %llu bytes, checksum %08x\n", (unsigned long long)got, sum);
 		} else if (sscanf(line, "get %llu", &n) == 1) {
 			int failed = send_stream(fd, n, &sum);
