@@ -31,6 +31,7 @@
 #define NET_RX_BUFFERS 256            /* receive buffers posted per virtio-net device (2 KiB each) */
 #define NET_RX_BUDGET 256             /* frames taken per poll before timers and the app get a turn */
 #define NET_TX_BACKLOG 512            /* frames waiting for room in a full transmit ring */
+#define VIRTIO_NET_TX_RENOTIFY_NS 100000000UL /* frames left untaken this long: notify the device again */
 #define NET_POLL_ROUNDS 64            /* net_poll rounds while loopback traffic keeps coming */
 #define NET_WAIT_RECHECK_NS 1000000000UL /* blocking socket calls re-check this often without interrupts */
 #define NET_POLLED_WAIT_NS 1000000UL  /* ... and this often when a NIC has no interrupt */
