@@ -6,8 +6,8 @@
  * deno run -A bench/main.ts [--runs N] [--accel tcg,kvm] [--only python,futex] [--json] [--out FILE]
  * ```
  *
- * `--only` runs some groups of rows (SECTIONS): `boot`, `read64`, `syscall`, `dhcp`, `http`, `run` (osv run
- * wall, the QEMU floor and their difference), `mem`, `build` (image build throughput), `python` (python3
+ * `--only` runs some groups of rows (SECTIONS): `boot`, `read64`, `syscall`, `dhcp`, `http`, `tcp` (TCP
+ * throughput each way through a port forward), `run` (osv run wall, the QEMU floor and their difference), `mem`, `build` (image build throughput), `python` (python3
  * hello: time to its first print, smallest `-m`) and `futex` (wake latency); the host's hello is always run.
  * The JSON then holds only those rows: give `--out` to keep the full bench/results.json.
  *
@@ -25,7 +25,7 @@ import { buildKernel } from "../kernel/build.ts";
 import { stubKernel } from "../tests/unit/_helpers.ts";
 import { BIG_FILE, BIG_FILE_BYTES } from "../tests/e2e/_tree.ts";
 import { readRate, throughput, writeMixedTree } from "./_disk.ts";
-import { dhcpPhaseMs, httpCells } from "./_net.ts";
+import { dhcpPhaseMs, httpCells, tcpThroughputCells } from "./_net.ts";
 import {
   type Cell,
   failureText,
@@ -53,7 +53,10 @@ const PYTHON_HOST = "/usr/bin/python3";
 const PYTHON_HELLO = 'print("hello from python3")\n';
 const PYTHON_EXPECTED = "hello from python3";
 /** The groups of rows `--only` can pick. */
-const SECTIONS = ["boot", "read64", "syscall", "dhcp", "http", "run", "mem", "build", "python", "futex"] as const;
+const SECTIONS = ["boot", "read64", "syscall", "dhcp", "http", "tcp", "run", "mem", "build", "python", "futex"] as const;
+/** MiB moved each way per TCP throughput run: kvm_pvm emulates kernel code (~0.3 MB/s through the
+ * user-mode network), so it moves less. */
+const TCP_MIB = { tcg: 256, kvm: 4 } as const;
 const MACHINES = [{ hypervisor: "qemu-microvm", label: "microvm" }, { hypervisor: "qemu", label: "pc" }] as const;
 
 type Accel = "tcg" | "kvm";
@@ -87,6 +90,8 @@ interface Results {
   hostSyscall?: Cell;
   /** The HTTP server on the host under wrk -c 100: requests/s and p99 latency (ms). */
   hostHttp?: { rps: Cell; p99: Cell; errors: number };
+  /** net_bulk on the host's loopback: MiB/s from the client to the server (up) and back (down). */
+  hostTcp?: { up: Cell; down: Cell };
   /** Reading the 64 MiB file on the host (MiB/s). */
   hostRead64?: Cell;
   /** Host-side figures of issue 3: building images of a 200 MiB tree. */
@@ -176,6 +181,12 @@ async function prepareRead64(dir: string): Promise<{ binary: string; image: stri
 }
 
 /** Compiles a benchmark program of bench/guest and builds its image; the binary and the image. */
+/** The command that serves from osv on microvm: `osv run IMAGE --forward FORWARD -e CMDLINE`. */
+function serverInOsv(image: string, accel: Accel, forward: string, cmdline: string) {
+  const args = ["run", "-A", "--quiet", `${ROOT}main.ts`, "run", image, "--accel", accel, "--hypervisor", "qemu-microvm"];
+  return { command: Deno.execPath(), args: [...args, "--forward", forward, "-e", cmdline] };
+}
+
 async function prepareGuest(dir: string, name: string): Promise<{ binary: string; image: string }> {
   const binary = await compileStatic(dir, `bench/guest/${name}.c`);
   return { binary, image: await buildImage(binary, `${dir}/${name}.img`) };
@@ -445,6 +456,10 @@ async function collect(options: Options): Promise<Results> {
     const read64 = want("read64") ? await prepareRead64(dir) : undefined;
     const syscallLoop = want("syscall") ? await prepareGuest(dir, "syscall_loop") : undefined;
     const httpServer = want("http") ? await prepareGuest(dir, "http_bench_server") : undefined;
+    const bulkBinary = want("tcp") ? await compileStatic(dir, "tests/guest/net_bulk.c") : undefined;
+    const bulkServer = bulkBinary
+      ? { binary: bulkBinary, image: await buildImage(bulkBinary, `${dir}/net_bulk.img`) }
+      : undefined;
     const futex = want("futex") ? await prepareGuest(dir, "futex_pingpong") : undefined;
     const python = want("python") ? await preparePython(dir) : undefined;
     const kernelElf = await kernelElfSize();
@@ -456,7 +471,8 @@ async function collect(options: Options): Promise<Results> {
       if (!helloOk(run)) throw new Error(failureText(run));
       return run.ms;
     }, repeat);
-    const host: Pick<Results, "hostRead64" | "hostSyscall" | "hostHttp" | "disk" | "hostPython" | "hostFutex"> = {};
+    const host: Pick<Results, "hostRead64" | "hostSyscall" | "hostHttp" | "hostTcp" | "disk" | "hostPython" | "hostFutex"> =
+      {};
 
     if (read64) {
       progress("host: reading the 64 MiB file");
@@ -477,6 +493,14 @@ async function collect(options: Options): Promise<Results> {
     if (want("build")) {
       progress("host: building images of a 200 MiB tree, and qemu-img convert");
       host.disk = await diskThroughput(dir, hello.binary, repeat);
+    }
+    if (bulkServer) {
+      progress(`host: TCP throughput over loopback, ${TCP_MIB.tcg} MiB each way`);
+      host.hostTcp = await tcpThroughputCells(
+        (port) => ({ command: bulkServer.binary, args: ["serve", String(port)] }),
+        TCP_MIB.tcg,
+        { ...repeat, runs: Math.min(repeat.runs, 3) },
+      );
     }
     if (python) {
       progress("host: python3 hello to its first print");
@@ -585,25 +609,7 @@ async function collect(options: Options): Promise<Results> {
       if (httpServer) {
         progress(`${accel} microvm: HTTP under wrk -c 100`);
         const guestHttp = await httpCells(
-          (port) => ({
-            command: Deno.execPath(),
-            args: [
-              "run",
-              "-A",
-              "--quiet",
-              `${ROOT}main.ts`,
-              "run",
-              httpServer.image,
-              "--accel",
-              accel,
-              "--hypervisor",
-              "qemu-microvm",
-              "--forward",
-              `tcp:${port}:8080`,
-              "-e",
-              "/http_bench_server 8080",
-            ],
-          }),
+          (port) => serverInOsv(httpServer.image, accel, `tcp:${port}:8080`, "/http_bench_server 8080"),
           5,
           { ...repeat, runs: Math.min(repeat.runs, 3) },
         );
@@ -613,6 +619,16 @@ async function collect(options: Options): Promise<Results> {
           value: guestHttp.errors,
           n: 1,
         });
+      }
+      if (bulkServer) {
+        progress(`${accel} microvm: TCP throughput through a port forward, ${TCP_MIB[accel]} MiB each way`);
+        const guestTcp = await tcpThroughputCells(
+          (port) => serverInOsv(bulkServer.image, accel, `tcp:${port}:9000`, "/net_bulk serve 9000"),
+          TCP_MIB[accel],
+          { ...repeat, runs: Math.min(repeat.runs, 3) },
+        );
+        put("tcp.up.microvm", "TCP host -> guest (port forward), microvm", "MiB/s", accel, guestTcp.up);
+        put("tcp.down.microvm", "TCP guest -> host (port forward), microvm", "MiB/s", accel, guestTcp.down);
       }
       if (python) {
         progress(`${accel} microvm: python3 hello to its first print`);
@@ -662,7 +678,7 @@ async function collect(options: Options): Promise<Results> {
         cells: difference(run, floor, options.accels),
       });
     }
-    const order = ["boot", "read64", "syscall", "futex", "dhcp", "http", "python", "run", "floor", "overhead", "mem"];
+    const order = ["boot", "read64", "syscall", "futex", "dhcp", "http", "tcp", "python", "run", "floor", "overhead", "mem"];
     const sorted = [...rows.values()].sort((a, b) =>
       order.indexOf(a.id.split(".")[0]!) - order.indexOf(b.id.split(".")[0]!)
     );
@@ -711,7 +727,7 @@ function formatCell(cell: Cell | undefined, unit: Row["unit"], notes: string[]):
 
 /** The host's figures that were measured (`--only` may have skipped some). */
 function hostLines(results: Results, notes: string[]): string[] {
-  const { hostRead64, hostSyscall, hostHttp, disk, hostPython, hostFutex } = results;
+  const { hostRead64, hostSyscall, hostHttp, hostTcp, disk, hostPython, hostFutex } = results;
   const lines: string[] = [];
   if (hostRead64) lines.push(`host read of 64 MiB        ${formatCell(hostRead64, "MiB/s", notes)}`);
   if (hostSyscall) lines.push(`host getppid round trip    ${formatCell(hostSyscall, "ns", notes)}`);
@@ -722,6 +738,13 @@ function hostLines(results: Results, notes: string[]): string[] {
       `host HTTP (wrk -c 100)     ${formatCell(hostHttp.rps, "req/s", notes)}, p99 ${
         formatCell(hostHttp.p99, "ms", notes)
       }, ${hostHttp.errors} socket errors`,
+    );
+  }
+  if (hostTcp) {
+    lines.push(
+      `host TCP loopback          up ${formatCell(hostTcp.up, "MiB/s", notes)}, down ${
+        formatCell(hostTcp.down, "MiB/s", notes)
+      }`,
     );
   }
   if (disk) {

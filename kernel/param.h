@@ -13,7 +13,7 @@
 #define MAX_ARGS 256
 #define MAX_ENV 256
 #define MAX_MEM_EXTENTS 128
-#define MAX_FDS 1024
+#define MAX_FDS 16384                 /* descriptor table size: the hard RLIMIT_NOFILE (the soft one is 1024) */
 #define MAX_POSIX_TIMERS 64           /* timer_create timers of the process (linux/sys_timer.c) */
 #define PIPE_DEFAULT_SIZE (64 * 1024) /* a new pipe's buffer, as Linux (linux/sys_pipe.c) */
 #define MAX_TMPFS_MOUNTS 16           /* --mount-fs=tmpfs,/path options */
@@ -34,6 +34,7 @@
 #define NET_RX_BUFFERS 256            /* receive buffers posted per virtio-net device (2 KiB each) */
 #define NET_RX_BUDGET 256             /* frames taken per poll before timers and the app get a turn */
 #define NET_TX_BACKLOG 512            /* frames waiting for room in a full transmit ring */
+#define VIRTIO_NET_TX_RENOTIFY_NS 100000000UL /* frames left untaken this long: notify the device again */
 #define NET_POLL_ROUNDS 64            /* net_poll rounds while loopback traffic keeps coming */
 #define NET_WAIT_RECHECK_NS 1000000000UL /* blocking socket calls re-check this often without interrupts */
 #define NET_POLLED_WAIT_NS 1000000UL  /* ... and this often when a NIC has no interrupt */

@@ -1,6 +1,7 @@
 /* The HTTP server the benchmark drives with wrk: one thread, epoll (level-triggered), non-blocking
  * sockets, keep-alive, and one fixed 13-byte answer to every request. Runs the same on the host and in
- * osv, so requests per second compare the network paths, not the servers. Argument: port (8080). */
+ * osv, so requests per second compare the network paths, not the servers; `GET /quit` ends it (status 0),
+ * which tests/e2e/net_load_test.ts uses to see the stack's counters. Argument: port (8080). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -44,6 +45,11 @@ static int serve(struct conn *c)
 		char *end;
 		while ((end = memmem(c->buf, c->used, "\r\n\r\n", 4))) {
 			size_t request = (size_t)(end - c->buf) + 4;
+			if (c->used >= 10 && !memcmp(c->buf, "GET /quit ", 10)) {
+				send(c->fd, reply, sizeof(reply) - 1, MSG_NOSIGNAL);
+				printf("http_bench_server: done\n");
+				exit(0);
+			}
 			if (send(c->fd, reply, sizeof(reply) - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof(reply) - 1))
 				return 0;
 			memmove(c->buf, c->buf + request, c->used - request);

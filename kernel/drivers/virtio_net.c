@@ -7,6 +7,7 @@
  * frames whose checksum it checked or that the host left partial. With VIRTIO_NET_F_HOST_TSO4 TCP
  * hands it super-segments of up to 64 KiB (netbuf.gso_size) that the device cuts into MSS-sized ones. The MAC comes from the config when
  * offered (VIRTIO_NET_F_MAC). Probed by the virtio core for device type 1; registers ethN. */
+#include "arch/x86_64/clock.h"
 #include "drivers/virtio.h"
 #include "errno.h"
 #include "lib.h"
@@ -52,6 +53,8 @@ struct vnet {
 	int rx_count;
 	uint8_t *rx_buffers[NET_RX_BUFFERS];
 	struct netbuf_queue backlog; /* frames waiting for room in the transmit queue */
+	uint16_t tx_used_seen;       /* the transmit queue's used index when it last moved ... */
+	uint64_t tx_used_moved;      /* ... and when that was */
 };
 
 static int nic_count;
@@ -222,6 +225,19 @@ static bool poll(struct netif *ifp)
 		virtq_kick(n->rxq); /* the buffers went back: one notification for all of them */
 	if (budget == NET_RX_BUDGET)
 		deferred_kick(); /* more may be waiting, and no interrupt was asked for: come back */
+	/* Frames published that the device has not taken for a while: tell it again. Seen with QEMU's
+	 * user-mode network under TCG: now and then the queue stayed unread although its avail_event asked
+	 * for the kick we had made, and the connection stalled for good. A poll comes at least with every
+	 * retransmission timeout or arriving frame. */
+	uint16_t used = n->txq->used->idx;
+	uint64_t now = clock_monotonic_ns();
+	if (used != n->tx_used_seen || n->txq->avail->idx == used) {
+		n->tx_used_seen = used;
+		n->tx_used_moved = now;
+	} else if (now - n->tx_used_moved > VIRTIO_NET_TX_RENOTIFY_NS) {
+		n->vdev->transport->notify(n->vdev, n->txq);
+		n->tx_used_moved = now;
+	}
 	if (reclaim_tx(n) || n->backlog.count) {
 		bool queued = false;
 		while (n->backlog.head && queue_tx(n, n->backlog.head)) {

@@ -14,6 +14,9 @@
 
 static struct file *fds[MAX_FDS];
 static bool cloexec[MAX_FDS];
+static int fd_limit = 1024; /* the soft RLIMIT_NOFILE: new descriptors stay below it */
+
+void fd_set_limit(uint64_t limit) { fd_limit = limit < MAX_FDS ? (int)limit : MAX_FDS; }
 
 struct file *file_new(const struct file_ops *ops, uint32_t flags)
 {
@@ -60,7 +63,7 @@ uint32_t file_poll(struct file *f)
 
 int fd_install(struct file *f, bool close_on_exec, int lowest)
 {
-	for (int fd = lowest < 0 ? 0 : lowest; fd < MAX_FDS; fd++) {
+	for (int fd = lowest < 0 ? 0 : lowest; fd < fd_limit; fd++) {
 		if (!fds[fd]) {
 			fds[fd] = f;
 			cloexec[fd] = close_on_exec;

@@ -75,6 +75,8 @@ void file_set_close_hook(void (*hook)(struct file *f));
 
 /* The descriptor table of the process. */
 int fd_install(struct file *f, bool cloexec, int lowest);
+/* setrlimit(RLIMIT_NOFILE): fd_install gives EMFILE from this descriptor number on (at most MAX_FDS). */
+void fd_set_limit(uint64_t limit);
 /* A further descriptor (the lowest free one from lowest on) for an open file: dup, F_DUPFD. */
 int fd_install_another(struct file *f, bool cloexec, int lowest);
 /* The file open on fd (NULL if none), kept alive until the running syscall ends. */

@@ -4,6 +4,7 @@
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/clock.h"
 #include "errno.h"
+#include "fs/file.h"
 #include "lib.h"
 #include "linux/linux.h"
 #include "sched/sched.h"
@@ -92,6 +93,8 @@ static long get_set_limit(uint64_t resource, uint64_t new_limit, uint64_t old_li
 		return -EFAULT;
 	if (new_limit)
 		limits[resource] = wanted;
+	if (new_limit && resource == RLIMIT_NOFILE)
+		fd_set_limit(wanted.cur);
 	return 0;
 }
 

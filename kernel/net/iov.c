@@ -67,12 +67,17 @@ long iov_copy_to_user(struct iov_iter *it, const void *src, size_t n)
 	return (long)done;
 }
 
+/* Allocations are a heap block (2 KiB, less the heap's 16-byte header) or whole pages less the same. */
+#define RING_FIRST_SIZE (2048 - 16)
+
 int ring_init(struct ring *r, uint32_t capacity)
 {
-	r->buf = kmalloc(capacity);
+	uint32_t size = MIN(capacity, RING_FIRST_SIZE);
+	r->buf = kmalloc(size);
 	if (!r->buf)
 		return -ENOMEM;
 	r->capacity = capacity;
+	r->size = size;
 	r->head = r->len = 0;
 	return 0;
 }
@@ -81,14 +86,34 @@ void ring_free(struct ring *r)
 {
 	kfree(r->buf);
 	r->buf = NULL;
-	r->capacity = r->head = r->len = 0;
+	r->capacity = r->size = r->head = r->len = 0;
+}
+
+/* Makes room for n more bytes (n <= ring_space) if memory allows; the bytes that now fit. */
+static uint32_t ring_room(struct ring *r, uint32_t n)
+{
+	if (r->len + n > r->size) {
+		uint64_t size = r->size;
+		while (size < r->len + n)
+			size = (size + 16) * 2 - 16;
+		size = MIN(size, r->capacity);
+		uint8_t *buf = kmalloc(size);
+		if (buf) {
+			ring_peek(r, 0, buf, r->len);
+			kfree(r->buf);
+			r->buf = buf;
+			r->size = (uint32_t)size;
+			r->head = 0;
+		}
+	}
+	return MIN(n, r->size - r->len);
 }
 
 uint32_t ring_write(struct ring *r, const void *src, uint32_t n)
 {
-	n = MIN(n, ring_space(r));
-	uint32_t tail = (r->head + r->len) % r->capacity;
-	uint32_t first = MIN(n, r->capacity - tail);
+	n = ring_room(r, MIN(n, ring_space(r)));
+	uint32_t tail = (r->head + r->len) % r->size;
+	uint32_t first = MIN(n, r->size - tail);
 	memcpy(r->buf + tail, src, first);
 	memcpy(r->buf, (const uint8_t *)src + first, n - first);
 	r->len += n;
@@ -98,10 +123,12 @@ uint32_t ring_write(struct ring *r, const void *src, uint32_t n)
 long ring_write_user(struct ring *r, struct iov_iter *it, uint32_t n)
 {
 	n = MIN(n, ring_space(r));
+	if (n && !(n = ring_room(r, n)))
+		return -ENOBUFS;
 	uint32_t done = 0;
 	while (done < n) {
-		uint32_t tail = (r->head + r->len) % r->capacity;
-		uint32_t step = MIN(n - done, r->capacity - tail);
+		uint32_t tail = (r->head + r->len) % r->size;
+		uint32_t step = MIN(n - done, r->size - tail);
 		long got = iov_copy_from_user(it, r->buf + tail, step);
 		if (got < 0)
 			return done ? (long)done : got;
@@ -115,8 +142,8 @@ long ring_write_user(struct ring *r, struct iov_iter *it, uint32_t n)
 
 void ring_peek(const struct ring *r, uint32_t offset, void *dst, uint32_t n)
 {
-	uint32_t at = (r->head + offset) % r->capacity;
-	uint32_t first = MIN(n, r->capacity - at);
+	uint32_t at = (r->head + offset) % r->size;
+	uint32_t first = MIN(n, r->size - at);
 	memcpy(dst, r->buf + at, first);
 	memcpy((uint8_t *)dst + first, r->buf, n - first);
 }
@@ -126,8 +153,8 @@ long ring_read_user(struct ring *r, struct iov_iter *it, uint32_t n, bool peek)
 	n = MIN(n, r->len);
 	uint32_t done = 0;
 	while (done < n) {
-		uint32_t at = (r->head + done) % r->capacity;
-		uint32_t step = MIN(n - done, r->capacity - at);
+		uint32_t at = (r->head + done) % r->size;
+		uint32_t step = MIN(n - done, r->size - at);
 		long put = iov_copy_to_user(it, r->buf + at, step);
 		if (put < 0) {
 			if (!done)
@@ -147,8 +174,8 @@ void ring_discard(struct ring *r, uint32_t n)
 {
 	n = MIN(n, r->len);
 	if (!n)
-		return; /* also: a ring never allocated has no capacity to divide by */
-	r->head = (r->head + n) % r->capacity;
+		return; /* also: a ring never allocated has no size to divide by */
+	r->head = (r->head + n) % r->size;
 	r->len -= n;
 	if (r->len == 0)
 		r->head = 0; /* keeps later copies in one piece */

@@ -45,17 +45,19 @@ long iov_copy_from_user(struct iov_iter *it, void *dst, size_t n);
 long iov_copy_to_user(struct iov_iter *it, const void *src, size_t n);
 void iov_advance(struct iov_iter *it, size_t n);
 
-/* A byte ring: TCP send and receive buffers. */
+/* A byte ring: TCP send and receive buffers. It holds up to capacity bytes (the socket's buffer size)
+ * but its memory grows only as data comes (from 2 KiB, doubling), so that a thousand quiet
+ * connections cost little more than their pcbs; it is freed with the connection. */
 struct ring {
 	uint8_t *buf;
-	uint32_t capacity, head, len; /* head: offset of the first byte */
+	uint32_t capacity, size, head, len; /* size: bytes allocated; head: offset of the first byte */
 };
 int ring_init(struct ring *r, uint32_t capacity);
 void ring_free(struct ring *r);
 static inline uint32_t ring_space(const struct ring *r) { return r->capacity - r->len; }
-/* Appends up to n bytes (kernel memory); how many fit. */
+/* Appends up to n bytes (kernel memory); how many fit (fewer when memory is out). */
 uint32_t ring_write(struct ring *r, const void *src, uint32_t n);
-/* Appends up to n bytes from user memory; the count or -EFAULT. */
+/* Appends up to n bytes from user memory; the count, -EFAULT, or -ENOBUFS when memory is out. */
 long ring_write_user(struct ring *r, struct iov_iter *it, uint32_t n);
 /* Copies n bytes starting offset bytes after head into dst (kernel memory). */
 void ring_peek(const struct ring *r, uint32_t offset, void *dst, uint32_t n);

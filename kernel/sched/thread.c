@@ -59,6 +59,9 @@ struct thread *thread_create(void)
 	t->kstack = phys_to_virt(stack);
 	t->kstack_top = (uint64_t)t->kstack + KERNEL_STACK_SIZE;
 	t->fpu = (uint8_t *)ALIGN_UP((uint64_t)t->fpu_alloc, 64);
+	/* XSAVE writes only the header's first 8 bytes and XRSTOR faults (#GP) unless the rest is zero, so a
+	 * reused allocation must not keep what it held: start from the initial state. */
+	fpu_init_state(t->fpu);
 	t->state = THREAD_NEW;
 	list_init(&t->run_link);
 	list_init(&t->all_link);

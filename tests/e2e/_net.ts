@@ -11,7 +11,7 @@ import { buildKernel } from "../../kernel/build.ts";
 import { KVM_CPU, qemuBinary, TCG_CPU } from "../../hypervisors/_qemu_common.ts";
 import { MICROVM_OPTIONS } from "../../hypervisors/qemu_microvm.ts";
 import { probeKvm, PVM_SAFE_OPTION } from "../../core/host.ts";
-import { run, work } from "./_harness.ts";
+import { ROOT, run, work } from "./_harness.ts";
 
 /** A cpio "newc" archive holding one executable file at `/path`. */
 export function cpioWith(path: string, data: Uint8Array): Uint8Array {
@@ -134,6 +134,23 @@ export async function bootWithNetwork(options: NetBootOptions): Promise<NetGuest
   });
 }
 
+/** Starts `osv run ARGS` in the background (inside `namespace` when given), following its console. */
+export function startOsv(args: string[], options: { namespace?: string; env?: Record<string, string> } = {}): NetGuest {
+  const osvArgs = ["run", "-A", "--quiet", `${ROOT}main.ts`, "run", ...args];
+  const [command, commandArgs] = options.namespace
+    ? ["ip", ["netns", "exec", options.namespace, Deno.execPath(), ...osvArgs]]
+    : [Deno.execPath(), osvArgs];
+  const child = new Deno.Command(command, {
+    args: commandArgs,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    ...(options.env ? { env: options.env } : {}),
+  }).spawn();
+  // SIGTERM: osv stops QEMU and deletes the taps it made.
+  return watchGuest(child, { stop: "SIGTERM" });
+}
+
 /**
  * Follows a spawned guest: its stdout as it comes (waitFor), its stderr appended once it ended.
  *
@@ -222,4 +239,128 @@ export async function withTapNamespace<T>(fn: (namespace: string) => Promise<T>)
   } finally {
     await ip("netns", "del", ns);
   }
+}
+
+/** The length of a block of net_bulk's stream (tests/guest/net_bulk.c) whose bytes repeat, but for the
+ * block number mixed into each. */
+const STREAM_BLOCK = 1 << 21;
+let streamBase: Uint8Array | undefined;
+
+/** Bytes [at, at + length) of net_bulk's stream: byte i is ((i * 2654435761 mod 2^32) >> 13) ^ (i >> 21),
+ * low 8 bits. */
+export function streamBytes(at: number, length: number): Uint8Array {
+  if (!streamBase) {
+    streamBase = new Uint8Array(STREAM_BLOCK);
+    for (let i = 0; i < STREAM_BLOCK; i++) streamBase[i] = Math.imul(i, 0x9e3779b1) >>> 13;
+  }
+  const out = new Uint8Array(length);
+  for (let done = 0; done < length;) {
+    const i = at + done;
+    const offset = i % STREAM_BLOCK;
+    const block = Math.floor(i / STREAM_BLOCK) & 0xff;
+    const step = Math.min(length - done, STREAM_BLOCK - offset);
+    for (let k = 0; k < step; k++) out[done + k] = streamBase[offset + k]! ^ block;
+    done += step;
+  }
+  return out;
+}
+
+/** FNV-1a (32 bits) of data, continuing from h. */
+export function fnv1a(data: Uint8Array, h = 0x811c9dc5): number {
+  for (let i = 0; i < data.length; i++) h = Math.imul(h ^ data[i]!, 16777619) >>> 0;
+  return h;
+}
+
+/** What one transfer to or from `net_bulk serve` did. */
+export interface BulkTransfer {
+  bytes: number;
+  /** The checksum of what arrived (at the guest for put, at the host for get), as 8 hex digits. */
+  checksum: string;
+  /** The checksum the stream should have. */
+  expected: string;
+  ms: number;
+}
+
+const CHUNK = 1 << 20;
+
+/** Options of {@linkcode bulkPut} and {@linkcode bulkGet}. */
+export interface BulkOptions {
+  /** false: only time the transfer (put sends the stream's first MiB over and over, which the guest's
+   * checksum then does not match; get does not check what came), so that the host's own hashing does
+   * not limit the rate. Default true. */
+  verify?: boolean;
+}
+
+/**
+ * Sends `bytes` of the stream to `net_bulk serve` on 127.0.0.1:`port` ("put"), which answers with the
+ * length and checksum it received.
+ */
+export async function bulkPut(port: number, bytes: number, options: BulkOptions = {}): Promise<BulkTransfer> {
+  const verify = options.verify ?? true;
+  const first = verify ? undefined : streamBytes(0, CHUNK);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    const start = performance.now();
+    await writeAll(conn, new TextEncoder().encode(`put ${bytes}\n`));
+    let h = 0x811c9dc5;
+    for (let at = 0; at < bytes; at += CHUNK) {
+      const length = Math.min(CHUNK, bytes - at);
+      const chunk = first ? first.subarray(0, length) : streamBytes(at, length);
+      if (verify) h = fnv1a(chunk, h);
+      await writeAll(conn, chunk);
+    }
+    const answer = (await readText(conn)).trim().split(" ");
+    return { bytes: Number(answer[0]), checksum: answer[1] ?? "", expected: hex(h), ms: performance.now() - start };
+  } finally {
+    conn.close();
+  }
+}
+
+/** Asks `net_bulk serve` on 127.0.0.1:`port` for `bytes` of the stream ("get") and checks them as they come. */
+export async function bulkGet(port: number, bytes: number, options: BulkOptions = {}): Promise<BulkTransfer> {
+  const verify = options.verify ?? true;
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    const start = performance.now();
+    await writeAll(conn, new TextEncoder().encode(`get ${bytes}\n`));
+    let got = 0, h = 0x811c9dc5, want = 0x811c9dc5;
+    const buf = new Uint8Array(CHUNK);
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      if (verify) {
+        h = fnv1a(buf.subarray(0, n), h);
+        want = fnv1a(streamBytes(got, Math.min(n, Math.max(0, bytes - got))), want);
+      }
+      got += n;
+    }
+    return { bytes: got, checksum: hex(h), expected: hex(want), ms: performance.now() - start };
+  } finally {
+    conn.close();
+  }
+}
+
+/** Asks `net_bulk serve` on 127.0.0.1:`port` to exit. */
+export async function bulkQuit(port: number): Promise<void> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await writeAll(conn, new TextEncoder().encode("quit\n"));
+  await readText(conn);
+  conn.close();
+}
+
+function hex(h: number): string {
+  return h.toString(16).padStart(8, "0");
+}
+
+async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+  for (let done = 0; done < data.length;) done += await conn.write(data.subarray(done));
+}
+
+/** What the peer sends until it closes, as text. */
+async function readText(conn: Deno.Conn): Promise<string> {
+  const decoder = new TextDecoder();
+  const buf = new Uint8Array(4096);
+  let text = "";
+  for (let n; (n = await conn.read(buf)) !== null;) text += decoder.decode(buf.subarray(0, n), { stream: true });
+  return text;
 }

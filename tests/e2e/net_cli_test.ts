@@ -15,7 +15,7 @@ import assert from "node:assert/strict";
 import { ensureHostTools } from "../../core/setup.ts";
 import { defaultMac } from "../../core/net.ts";
 import { accelerators, buildImage, guestProgram, osv, ROOT, run } from "./_harness.ts";
-import { freePort, ip, type NetGuest, watchGuest } from "./_net.ts";
+import { freePort, ip, startOsv } from "./_net.ts";
 
 const HYPERVISORS = [
   { hypervisor: "qemu", nic: "pci" },
@@ -30,23 +30,6 @@ let serverImage: Promise<string> | undefined;
 function server(): Promise<string> {
   serverImage ??= (async () => buildImage(await guestProgram("http_server")))();
   return serverImage;
-}
-
-/** Starts `osv run` in the background (inside `namespace` when given), following its console. */
-function startOsv(args: string[], options: { namespace?: string; env?: Record<string, string> } = {}): NetGuest {
-  const osvArgs = ["run", "-A", "--quiet", `${ROOT}main.ts`, "run", ...args];
-  const [command, commandArgs] = options.namespace
-    ? ["ip", ["netns", "exec", options.namespace, Deno.execPath(), ...osvArgs]]
-    : [Deno.execPath(), osvArgs];
-  const child = new Deno.Command(command, {
-    args: commandArgs,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    ...(options.env ? { env: options.env } : {}),
-  }).spawn();
-  // SIGTERM: osv stops QEMU and deletes the taps it made.
-  return watchGuest(child, { stop: "SIGTERM" });
 }
 
 async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {

@@ -16,18 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int send_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
+#include "net_common.h"
 
 static int respond(int fd, int status, const char *body, size_t len, int keep_alive)
 {

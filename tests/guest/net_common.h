@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 static const char *errno_name(int e)
 {
@@ -58,6 +59,20 @@ static long show(const char *what, long r)
 		printf("%s: %ld\n", what, r);
 	fflush(stdout);
 	return r;
+}
+
+/* Sends all of data (MSG_NOSIGNAL); 0, or -1 when the connection failed. */
+static int send_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }
 
 /* Dies with a message when a call that must succeed fails. */

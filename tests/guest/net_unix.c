@@ -297,7 +297,7 @@ static uint32_t mix(uint32_t sum, const unsigned char *p, long n)
 	return sum;
 }
 
-static void *send_all(void *arg)
+static void *send_stream(void *arg)
 {
 	struct transfer *t = arg;
 	static unsigned char block[65536];
@@ -327,7 +327,7 @@ static void transfer(long bytes)
 	must("socketpair", socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
 	struct transfer t = {sv[0], bytes, 0};
 	pthread_t th;
-	pthread_create(&th, NULL, send_all, &t);
+	pthread_create(&th, NULL, send_stream, &t);
 	static unsigned char buf[40000];
 	long got = 0, n;
 	uint32_t sum = 0;
