@@ -53,7 +53,19 @@ const PYTHON_HOST = "/usr/bin/python3";
 const PYTHON_HELLO = 'print("hello from python3")\n';
 const PYTHON_EXPECTED = "hello from python3";
 /** The groups of rows `--only` can pick. */
-const SECTIONS = ["boot", "read64", "syscall", "dhcp", "http", "tcp", "run", "mem", "build", "python", "futex"] as const;
+const SECTIONS = [
+  "boot",
+  "read64",
+  "syscall",
+  "dhcp",
+  "http",
+  "tcp",
+  "run",
+  "mem",
+  "build",
+  "python",
+  "futex",
+] as const;
 /** MiB moved each way per TCP throughput run: kvm_pvm emulates kernel code (~0.3 MB/s through the
  * user-mode network), so it moves less. */
 const TCP_MIB = { tcg: 256, kvm: 4 } as const;
@@ -183,7 +195,18 @@ async function prepareRead64(dir: string): Promise<{ binary: string; image: stri
 /** Compiles a benchmark program of bench/guest and builds its image; the binary and the image. */
 /** The command that serves from osv on microvm: `osv run IMAGE --forward FORWARD -e CMDLINE`. */
 function serverInOsv(image: string, accel: Accel, forward: string, cmdline: string) {
-  const args = ["run", "-A", "--quiet", `${ROOT}main.ts`, "run", image, "--accel", accel, "--hypervisor", "qemu-microvm"];
+  const args = [
+    "run",
+    "-A",
+    "--quiet",
+    `${ROOT}main.ts`,
+    "run",
+    image,
+    "--accel",
+    accel,
+    "--hypervisor",
+    "qemu-microvm",
+  ];
   return { command: Deno.execPath(), args: [...args, "--forward", forward, "-e", cmdline] };
 }
 
@@ -471,8 +494,10 @@ async function collect(options: Options): Promise<Results> {
       if (!helloOk(run)) throw new Error(failureText(run));
       return run.ms;
     }, repeat);
-    const host: Pick<Results, "hostRead64" | "hostSyscall" | "hostHttp" | "hostTcp" | "disk" | "hostPython" | "hostFutex"> =
-      {};
+    const host: Pick<
+      Results,
+      "hostRead64" | "hostSyscall" | "hostHttp" | "hostTcp" | "disk" | "hostPython" | "hostFutex"
+    > = {};
 
     if (read64) {
       progress("host: reading the 64 MiB file");
@@ -678,7 +703,20 @@ async function collect(options: Options): Promise<Results> {
         cells: difference(run, floor, options.accels),
       });
     }
-    const order = ["boot", "read64", "syscall", "futex", "dhcp", "http", "tcp", "python", "run", "floor", "overhead", "mem"];
+    const order = [
+      "boot",
+      "read64",
+      "syscall",
+      "futex",
+      "dhcp",
+      "http",
+      "tcp",
+      "python",
+      "run",
+      "floor",
+      "overhead",
+      "mem",
+    ];
     const sorted = [...rows.values()].sort((a, b) =>
       order.indexOf(a.id.split(".")[0]!) - order.indexOf(b.id.split(".")[0]!)
     );
