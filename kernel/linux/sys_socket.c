@@ -71,22 +71,24 @@ static long read_address(uint64_t user, uint64_t len, struct inet_address *out, 
 	return 0;
 }
 
-/* Writes an address into (user, *user_len) as Linux does: truncated to the room given, the full
- * length stored back. */
-static long write_address(const struct inet_address *a, uint64_t user, uint64_t user_len)
+long socket_put_address(uint64_t user, uint64_t user_len, const void *sa, uint32_t full)
 {
-	if (!user)
-		return 0;
 	uint32_t room;
 	if (copy_from_user(&room, user_len, sizeof(room)) < 0)
 		return -EFAULT;
 	if ((int32_t)room < 0)
 		return -EINVAL;
-	struct sockaddr_in sa = {AF_INET, htons(a->port), htonl(a->addr), {0}};
-	if (copy_to_user(user, &sa, MIN(room, (uint32_t)sizeof(sa))) < 0)
+	if (user && copy_to_user(user, sa, MIN(room, full)) < 0)
 		return -EFAULT;
-	uint32_t full = SOCKADDR_IN_LEN;
 	return copy_to_user(user_len, &full, sizeof(full));
+}
+
+static long write_address(const struct inet_address *a, uint64_t user, uint64_t user_len)
+{
+	if (!user)
+		return 0;
+	struct sockaddr_in sa = {AF_INET, htons(a->port), htonl(a->addr), {0}};
+	return socket_put_address(user, user_len, &sa, SOCKADDR_IN_LEN);
 }
 
 /* A write to a closed connection raises SIGPIPE in the writing thread (unless MSG_NOSIGNAL), whose

@@ -194,17 +194,10 @@ static long write_name(const struct unix_name *n, uint64_t addr, uint64_t addrle
 {
 	if (!addrlen)
 		return 0;
-	uint32_t room;
-	if (copy_from_user(&room, addrlen, sizeof(room)) < 0)
-		return -EFAULT;
-	if ((int32_t)room < 0)
-		return -EINVAL;
 	uint8_t raw[SUN_PATH_OFFSET + UNIX_PATH_MAX + 1] = {AF_UNIX, 0};
 	memcpy(raw + SUN_PATH_OFFSET, n->bytes, n->len);
 	uint32_t full = SUN_PATH_OFFSET + n->len + (n->len && !is_abstract(n) ? 1 : 0);
-	if (addr && copy_to_user(addr, raw, MIN(room, full)) < 0)
-		return -EFAULT;
-	return copy_to_user(addrlen, &full, sizeof(full));
+	return socket_put_address(addr, addrlen, raw, full);
 }
 
 static long path_of(const struct unix_name *n, char *path)

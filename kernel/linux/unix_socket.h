@@ -37,3 +37,6 @@ long unix_getsockopt(struct unix_sock *s, int level, int name, void *value, uint
 struct linux_stat;
 void socket_file_stat(struct file *f, struct linux_stat *st);
 long socket_file_common_ioctl(struct file *f, uint64_t cmd, uint64_t arg, uint32_t readable, bool inet);
+/* Copies a socket address (full bytes at sa) out as Linux does: truncated to the room *user_len says (none
+ * when user is 0), the full length stored back in *user_len. */
+long socket_put_address(uint64_t user, uint64_t user_len, const void *sa, uint32_t full);
