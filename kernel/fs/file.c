@@ -61,6 +61,18 @@ uint32_t file_poll(struct file *f)
 	return f->ops->poll ? f->ops->poll(f) : POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
 }
 
+int fd_install_new(const struct file_ops *ops, uint32_t flags, void *data, bool cloexec)
+{
+	struct file *f = file_new(ops, flags);
+	if (!f)
+		return -ENOMEM;
+	f->private_data = data;
+	int fd = fd_install(f, cloexec, 0);
+	if (fd < 0)
+		file_put(f);
+	return fd;
+}
+
 int fd_install(struct file *f, bool close_on_exec, int lowest)
 {
 	for (int fd = lowest < 0 ? 0 : lowest; fd < fd_limit; fd++) {

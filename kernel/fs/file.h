@@ -75,6 +75,10 @@ void file_set_close_hook(void (*hook)(struct file *f));
 
 /* The descriptor table of the process. */
 int fd_install(struct file *f, bool cloexec, int lowest);
+/* A new file of ops holding data, at the lowest free descriptor: the descriptor, -EMFILE (the file was
+ * made and released again, data with it through ops->release), or -ENOMEM (no file: data is still the
+ * caller's to free). */
+int fd_install_new(const struct file_ops *ops, uint32_t flags, void *data, bool cloexec);
 /* setrlimit(RLIMIT_NOFILE): fd_install gives EMFILE from this descriptor number on (at most MAX_FDS). */
 void fd_set_limit(uint64_t limit);
 /* A further descriptor (the lowest free one from lowest on) for an open file: dup, F_DUPFD. */

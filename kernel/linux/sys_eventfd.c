@@ -110,15 +110,9 @@ static long make_eventfd(uint64_t initial, uint64_t flags)
 		return -ENOMEM;
 	efd->count = (uint32_t)initial;
 	efd->semaphore = flags & EFD_SEMAPHORE;
-	struct file *f = file_new(&eventfd_ops, O_RDWR | (flags & EFD_NONBLOCK));
-	if (!f) {
+	int fd = fd_install_new(&eventfd_ops, O_RDWR | (flags & EFD_NONBLOCK), efd, flags & EFD_CLOEXEC);
+	if (fd == -ENOMEM)
 		kfree(efd);
-		return -ENOMEM;
-	}
-	f->private_data = efd;
-	int fd = fd_install(f, flags & EFD_CLOEXEC, 0);
-	if (fd < 0)
-		file_put(f);
 	return fd;
 }
 

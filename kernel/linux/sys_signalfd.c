@@ -134,16 +134,12 @@ static long make_signalfd(int fd, uint64_t user_mask, uint64_t size, uint64_t fl
 		return fd;
 	}
 	struct signalfd *sfd = kzalloc(sizeof(*sfd));
-	struct file *f = sfd ? file_new(&signalfd_ops, O_RDWR | (flags & SFD_NONBLOCK)) : NULL;
-	if (!f) {
-		kfree(sfd);
+	if (!sfd)
 		return -ENOMEM;
-	}
 	sfd->mask = mask;
-	f->private_data = sfd;
-	int r = fd_install(f, flags & SFD_CLOEXEC, 0);
-	if (r < 0)
-		file_put(f);
+	int r = fd_install_new(&signalfd_ops, O_RDWR | (flags & SFD_NONBLOCK), sfd, flags & SFD_CLOEXEC);
+	if (r == -ENOMEM)
+		kfree(sfd);
 	return r;
 }
 

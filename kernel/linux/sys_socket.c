@@ -178,15 +178,9 @@ static const struct file_ops socket_ops = {
 
 static long install(struct socket *s, uint64_t flags)
 {
-	struct file *f = file_new(&socket_ops, O_RDWR | (flags & SOCK_NONBLOCK ? O_NONBLOCK : 0));
-	if (!f) {
+	int fd = fd_install_new(&socket_ops, O_RDWR | (flags & SOCK_NONBLOCK ? O_NONBLOCK : 0), s, flags & SOCK_CLOEXEC);
+	if (fd == -ENOMEM)
 		socket_close(s);
-		return -ENOMEM;
-	}
-	f->private_data = s;
-	int fd = fd_install(f, flags & SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		file_put(f);
 	return fd;
 }
 

@@ -122,15 +122,9 @@ SYSCALL_DEFINE(timerfd_create)
 		return -ENOMEM;
 	timer_init(&tfd->timer, expired);
 	tfd->clock = clock;
-	struct file *f = file_new(&timerfd_ops, O_RDWR | (a1 & TFD_NONBLOCK));
-	if (!f) {
+	int fd = fd_install_new(&timerfd_ops, O_RDWR | (a1 & TFD_NONBLOCK), tfd, a1 & TFD_CLOEXEC);
+	if (fd == -ENOMEM)
 		kfree(tfd);
-		return -ENOMEM;
-	}
-	f->private_data = tfd;
-	int fd = fd_install(f, a1 & TFD_CLOEXEC, 0);
-	if (fd < 0)
-		file_put(f);
 	return fd;
 }
 

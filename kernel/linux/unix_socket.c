@@ -382,16 +382,11 @@ long unix_connect(struct unix_sock *s, uint64_t addr, uint64_t len, bool nonbloc
 
 static long install(struct unix_sock *s, uint64_t flags)
 {
-	struct file *f = file_new(&unix_ops, O_RDWR | (flags & SOCK_NONBLOCK ? O_NONBLOCK : 0));
-	if (!f) {
+	int fd = fd_install_new(&unix_ops, O_RDWR | (flags & SOCK_NONBLOCK ? O_NONBLOCK : 0), s, flags & SOCK_CLOEXEC);
+	if (fd == -ENOMEM) {
 		sock_close(s);
 		sock_put(s);
-		return -ENOMEM;
 	}
-	f->private_data = s;
-	int fd = fd_install(f, flags & SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		file_put(f);
 	return fd;
 }
 
