@@ -182,6 +182,8 @@ struct ramfs_node *ramfs_attach(struct ramfs_node *dir, const char *name, uint32
 
 const uint8_t *ramfs_node_contents(struct ramfs_node *node)
 {
+	if (tmpfs_is_file(node))
+		return NULL; /* pages, not one piece */
 	if (rofs_load_file(node) < 0) {
 		kprintf("osv: cannot read %s from the disk (I/O error or out of memory)\n", node->name);
 		return NULL;
@@ -481,6 +483,12 @@ static long file_read(struct file *f, uint64_t buf, size_t n, uint64_t *pos)
 	if (*pos >= node->size)
 		return 0;
 	size_t len = MIN(n, node->size - *pos);
+	if (tmpfs_is_file(node)) {
+		long got = tmpfs_file_read(node, buf, len, *pos);
+		if (got > 0)
+			*pos += (uint64_t)got;
+		return got;
+	}
 	if ((node->flags & RAMFS_DISK_FILE) && !node->data) {
 		long got = rofs_read(node, buf, len, *pos);
 		if (got > 0)

@@ -1,7 +1,8 @@
 /* The tree of files every path lookup walks. Filled from the root filesystem: a cpio (newc) archive
  * unpacked in memory (ramfs; contents not copied: nodes point into the archive, which stays reserved),
  * or a ROFS disk (fs/rofs.c; directories loaded on first use, file bytes read on demand). Writable
- * (tmpfs) directories and the nodes made in them hold their contents in kmalloc'd buffers (fs/tmpfs.c). */
+ * (tmpfs) directories and the nodes made in them own their contents: a regular file's bytes are pages
+ * that never move (so shared mappings map them), a symlink's target a kmalloc'd buffer (fs/tmpfs.c). */
 #pragma once
 #include "types.h"
 
@@ -26,10 +27,13 @@ struct ramfs_node {
 	uint32_t dev;         /* st_dev of a mount point's tree (RAMFS_DEV_*); 0: the same as its parent's */
 	int refcount;         /* open files referring to the node */
 	uint64_t atime, mtime, ctime; /* seconds */
-	const uint8_t *data;  /* file contents or symlink target: into the archive, or buffer */
+	const uint8_t *data;  /* file contents or symlink target: into the archive, or buffer; NULL for tmpfs files */
 	uint64_t size;
-	uint8_t *buffer;      /* tmpfs: owned storage of capacity bytes (data == buffer) */
-	uint64_t capacity;
+	uint8_t *buffer;      /* tmpfs symlinks: the target, owned (data == buffer) */
+	void **pages;         /* tmpfs regular files: page_slots slots, the page of each page index or NULL (a hole) */
+	uint64_t page_slots;
+	uint32_t seals;       /* tmpfs regular files: F_SEAL_* (memfd sealing; F_SEAL_SEAL for files made by name) */
+	uint32_t map_count;   /* file regions showing this node (mm/vm.c), so that changes skip the search when 0 */
 	uint64_t disk_offset; /* RAMFS_DISK_FILE: byte offset of the contents on the root disk */
 	uint32_t disk_ino;    /* ROFS inode (RAMFS_DISK_DIR: whose entries to load) */
 	uint32_t disk_entry;  /* ROFS: 1 + index of the entry naming it in its directory, 0 otherwise */
@@ -101,7 +105,8 @@ struct ramfs_node *ramfs_add_device(const char *path, uint32_t rdev, const struc
 struct ramfs_node *ramfs_add_special(const char *path, const struct file_ops *ops, const void *data);
 /* Adds a symbolic link (target is not copied: it must stay valid). */
 struct ramfs_node *ramfs_add_symlink(const char *path, const char *target);
-/* The bytes of a regular file (size bytes), for the program loader and file mappings (a ROFS file is
- * read from the disk into page-aligned memory the first time); NULL when they cannot be had. They stay at the same address while the node lives (file mappings borrow whole pages
- * of them), except for tmpfs files (RAMFS_WRITABLE), whose buffer moves when it grows. */
+/* The bytes of a regular file (size bytes) in one piece, for the program loader and file mappings (a
+ * ROFS file is read from the disk into page-aligned memory the first time); NULL when they cannot be
+ * had, and for tmpfs files, whose bytes are pages (tmpfs_page). They stay at the same address while
+ * the node lives (file mappings borrow whole pages of them). */
 const uint8_t *ramfs_node_contents(struct ramfs_node *node);

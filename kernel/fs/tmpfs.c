@@ -1,6 +1,6 @@
-/* tmpfs: writable directories over the read-only ramfs (see fs/tmpfs.h). Files created here own their
- * contents (node->buffer, capacity bytes, node->data pointing at it); names are kmalloc'd so rename
- * can change them. A node removed while open stays usable until its last reference goes
+/* tmpfs: writable directories over the read-only ramfs (see fs/tmpfs.h): the tree. Files created here
+ * own their contents (regular files: pages, fs/tmpfs_file.c; symlinks: node->buffer, node->data
+ * pointing at it); names are kmalloc'd so rename can change them. A node removed while open stays usable until its last reference goes
  * (ramfs_node_put). Out of memory is -ENOSPC, as a full tmpfs says it on Linux. */
 #include "fs/tmpfs.h"
 #include "arch/x86_64/clock.h"
@@ -9,9 +9,6 @@
 #include "fs/file.h"
 #include "lib.h"
 #include "mm/mm.h"
-
-#define MAX_FILE_SIZE (1UL << 40) /* beyond any memory: fail early instead of overflowing sizes */
-#define MIN_CAPACITY 64
 
 uint64_t tmpfs_now(void) { return clock_realtime_ns() / 1000000000UL; }
 
@@ -50,6 +47,7 @@ int tmpfs_init(const struct boot_options *opts)
 
 static void free_node(struct ramfs_node *node)
 {
+	tmpfs_free_contents(node);
 	kfree(node->buffer);
 	if (node->flags & RAMFS_OWNED_NAME)
 		kfree((char *)node->name);
@@ -86,30 +84,6 @@ static void unlink_from_parent(struct ramfs_node *node)
 	tmpfs_touch(dir, true);
 }
 
-/* Makes room for size bytes (contents kept); 0 or -ENOSPC. */
-static long reserve(struct ramfs_node *node, uint64_t size)
-{
-	if (size <= node->capacity)
-		return 0;
-	if (size > MAX_FILE_SIZE)
-		return -ENOSPC;
-	uint64_t capacity = MAX(MAX(size, node->capacity * 2), (uint64_t)MIN_CAPACITY);
-	uint8_t *buffer = kmalloc(capacity);
-	if (!buffer) {
-		capacity = size;
-		buffer = kmalloc(capacity);
-		if (!buffer)
-			return -ENOSPC;
-	}
-	if (node->size)
-		memcpy(buffer, node->buffer, node->size);
-	kfree(node->buffer);
-	node->buffer = buffer;
-	node->data = buffer;
-	node->capacity = capacity;
-	return 0;
-}
-
 long tmpfs_create(struct ramfs_node *dir, const char *name, uint32_t mode, const char *target,
 		  struct ramfs_node **out)
 {
@@ -122,11 +96,14 @@ long tmpfs_create(struct ramfs_node *dir, const char *name, uint32_t mode, const
 	node->ino = ramfs_new_ino();
 	node->flags = RAMFS_WRITABLE | RAMFS_OWNED_NAME;
 	node->atime = node->mtime = node->ctime = tmpfs_now();
+	node->seals = F_SEAL_SEAL; /* memfd_create lifts it for MFD_ALLOW_SEALING */
 	if (target) {
 		size_t len = strlen(target);
-		if (reserve(node, len) < 0)
+		node->buffer = kmalloc(len + 1);
+		if (!node->buffer)
 			goto fail;
 		memcpy(node->buffer, target, len);
+		node->data = node->buffer;
 		node->size = len;
 	}
 	link_into(dir, node);
@@ -136,50 +113,6 @@ fail:
 	kfree(copy);
 	kfree(node);
 	return -ENOSPC;
-}
-
-long tmpfs_resize(struct ramfs_node *node, uint64_t size)
-{
-	if (size > node->size) {
-		long r = reserve(node, size);
-		if (r < 0)
-			return r;
-		memset(node->buffer + node->size, 0, size - node->size);
-	}
-	node->size = size;
-	if (size == 0) {
-		kfree(node->buffer);
-		node->buffer = NULL;
-		node->data = NULL;
-		node->capacity = 0;
-	}
-	tmpfs_touch(node, true);
-	return 0;
-}
-
-long tmpfs_file_write(struct file *f, uint64_t user_buf, size_t n, uint64_t *pos)
-{
-	struct ramfs_node *node = f->node;
-	if (!tmpfs_writable(node))
-		return -EROFS;
-	if (f->flags & O_APPEND)
-		*pos = node->size;
-	if (n == 0)
-		return 0;
-	uint64_t end = *pos + n;
-	if (end < *pos || end > MAX_FILE_SIZE)
-		return -EFBIG;
-	long r = reserve(node, end);
-	if (r < 0)
-		return r;
-	if (*pos > node->size)
-		memset(node->buffer + node->size, 0, *pos - node->size);
-	if (copy_from_user(node->buffer + *pos, user_buf, n) < 0)
-		return -EFAULT;
-	node->size = MAX(node->size, end);
-	*pos = end;
-	tmpfs_touch(node, true);
-	return (long)n;
 }
 
 long tmpfs_link(struct ramfs_node *dir, const char *name, struct ramfs_node *target)

@@ -28,6 +28,8 @@
 #define F_DUPFD_CLOEXEC 1030
 #define F_SETPIPE_SZ 1031
 #define F_GETPIPE_SZ 1032
+#define F_ADD_SEALS 1033
+#define F_GET_SEALS 1034
 #define FD_CLOEXEC 1
 #define SEEK_SET 0
 #define SEEK_CUR 1
@@ -313,6 +315,27 @@ SYSCALL_DEFINE(dup3)
 	return fd_dup_to((int)a0, (int)a1, a2 & O_CLOEXEC);
 }
 
+/* F_ADD_SEALS: only through a descriptor open for writing, and only on tmpfs files (Linux: shmem). */
+static long add_seals(struct file *f, uint64_t arg)
+{
+	uint32_t seals = (uint32_t)arg;
+	if ((f->flags & O_ACCMODE) == O_RDONLY || (f->flags & O_PATH))
+		return -EPERM;
+	if (seals & ~(uint32_t)F_SEAL_ALL)
+		return -EINVAL;
+	if (!f->node || !tmpfs_is_file(f->node))
+		return -EINVAL;
+	return tmpfs_add_seals(f->node, seals);
+}
+
+/* F_GET_SEALS: a tmpfs file's seals; any other node of a tmpfs can never have one added. */
+static long get_seals(struct file *f)
+{
+	if (!f->node || !tmpfs_writable(f->node))
+		return -EINVAL;
+	return tmpfs_is_file(f->node) ? f->node->seals : F_SEAL_SEAL;
+}
+
 SYSCALL_DEFINE(fcntl)
 {
 	int fd = (int)a0;
@@ -339,6 +362,10 @@ SYSCALL_DEFINE(fcntl)
 	case F_SETPIPE_SZ:
 	case F_GETPIPE_SZ:
 		return pipe_fcntl(f, a1, a2);
+	case F_ADD_SEALS:
+		return add_seals(f, a2);
+	case F_GET_SEALS:
+		return get_seals(f);
 	case F_GETLK:
 	case F_SETLK:
 	case F_SETLKW:

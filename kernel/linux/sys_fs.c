@@ -231,6 +231,8 @@ static long change_mode(struct ramfs_node *node, uint64_t mode)
 {
 	if (!tmpfs_writable(node))
 		return -EROFS;
+	if ((node->seals & F_SEAL_EXEC) && ((node->mode ^ mode) & 0111))
+		return -EPERM; /* the exec bits of a file sealed with F_SEAL_EXEC stay */
 	node->mode = (node->mode & S_IFMT) | (mode & 07777);
 	tmpfs_touch(node, false);
 	return 0;
@@ -341,21 +343,33 @@ SYSCALL_DEFINE(ftruncate)
 	return r < 0 ? r : truncate_node(node, (int64_t)a1);
 }
 
+#define FALLOC_FL_KEEP_SIZE 1
+#define FALLOC_FL_PUNCH_HOLE 2
+
+/* fallocate on tmpfs files, as Linux's shmem offers it: allocation (growing the file unless
+ * FALLOC_FL_KEEP_SIZE) and FALLOC_FL_PUNCH_HOLE (with FALLOC_FL_KEEP_SIZE); other modes EOPNOTSUPP. */
 SYSCALL_DEFINE(fallocate)
 {
 	int64_t offset = (int64_t)a2, length = (int64_t)a3;
+	uint64_t mode = a1;
+	if (!fd_get((int)a0))
+		return -EBADF;
 	if (offset < 0 || length <= 0)
 		return -EINVAL;
+	if ((mode & ~(uint64_t)(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) ||
+	    mode == FALLOC_FL_PUNCH_HOLE) /* a hole never changes the size: KEEP_SIZE must say so */
+		return -EOPNOTSUPP;
 	struct ramfs_node *node;
 	long r = writable_file((int)a0, &node);
 	if (r < 0)
 		return r == -EINVAL ? -ENODEV : r;
-	if (a1 != 0)
-		return -EOPNOTSUPP;
+	if ((uint64_t)offset + (uint64_t)length > 0x7fffffffffffffffUL)
+		return -EFBIG;
 	if (!tmpfs_writable(node))
 		return -EROFS;
-	uint64_t end = (uint64_t)offset + (uint64_t)length;
-	return end > node->size ? tmpfs_resize(node, end) : 0;
+	if (mode & FALLOC_FL_PUNCH_HOLE)
+		return tmpfs_punch_hole(node, (uint64_t)offset, (uint64_t)length);
+	return tmpfs_allocate(node, (uint64_t)offset, (uint64_t)length, mode & FALLOC_FL_KEEP_SIZE);
 }
 
 static long sync_fd(int fd) { return fd_get(fd) ? 0 : -EBADF; }

@@ -1,10 +1,11 @@
-/* Memory syscalls: brk, mmap (anonymous memory, and files of the ramfs: private mappings, and shared
- * read-only ones), munmap, mprotect, mremap, madvise, msync, mincore, the mlock family (checks only: nothing
- * is ever paged out) and membarrier. Pages come on first touch
- * (mm/vm.c), so large reservations cost nothing until used. */
+/* Memory syscalls: brk, mmap (anonymous memory, and files of the ramfs: private mappings, shared
+ * read-only ones, and shared writable ones of tmpfs files, which map the file's own pages), munmap,
+ * mprotect, mremap, madvise, msync, mincore, the mlock family (checks only: nothing is ever paged out)
+ * and membarrier. Pages come on first touch (mm/vm.c), so large reservations cost nothing until used. */
 #include "errno.h"
 #include "fs/file.h"
 #include "fs/ramfs.h"
+#include "fs/tmpfs.h"
 #include "lib.h"
 #include "linux/linux.h"
 
@@ -66,9 +67,26 @@ SYSCALL_DEFINE(brk)
 	return want;
 }
 
-/* The file behind an mmap descriptor, checked as Linux checks it. *file stays NULL for /dev/zero,
- * whose mappings are anonymous memory. 0 or -errno. */
-static long mapped_file(int fd, uint64_t type, int prot, struct ramfs_node **file)
+/* The region flags of a shared mapping of node through f, checked as Linux checks them: it may be
+ * made writable when f is open for writing (VMA_MAYWRITE), unless the file is write-sealed, which
+ * refuses a writable one. Only tmpfs files can be open for writing. */
+static long shared_flags(struct file *f, struct ramfs_node *node, int prot, int *flags)
+{
+	bool writer = (f->flags & O_ACCMODE) == O_RDWR;
+	if ((prot & PROT_WRITE) && !writer)
+		return -EACCES;
+	*flags = VMA_SHARED | (writer && tmpfs_is_file(node) ? VMA_MAYWRITE : 0);
+	if (tmpfs_is_file(node) && tmpfs_write_sealed(node)) {
+		if (prot & PROT_WRITE)
+			return -EPERM;
+		*flags &= ~VMA_MAYWRITE;
+	}
+	return 0;
+}
+
+/* The file behind an mmap descriptor, checked as Linux checks it, and the flags of its region. *file
+ * stays NULL for /dev/zero, whose mappings are anonymous memory. 0 or -errno. */
+static long mapped_file(int fd, uint64_t type, int prot, struct ramfs_node **file, int *flags)
 {
 	struct file *f = fd_get(fd);
 	*file = NULL;
@@ -83,10 +101,11 @@ static long mapped_file(int fd, uint64_t type, int prot, struct ramfs_node **fil
 		return 0;
 	if ((node->mode & S_IFMT) != S_IFREG || node->dev_ops)
 		return -ENODEV; /* directories, devices, generated /proc files */
-	if (type != MAP_PRIVATE && (prot & PROT_WRITE)) {
-		if ((f->flags & O_ACCMODE) != O_RDWR)
-			return -EACCES;
-		return -ENODEV; /* writable shared file mappings are not supported yet */
+	*flags = 0;
+	if (type != MAP_PRIVATE) {
+		long r = shared_flags(f, node, prot, flags);
+		if (r < 0)
+			return r;
 	}
 	*file = node;
 	return 0;
@@ -109,8 +128,9 @@ SYSCALL_DEFINE(mmap)
 	if (len == 0 || len > USER_TOP)
 		return -ENOMEM;
 	struct ramfs_node *file = NULL;
+	int vma_flags = 0;
 	if (!(flags & MAP_ANONYMOUS)) {
-		long r = mapped_file((int)a4, type, prot, &file);
+		long r = mapped_file((int)a4, type, prot, &file, &vma_flags);
 		if (r < 0)
 			return r;
 		if (offset + len < offset)
@@ -130,7 +150,7 @@ SYSCALL_DEFINE(mmap)
 		if (!addr)
 			return -ENOMEM;
 	}
-	long r = file ? as_add_file_vma(as, addr, addr + len, prot, type == MAP_PRIVATE ? 0 : VMA_SHARED, file, offset)
+	long r = file ? as_add_file_vma(as, addr, addr + len, prot, vma_flags, file, offset)
 		      : as_add_vma(as, addr, addr + len, prot, NULL);
 	if (r < 0)
 		return r;
@@ -235,6 +255,21 @@ SYSCALL_DEFINE(mremap)
 	return (long)dest;
 }
 
+/* MADV_REMOVE over shared writable regions of tmpfs files (checked): a hole punched in each file where
+ * the range shows it, so the range reads as zeros and the file's pages there are freed. */
+static long remove_file_range(struct address_space *as, uint64_t start, uint64_t end)
+{
+	for (struct vma *v = as->vmas; v && v->start < end; v = v->next) {
+		if (v->end <= start)
+			continue;
+		uint64_t from = MAX(v->start, start), to = MIN(v->end, end);
+		long r = tmpfs_punch_hole(v->file, v->offset + (from - v->start), to - from);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 SYSCALL_DEFINE(madvise)
 {
 	uint64_t advice = a2;
@@ -258,9 +293,13 @@ SYSCALL_DEFINE(madvise)
 				continue;
 			if (advice == MADV_FREE && v->file)
 				return -EINVAL; /* anonymous memory only */
-			if (advice == MADV_REMOVE && !(v->flags & VMA_SHARED))
-				return -EINVAL; /* shared memory only */
+			if (advice == MADV_REMOVE && !v->file)
+				return -EINVAL; /* files only (our shared anonymous memory has none) */
+			if (advice == MADV_REMOVE && (v->flags & (VMA_SHARED | VMA_MAYWRITE)) != (VMA_SHARED | VMA_MAYWRITE))
+				return -EACCES; /* a shared mapping that may write: the hole is punched in the file */
 		}
+		if (advice == MADV_REMOVE)
+			return remove_file_range(as, a0, end);
 		/* MADV_FREE may drop the pages now or later: now. A file region shows the file again. The
 		 * vDSO's pages stay: they would come back the same, as on Linux. */
 		for (struct vma *v = as->vmas; v && v->start < end; v = v->next)
@@ -280,7 +319,7 @@ SYSCALL_DEFINE(msync)
 		return 0;
 	if (!range_ok(a0, a1) || !as_range_mapped(current->as, a0, a0 + ALIGN_UP(a1, PAGE_SIZE)))
 		return -ENOMEM;
-	return 0; /* no mapping writes to a file, so there is nothing to write back */
+	return 0; /* a shared region's pages are its file's own: there is nothing to write back */
 }
 
 SYSCALL_DEFINE(mincore)

@@ -40,7 +40,8 @@ void kfree(void *p);
 #define PTE_PS (1UL << 7)
 #define PTE_G (1UL << 8)
 #define PTE_KEPT (1UL << 9) /* software: a page kept while its region is PROT_NONE */
-#define PTE_BORROWED (1UL << 10) /* software: the page belongs to someone else (the ramfs archive): never freed */
+#define PTE_BORROWED (1UL << 10) /* software: the page belongs to someone else (the ramfs archive, a tmpfs file): never freed */
+#define PTE_SHARED (1UL << 11)   /* software, with PTE_BORROWED: a tmpfs file's own page in a shared region, written in place (never copied) */
 #define PTE_NX (1UL << 63)
 #define PTE_ADDR 0x000ffffffffff000UL
 
@@ -62,12 +63,15 @@ struct vma {
 	struct vma *next;         /* sorted by start */
 };
 
-/* Region flags. A shared file region shows the file's bytes and never takes writes (no writable
- * shared file mappings yet); a private one copies a page before it can be written. A region of kernel
- * pages (the vDSO) is mapped whole when made and has no way to bring a dropped page back, so
- * madvise leaves its pages alone. */
+/* Region flags. A shared file region shows the file's bytes: a tmpfs file's own pages, so stores through
+ * it are the file's contents (and read-only files' bytes are borrowed where page-aligned). It may be
+ * made writable only with VMA_MAYWRITE (mapped through a descriptor open for writing, and not
+ * write-sealed then), Linux's VM_MAYWRITE. A private file region copies a page before it can be
+ * written. A region of kernel pages (the vDSO) is mapped whole when made and has no way to bring a
+ * dropped page back, so madvise leaves its pages alone. */
 #define VMA_SHARED 1
 #define VMA_KERNEL_PAGES 2
+#define VMA_MAYWRITE 4
 
 /* An address space: a page table (user half private, kernel half shared) and its regions. Never a
  * global, so that exec, spawn and fork can have several. */
@@ -76,6 +80,7 @@ struct address_space {
 	struct vma *vmas;
 	uint64_t brk_start, brk;
 	uint64_t mmap_hint; /* next top-down search start */
+	struct address_space *next_space; /* every address space, for changes to a file all its mappings see */
 };
 
 void vm_init(void);
@@ -86,14 +91,15 @@ void as_activate(struct address_space *as);
  * -EEXIST. */
 int as_add_vma(struct address_space *as, uint64_t start, uint64_t end, int prot, const char *name);
 /* Adds a region showing file from offset on (page aligned; must not overlap one). Pages are brought in
- * on first touch: read-only ones borrow the file's page where its bytes are page-aligned in memory,
- * the others get a copy, zero past the end of the file; pages wholly past the end fault (SIGBUS). */
+ * on first touch: a shared region of a tmpfs file maps the file's own pages; read-only ones borrow the
+ * file's page where its bytes are page-aligned in memory (a tmpfs file's always are), the others get
+ * a copy, zero past the end of the file; pages wholly past the end fault (SIGBUS). flags: VMA_*. */
 int as_add_file_vma(struct address_space *as, uint64_t start, uint64_t end, int prot, int flags,
 		    struct ramfs_node *file, uint64_t offset);
 /* Removes [start,end) from regions and frees its pages. */
 void as_unmap(struct address_space *as, uint64_t start, uint64_t end);
 /* Changes the rights of [start,end), which must be wholly mapped; 0, -ENOMEM, or -EACCES for write
- * access to a shared file region. */
+ * access to a shared file region without VMA_MAYWRITE. */
 int as_protect(struct address_space *as, uint64_t start, uint64_t end, int prot);
 struct vma *as_find_vma(struct address_space *as, uint64_t addr);
 /* Whether no region overlaps [start,end). */
@@ -109,7 +115,8 @@ int as_populate(struct address_space *as, uint64_t addr, bool write);
  * MAP_POPULATE); 0, or the error of the first page that cannot be (the rest are left to fault). */
 int as_prefault(struct address_space *as, uint64_t start, uint64_t end);
 /* The kernel's (direct map) view of the user page holding va, allocated if needed whatever the
- * region's protection, and private to the region (a file page is copied): for the program loader.
+ * region's protection, and the region's own (a file page is copied, except in a shared region of a
+ * tmpfs file, whose pages are the file's): for the program loader.
  * NULL outside any region, past the end of a mapped file, or when out of memory. */
 void *as_kernel_view(struct address_space *as, uint64_t va);
 /* The physical address of the app's byte at va, for a device to write into: the page is made present
@@ -133,6 +140,15 @@ bool as_page_resident(struct address_space *as, uint64_t va);
  * when the page lies past the end of a mapped file (SIGBUS). */
 int as_handle_fault(struct address_space *as, uint64_t addr, uint64_t error_code);
 extern struct address_space *current_as;
+
+/* Changes to a file that its mappings must see, in every address space. The pages of file at page
+ * indexes [first, end) (end ~0UL: to the end of the file) are taken out of the page tables: those of the file itself (shared regions, borrowed by read-only
+ * private ones) always, private copies too when even_private (truncation: a page past the new end of
+ * the file faults with SIGBUS even where it was copied, as on Linux; a punched hole leaves copies).
+ * Called before the file frees those pages. */
+void vm_file_unmap_pages(struct ramfs_node *file, uint64_t first, uint64_t end, bool even_private);
+/* Whether some shared region of file may be made writable (VMA_MAYWRITE): F_SEAL_WRITE is refused then. */
+bool vm_file_writably_mapped(struct ramfs_node *file);
 
 /* Copies between kernel and user memory; -EFAULT on a bad user address. While the running thread's
  * kernel_buffers is set (sched/thread.h), kernel addresses pass as user ones: the kernel then feeds

@@ -2,18 +2,22 @@
  * all RAM in the direct map (2 MiB pages, no execute) and the kernel image with per-section rights
  * (text RX, rodata R, data RW). Address spaces share that kernel half and own their user half, whose
  * pages are allocated on first touch (as_handle_fault): zeros for anonymous regions, the file's bytes for
- * file regions (borrowed from the ramfs when read-only and page-aligned there, copied otherwise). Regions
- * are a sorted list, split by partial unmaps and protection changes and merged again when neighbours
- * become alike, as Linux shows them in /proc/self/maps. */
+ * file regions (borrowed from the ramfs when read-only and page-aligned there, copied otherwise; a
+ * shared region of a tmpfs file maps the file's own pages, written in place). Regions are a sorted
+ * list, split by partial unmaps and protection changes and merged again when neighbours become alike,
+ * as Linux shows them in /proc/self/maps. A file that shrinks or loses pages takes them out of every
+ * region showing them (vm_file_unmap_pages), in every address space. */
 #include "arch/x86_64/cpu.h"
 #include "errno.h"
 #include "lib.h"
 #include "mm/mm.h"
 #include "fs/ramfs.h"
+#include "fs/tmpfs.h"
 #include "sched/sched.h"
 #include "sched/thread.h"
 
 struct address_space *current_as;
+static struct address_space *all_spaces; /* linked by next_space */
 static uint64_t *kernel_pml4;
 
 extern char _kernel_start[], _etext[], _erodata[], _kernel_end[];
@@ -181,6 +185,8 @@ struct address_space *as_create(void)
 	}
 	memcpy(as->pml4 + 256, kernel_pml4 + 256, 256 * sizeof(uint64_t));
 	as->mmap_hint = USER_MMAP_TOP;
+	as->next_space = all_spaces;
+	all_spaces = as;
 	return as;
 }
 
@@ -229,10 +235,19 @@ bool as_range_mapped(struct address_space *as, uint64_t start, uint64_t end)
 	return true;
 }
 
+/* A region's hold on its file: a reference, and a count of the regions showing it. */
+static void hold_file(struct ramfs_node *file)
+{
+	ramfs_node_get(file);
+	file->map_count++;
+}
+
 static void free_vma(struct vma *v)
 {
-	if (v->file)
+	if (v->file) {
+		v->file->map_count--;
 		ramfs_node_put(v->file);
+	}
 	kfree(v);
 }
 
@@ -270,7 +285,7 @@ static int insert_region(struct address_space *as, const struct vma *desc)
 	*v = *desc;
 	v->next = *link;
 	if (v->file)
-		ramfs_node_get(v->file);
+		hold_file(v->file);
 	*link = v;
 	merge_regions(as);
 	return 0;
@@ -326,7 +341,7 @@ static int split_at(struct address_space *as, uint64_t addr)
 	tail->start = addr;
 	if (tail->file) {
 		tail->offset = v->offset + (addr - v->start);
-		ramfs_node_get(tail->file);
+		hold_file(tail->file);
 	}
 	v->end = addr;
 	v->next = tail;
@@ -362,13 +377,42 @@ void as_unmap(struct address_space *as, uint64_t start, uint64_t end)
 /* The file offset the page of file region v at va shows. */
 static uint64_t file_offset_of(const struct vma *v, uint64_t va) { return v->offset + (va - v->start); }
 
+/* The page of a tmpfs file for the empty entry of va in region v: a shared region maps the file's own
+ * page (made for a hole, so that stores reach the file); a read-only private one borrows it where the
+ * file has one, unless private is asked for; the others copy it (a hole: a zero page). */
+static uint64_t fill_tmpfs_page(const struct vma *v, uint64_t va, bool private, int *error)
+{
+	uint64_t offset = file_offset_of(v, va);
+	if (offset >= ALIGN_UP(v->file->size, PAGE_SIZE)) {
+		*error = -ENXIO;
+		return 0;
+	}
+	bool shared = v->flags & VMA_SHARED;
+	uint8_t *page = tmpfs_page(v->file, offset >> PAGE_SHIFT, shared);
+	if (shared && page)
+		return virt_to_phys(page) | PTE_BORROWED | PTE_SHARED;
+	if (page && !private && !(v->prot & PROT_WRITE))
+		return virt_to_phys(page) | PTE_BORROWED;
+	uint8_t *copy = shared ? NULL : page_alloc(1);
+	if (!copy) {
+		*error = -ENOMEM;
+		return 0;
+	}
+	if (page)
+		memcpy(copy, page, PAGE_SIZE);
+	return virt_to_phys(copy);
+}
+
 /* A fresh page for the empty entry of va in region v: zeros, or the file's bytes. A read-only page of a
  * file whose bytes lie page-aligned in memory (the archive page-aligns big files) is borrowed instead
- * of copied, unless private is asked for. The PTE address bits (and PTE_BORROWED), or 0 with *error. */
+ * of copied, unless private is asked for. The PTE address bits (and PTE_BORROWED, PTE_SHARED), or 0
+ * with *error. */
 static uint64_t fill_page(const struct vma *v, uint64_t va, bool private, int *error)
 {
 	const uint8_t *data = NULL;
 	uint64_t offset = 0, size = 0;
+	if (v->file && tmpfs_is_file(v->file))
+		return fill_tmpfs_page(v, va, private, error);
 	if (v->file) {
 		offset = file_offset_of(v, va);
 		size = v->file->size;
@@ -404,8 +448,9 @@ static int populate_entry(const struct vma *v, uint64_t va, uint64_t *pte)
 		return 0;
 	if (*pte & PTE_KEPT) {
 		/* A page kept while PROT_NONE; a borrowed one stays borrowed (as_protect copies borrowed pages
-		 * before a region becomes writable, so this one is in a read-only region). */
-		pa = (*pte & PTE_ADDR) | (*pte & PTE_BORROWED);
+		 * before a region becomes writable, so this one is in a read-only region, or it is a shared
+		 * file page). */
+		pa = (*pte & PTE_ADDR) | (*pte & (PTE_BORROWED | PTE_SHARED));
 	} else {
 		int error = 0;
 		pa = fill_page(v, va, false, &error);
@@ -478,10 +523,10 @@ static int protect_one(uint64_t *pte, uint64_t va, void *arg)
 	int prot = *(int *)arg;
 	if (!(*pte & (PTE_P | PTE_KEPT)))
 		return 0;
-	/* never write into the owner's page: copy it first */
-	if ((*pte & PTE_BORROWED) && (prot & PROT_WRITE) && !copy_borrowed(pte, va))
+	/* never write into the owner's page: copy it first (a shared file page is written in place) */
+	if ((*pte & (PTE_BORROWED | PTE_SHARED)) == PTE_BORROWED && (prot & PROT_WRITE) && !copy_borrowed(pte, va))
 		return -ENOMEM;
-	uint64_t borrowed = *pte & PTE_BORROWED;
+	uint64_t borrowed = *pte & (PTE_BORROWED | PTE_SHARED);
 	if (prot == 0) /* PROT_NONE: keep the page, drop access */
 		*pte = (*pte & PTE_ADDR) | PTE_KEPT | borrowed;
 	else
@@ -496,8 +541,8 @@ int as_protect(struct address_space *as, uint64_t start, uint64_t end, int prot)
 		return -ENOMEM;
 	if (prot & PROT_WRITE)
 		for (struct vma *v = as->vmas; v && v->start < end; v = v->next)
-			if (v->end > start && v->file && (v->flags & VMA_SHARED))
-				return -EACCES; /* shared file regions never take writes */
+			if (v->end > start && v->file && (v->flags & (VMA_SHARED | VMA_MAYWRITE)) == VMA_SHARED)
+				return -EACCES; /* mapped read-only for good (Linux: no VM_MAYWRITE) */
 	if (split_at(as, start) || split_at(as, end))
 		return -ENOMEM;
 	for (struct vma *v = as->vmas; v; v = v->next)
@@ -539,8 +584,8 @@ void *as_kernel_view(struct address_space *as, uint64_t va)
 		if (!pa)
 			return NULL;
 		*pte = pa | (v->prot ? prot_to_pte(v->prot) : PTE_KEPT);
-	} else if ((*pte & PTE_BORROWED) && !copy_borrowed(pte, va)) { /* the caller will write */
-		return NULL;
+	} else if ((*pte & (PTE_BORROWED | PTE_SHARED)) == PTE_BORROWED && !copy_borrowed(pte, va)) {
+		return NULL; /* the caller will write: a copy, except of a shared file page (the region's own) */
 	}
 	return phys_to_virt(*pte & PTE_ADDR);
 }
@@ -549,7 +594,7 @@ uint64_t as_user_write_pa(struct address_space *as, uint64_t va)
 {
 	uint64_t span, *pte = pte_lookup(as->pml4, va, &span);
 	const uint64_t ready = PTE_P | PTE_W | PTE_U;
-	if (!pte || (*pte & (ready | PTE_BORROWED)) != ready) {
+	if (!pte || (*pte & ready) != ready || (*pte & (PTE_BORROWED | PTE_SHARED)) == PTE_BORROWED) {
 		if (as_populate(as, va, true) < 0)
 			return 0;
 		void *page = as_kernel_view(as, va); /* a private copy if the page was borrowed */
@@ -613,9 +658,12 @@ bool as_page_resident(struct address_space *as, uint64_t va)
 	uint64_t span, *pte = pte_lookup(as->pml4, va, &span);
 	if (pte && (*pte & (PTE_P | PTE_KEPT)))
 		return true;
-	/* A file's bytes are all in memory (the ramfs), as if in Linux's page cache. */
+	/* A file's bytes are all in memory (the ramfs), as if in Linux's page cache; a tmpfs file's holes
+	 * are not. */
 	struct vma *v = as_find_vma(as, va);
-	return v && v->file && file_offset_of(v, va) < v->file->size;
+	if (!v || !v->file || file_offset_of(v, va) >= v->file->size)
+		return false;
+	return !tmpfs_is_file(v->file) || tmpfs_page(v->file, file_offset_of(v, va) >> PAGE_SHIFT, false);
 }
 
 int as_handle_fault(struct address_space *as, uint64_t addr, uint64_t error_code)
@@ -638,6 +686,50 @@ int as_handle_fault(struct address_space *as, uint64_t addr, uint64_t error_code
 	if (r == 0)
 		populate_range(as, v, va + PAGE_SIZE, MIN(v->end, va + FAULT_AROUND_PAGES * PAGE_SIZE));
 	return r;
+}
+
+/* ---- files seen by several regions ---- */
+
+static int zap_one(uint64_t *pte, uint64_t va, void *arg)
+{
+	bool even_private = *(bool *)arg;
+	if (!(*pte & (PTE_P | PTE_KEPT)))
+		return 0;
+	if (!(*pte & PTE_BORROWED)) { /* a private copy */
+		if (!even_private)
+			return 0;
+		phys_free(*pte & PTE_ADDR, 1);
+	}
+	*pte = 0;
+	invlpg(va); /* one CPU runs the app: no other TLB holds it (another address space's is flushed
+		     * when it is switched to) */
+	return 0;
+}
+
+void vm_file_unmap_pages(struct ramfs_node *file, uint64_t first, uint64_t end, bool even_private)
+{
+	uint64_t from = first << PAGE_SHIFT, to = end > (~0UL >> PAGE_SHIFT) ? ~0UL : end << PAGE_SHIFT;
+	for (struct address_space *as = all_spaces; as; as = as->next_space) {
+		for (struct vma *v = as->vmas; v; v = v->next) {
+			if (v->file != file)
+				continue;
+			uint64_t low = MAX(from, v->offset), high = MIN(to, v->offset + (v->end - v->start));
+			if (low < high)
+				walk_ptes(as->pml4, v->start + (low - v->offset), v->start + (high - v->offset), zap_one,
+					  &even_private);
+		}
+	}
+}
+
+bool vm_file_writably_mapped(struct ramfs_node *file)
+{
+	if (!file->map_count)
+		return false;
+	for (struct address_space *as = all_spaces; as; as = as->next_space)
+		for (struct vma *v = as->vmas; v; v = v->next)
+			if (v->file == file && (v->flags & (VMA_SHARED | VMA_MAYWRITE)) == (VMA_SHARED | VMA_MAYWRITE))
+				return true;
+	return false;
 }
 
 /* ---- user memory access ---- */
