@@ -18,7 +18,9 @@
 #define PIPE_DEFAULT_SIZE (64 * 1024) /* a new pipe's buffer, as Linux (linux/sys_pipe.c) */
 #define MAX_TMPFS_MOUNTS 16           /* --mount-fs=tmpfs,/path options */
 #define FAULT_AROUND_PAGES 16 /* pages mapped per page fault */
-#define SCHED_SLICE_NS 10000000UL   /* a thread runs this long before others waiting get the CPU */
+#define SCHED_SLICE_NS 10000000UL   /* a thread runs this long before others waiting get the CPU (nice 0) */
+#define SCHED_MIN_SLICE_NS 1000000UL  /* the slice of the nicest threads (nice 10 and above) */
+#define SCHED_MAX_SLICE_NS 100000000UL /* ... and of the least nice (nice -10 and below) */
 #define SCHED_WAKEUP_NS 2000000UL   /* ... but a thread just woken waits at most this long for a busy one */
 #define DEFERRED_RETRY_NS 1000000UL /* deferred work still due when the app got the CPU runs this soon */
 #define MAX_VIRTIO_MMIO 32           /* virtio_mmio.device= words taken from the command line */

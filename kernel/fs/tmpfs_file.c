@@ -66,7 +66,8 @@ static void zero_in_page(struct ramfs_node *node, uint64_t from, uint64_t to)
 static void zero_tail(struct ramfs_node *node, uint64_t size) { zero_in_page(node, size, ALIGN_UP(size, PAGE_SIZE)); }
 
 /* Frees the pages at indexes [first, end), taken out of every mapping first (private copies too when
- * even_private). */
+ * even_private). Pages that follow each other in memory (as a file written in order gets them) go back
+ * as one run: freeing a big file costs little even where kernel code is emulated. */
 static void drop_pages(struct ramfs_node *node, uint64_t first, uint64_t end, bool even_private)
 {
 	end = MIN(end, node->page_slots);
@@ -74,12 +75,24 @@ static void drop_pages(struct ramfs_node *node, uint64_t first, uint64_t end, bo
 		return;
 	if (node->map_count)
 		vm_file_unmap_pages(node, first, end, even_private);
+	uint8_t *run = NULL;
+	size_t run_pages = 0;
 	for (uint64_t i = first; i < end; i++) {
-		if (node->pages[i]) {
-			page_free(node->pages[i], 1);
-			node->pages[i] = NULL;
+		uint8_t *page = node->pages[i];
+		if (!page)
+			continue;
+		node->pages[i] = NULL;
+		if (run && page == run + run_pages * PAGE_SIZE) {
+			run_pages++;
+			continue;
 		}
+		if (run)
+			page_free(run, run_pages);
+		run = page;
+		run_pages = 1;
 	}
+	if (run)
+		page_free(run, run_pages);
 }
 
 void tmpfs_free_contents(struct ramfs_node *node)

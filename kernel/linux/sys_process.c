@@ -329,33 +329,68 @@ SYSCALL_DEFINE(sched_getparam)
 }
 
 #define PRIO_PROCESS 0
+#define PRIO_PGRP 1
 #define PRIO_USER 2
 
-static int nice_value; /* the process's, shared by its threads (Linux has one per thread) */
+/* Nice values are per thread, as on Linux: PRIO_PROCESS names one thread by its tid (0: the caller;
+ * the pid is the first thread's tid, so it names that thread only); PRIO_PGRP (our group, 0 or the pid)
+ * and PRIO_USER (root, 0) name every thread. The scheduler gives each thread time slices as long as its
+ * nice value weighs (sched/sched.c). */
+struct priority_walk {
+	bool set;
+	int nice;  /* the value to set */
+	int best;  /* what getpriority reports: the highest 20 - nice met (Linux's "best" priority) */
+};
 
-/* The target of getpriority/setpriority: the process (or one of its threads), its group, its user. */
-static long priority_target(uint64_t which, uint64_t who)
+/* sched_lock held. */
+static void visit_priority(struct thread *t, struct priority_walk *walk)
 {
+	if (walk->set)
+		t->nice = walk->nice;
+	walk->best = MAX(walk->best, 20 - t->nice);
+}
+
+static void visit_member(struct thread *t, void *walk)
+{
+	if (!t->left) /* still a member of the process */
+		visit_priority(t, walk);
+}
+
+/* Sets (or, with walk->set false, reads) the nice values of the threads which and who name; 0, -EINVAL
+ * or -ESRCH. */
+static long walk_priorities(uint64_t which, uint64_t who, struct priority_walk *walk)
+{
+	int32_t id = (int32_t)who; /* an id_t the kernel reads as an int */
 	if (which > PRIO_USER)
 		return -EINVAL;
-	if (which == PRIO_PROCESS)
-		return thread_of(who) ? 0 : -ESRCH;
-	return who == 0 || who == (which == PRIO_USER ? 0 : APP_PID) ? 0 : -ESRCH;
+	if (which == PRIO_PROCESS) {
+		struct thread *t = id < 0 ? NULL : thread_of((uint32_t)id);
+		if (!t)
+			return -ESRCH;
+		uint64_t flags = spin_lock_irqsave(&sched_lock);
+		visit_priority(t, walk);
+		spin_unlock_irqrestore(&sched_lock, flags);
+		return 0;
+	}
+	if (id != 0 && id != (which == PRIO_USER ? 0 : APP_PID))
+		return -ESRCH;
+	uint64_t flags = spin_lock_irqsave(&sched_lock);
+	thread_for_each(visit_member, walk);
+	spin_unlock_irqrestore(&sched_lock, flags);
+	return 0;
 }
 
 SYSCALL_DEFINE(getpriority)
 {
-	long r = priority_target(a0, a1);
-	return r < 0 ? r : 20 - nice_value; /* the raw syscall returns 20 - nice, never negative */
+	struct priority_walk walk = {.set = false, .best = 0};
+	long r = walk_priorities(a0, a1, &walk);
+	return r < 0 ? r : walk.best; /* the raw syscall returns 20 - nice, never negative */
 }
 
 SYSCALL_DEFINE(setpriority)
 {
-	long r = priority_target(a0, a1);
-	if (r < 0)
-		return r;
-	nice_value = (int)MAX(-20, MIN((int64_t)a2, 19));
-	return 0;
+	struct priority_walk walk = {.set = true, .nice = MAX(-20, MIN((int32_t)a2, 19)), .best = 0};
+	return walk_priorities(a0, a1, &walk);
 }
 
 SYSCALL_DEFINE(getcpu)

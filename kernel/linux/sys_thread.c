@@ -75,6 +75,7 @@ static long create_thread(uint64_t flags, uint64_t stack, uint64_t parent_tid, u
 	signal_thread_inherit(&t->sig, &self->sig);
 	t->work = THREAD_WORK_SIGNAL; /* what the process has pending may be for it */
 	memcpy(t->name, self->name, sizeof(t->name));
+	t->nice = self->nice; /* as Linux: a new thread starts with its creator's nice value */
 	t->clear_child_tid = (flags & CLONE_CHILD_CLEARTID) ? child_tid : 0;
 	uint32_t tid = (uint32_t)t->tid;
 	if (flags & CLONE_PARENT_SETTID)

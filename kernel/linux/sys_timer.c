@@ -1,12 +1,16 @@
 /* POSIX timers of the process: timer_create, timer_settime, timer_gettime, timer_getoverrun and
- * timer_delete, on CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME (and their _ALARM forms) and
- * CLOCK_PROCESS_CPUTIME_ID (not thread CPU clocks); notification by a signal to the process (SIGEV_SIGNAL), to one thread
- * (SIGEV_THREAD_ID, which glibc's SIGEV_THREAD uses) or none (SIGEV_NONE). Each timer is a kernel
- * timer (sched/timer.h) whose callback, in the timer interrupt, counts expirations and re-arms an
- * interval timer; the signals are sent from deferred work (sched/deferred.h), which may allocate the
- * queue entry of a real-time signal. Expirations that come before their signal is sent make the
- * overrun count timer_getoverrun reports. CLOCK_REALTIME deadlines are converted to the monotonic clock
- * when set; CPU-time deadlines are re-checked at the wall time they could first be reached. */
+ * timer_delete, on CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME (and their _ALARM forms),
+ * CLOCK_PROCESS_CPUTIME_ID and thread CPU clocks (CLOCK_THREAD_CPUTIME_ID, and the ids
+ * pthread_getcpuclockid and clock_getcpuclockid make); notification by a signal to the process
+ * (SIGEV_SIGNAL), to one thread (SIGEV_THREAD_ID, which glibc's SIGEV_THREAD uses) or none
+ * (SIGEV_NONE). A timer on a wall or process CPU clock is a kernel timer (sched/timer.h) whose
+ * callback, in the timer interrupt, counts expirations and re-arms an interval timer; CLOCK_REALTIME
+ * deadlines are converted to the monotonic clock when set, process CPU-time deadlines re-checked at the
+ * wall time they could first be reached. A timer on a thread's CPU clock sets that thread's CPU-time
+ * alarm (sched/sched.h) for the earliest of its timers, checked only while the thread runs. The
+ * signals are sent from deferred work (sched/deferred.h), which may allocate the queue entry of a
+ * real-time signal. Expirations that come before their signal is sent make the overrun count
+ * timer_getoverrun reports. */
 #include "arch/x86_64/clock.h"
 #include "errno.h"
 #include "lib.h"
@@ -20,6 +24,7 @@
 #define CLOCK_REALTIME 0
 #define CLOCK_MONOTONIC 1
 #define CLOCK_PROCESS_CPUTIME_ID 2
+#define CLOCK_THREAD_CPUTIME_ID 3
 #define CLOCK_BOOTTIME 7
 #define CLOCK_REALTIME_ALARM 8
 #define CLOCK_BOOTTIME_ALARM 9
@@ -29,9 +34,10 @@
 #define SIGEV_THREAD_ID 4
 
 struct posix_timer {
-	struct ktimer timer; /* first: the callback finds its timer */
+	struct ktimer timer; /* first: the callback finds its timer (not used on thread CPU clocks) */
 	bool used;
 	int clock, notify, signo, tid;
+	int clock_tid;     /* CLOCK_THREAD_CPUTIME_ID: the thread whose CPU time it counts */
 	uint64_t value;    /* sigev_value, given with the signal */
 	uint64_t expires;  /* monotonic ns, or process CPU ns; 0: disarmed [sched_lock] */
 	uint64_t interval; /* ns; 0: one-shot [sched_lock] */
@@ -44,14 +50,41 @@ static bool any_fired; /* some timer has fired expirations: deferred work looks 
 
 static bool is_realtime(int clock) { return clock == CLOCK_REALTIME || clock == CLOCK_REALTIME_ALARM; }
 
+/* sched_lock held: the thread whose CPU clock pt counts; NULL when it has exited. */
+static struct thread *clock_thread(const struct posix_timer *pt) { return thread_by_tid(pt->clock_tid); }
+
+/* sched_lock held: the time on pt's clock (0 for the clock of a thread that has exited). */
 static uint64_t clock_of(const struct posix_timer *pt)
 {
+	if (pt->clock == CLOCK_THREAD_CPUTIME_ID) {
+		struct thread *t = clock_thread(pt);
+		return t ? sched_thread_cpu_ns(t) : 0;
+	}
 	return pt->clock == CLOCK_PROCESS_CPUTIME_ID ? sched_process_cpu_ns() : clock_monotonic_ns();
 }
 
-/* sched_lock held: arms the kernel timer for when pt->expires could be reached. */
+/* sched_lock held: sets t's CPU-time alarm for the earliest timer on its clock. */
+static void set_thread_alarm(struct thread *t)
+{
+	uint64_t earliest = 0;
+	for (int id = 0; id < MAX_POSIX_TIMERS; id++) {
+		struct posix_timer *pt = &timers[id];
+		if (pt->used && pt->clock == CLOCK_THREAD_CPUTIME_ID && pt->clock_tid == t->tid && pt->expires &&
+		    (!earliest || pt->expires < earliest))
+			earliest = pt->expires;
+	}
+	sched_set_cpu_alarm_locked(t, earliest);
+}
+
+/* sched_lock held: arms the kernel timer (or the thread's alarm) for when pt->expires could be reached. */
 static void schedule_expiry(struct posix_timer *pt)
 {
+	if (pt->clock == CLOCK_THREAD_CPUTIME_ID) {
+		struct thread *t = clock_thread(pt);
+		if (t)
+			set_thread_alarm(t);
+		return;
+	}
 	if (!pt->expires) {
 		timer_cancel(&pt->timer);
 		return;
@@ -60,10 +93,10 @@ static void schedule_expiry(struct posix_timer *pt)
 	timer_arm(&pt->timer, clock_monotonic_ns() + MAX(pt->expires > now ? pt->expires - now : 0, 1));
 }
 
-static void expired(struct ktimer *t)
+/* sched_lock held: counts the expirations of pt up to now on its clock and moves its deadline on (an
+ * interval timer) or disarms it. */
+static void count_expirations(struct posix_timer *pt, uint64_t now)
 {
-	struct posix_timer *pt = (struct posix_timer *)t;
-	uint64_t now = clock_of(pt);
 	if (pt->expires && now >= pt->expires) {
 		uint64_t count = 1;
 		if (pt->interval) {
@@ -78,7 +111,26 @@ static void expired(struct ktimer *t)
 			deferred_kick();
 		}
 	}
+}
+
+/* The kernel timer of a timer on a wall or process CPU clock. */
+static void expired(struct ktimer *t)
+{
+	struct posix_timer *pt = (struct posix_timer *)t;
+	count_expirations(pt, clock_of(pt));
 	schedule_expiry(pt);
+}
+
+/* The CPU-time alarm of thread t (sched_lock held): its timers that are due. */
+static void thread_alarm(struct thread *t)
+{
+	uint64_t now = sched_thread_cpu_ns(t);
+	for (int id = 0; id < MAX_POSIX_TIMERS; id++) {
+		struct posix_timer *pt = &timers[id];
+		if (pt->used && pt->clock == CLOCK_THREAD_CPUTIME_ID && pt->clock_tid == t->tid)
+			count_expirations(pt, now);
+	}
+	set_thread_alarm(t);
 }
 
 /* Deferred work: the signals of the timers that expired. */
@@ -118,18 +170,41 @@ struct sigevent_k {
 	int32_t pad[11];
 };
 
-/* The process's CPU clock by its dynamic id (~pid << 3 | CPUCLOCK_SCHED, pid 0 or ours), which is
- * what the C libraries pass for CLOCK_PROCESS_CPUTIME_ID. Per-thread CPU clocks are not supported. */
-static bool process_cpu_clock(int clock) { return clock < 0 && (clock & 7) == 2 && (~clock >> 3) <= 1; }
+#define CPUCLOCK_PERTHREAD 4
+#define CPUCLOCK_MAX 3
+
+/* The clock of a timer_create id: a static id, or a dynamic CPU clock id (Linux's encoding: ~pid << 3,
+ * 4 for a thread, and which of PROF, VIRT, SCHED; all three count the same CPU time here). A thread's
+ * clock (pid 0: the caller) sets *tid. The clock, or -EINVAL for one that is not ours. */
+static int timer_clock(int id, int *tid)
+{
+	*tid = current_thread()->tid;
+	if (id == CLOCK_THREAD_CPUTIME_ID)
+		return id;
+	if (id >= 0)
+		return id == CLOCK_REALTIME || id == CLOCK_MONOTONIC || id == CLOCK_BOOTTIME ||
+			       id == CLOCK_REALTIME_ALARM || id == CLOCK_BOOTTIME_ALARM || id == CLOCK_PROCESS_CPUTIME_ID
+			   ? id
+			   : -EINVAL;
+	int pid = ~id >> 3;
+	if ((id & 3) == CPUCLOCK_MAX)
+		return -EINVAL;
+	if (!(id & CPUCLOCK_PERTHREAD))
+		return pid == 0 || pid == APP_PID ? CLOCK_PROCESS_CPUTIME_ID : -EINVAL;
+	if (pid == 0)
+		return CLOCK_THREAD_CPUTIME_ID;
+	uint64_t flags = spin_lock_irqsave(&sched_lock);
+	bool found = thread_by_tid(pid) != NULL;
+	spin_unlock_irqrestore(&sched_lock, flags);
+	*tid = pid;
+	return found ? CLOCK_THREAD_CPUTIME_ID : -EINVAL;
+}
 
 SYSCALL_DEFINE(timer_create)
 {
-	int clock = (int)a0;
-	if (process_cpu_clock(clock))
-		clock = CLOCK_PROCESS_CPUTIME_ID;
-	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC && clock != CLOCK_BOOTTIME &&
-	    clock != CLOCK_REALTIME_ALARM && clock != CLOCK_BOOTTIME_ALARM && clock != CLOCK_PROCESS_CPUTIME_ID)
-		return -EINVAL;
+	int clock_tid, clock = timer_clock((int)a0, &clock_tid);
+	if (clock < 0)
+		return clock;
 	struct sigevent_k ev = {0, SIGALRM, SIGEV_SIGNAL, 0, {0}};
 	if (a1 && copy_from_user(&ev, a1, sizeof(ev)) < 0)
 		return -EFAULT;
@@ -147,6 +222,7 @@ SYSCALL_DEFINE(timer_create)
 	static bool registered;
 	if (!registered) {
 		deferred_register(send_signals, NULL);
+		sched_set_cpu_alarm_handler(thread_alarm);
 		registered = true;
 	}
 	int id = 0;
@@ -158,7 +234,8 @@ SYSCALL_DEFINE(timer_create)
 	if (copy_to_user(a2, &user_id, sizeof(user_id)) < 0)
 		return -EFAULT;
 	struct posix_timer *pt = &timers[id];
-	*pt = (struct posix_timer){.used = true, .clock = clock, .notify = ev.notify, .signo = ev.signo, .tid = ev.tid};
+	*pt = (struct posix_timer){.used = true, .clock = clock, .notify = ev.notify, .signo = ev.signo, .tid = ev.tid,
+				   .clock_tid = clock_tid};
 	pt->value = a1 ? ev.value : (uint64_t)id;
 	timer_init(&pt->timer, expired);
 	return 0;
@@ -169,9 +246,12 @@ static struct posix_timer *timer_at(uint64_t id)
 	return id < MAX_POSIX_TIMERS && timers[id].used ? &timers[id] : NULL;
 }
 
-/* sched_lock held: what timer_gettime reports (the time left, and the interval). */
+/* sched_lock held: what timer_gettime reports (the time left, and the interval; nothing for the clock
+ * of a thread that has exited, as on Linux). */
 static struct itimerspec current_setting(struct posix_timer *pt)
 {
+	if (pt->clock == CLOCK_THREAD_CPUTIME_ID && !clock_thread(pt))
+		return (struct itimerspec){{0, 0}, {0, 0}};
 	uint64_t now = clock_of(pt);
 	return itimerspec_left(pt->expires, pt->interval, now);
 }
@@ -186,9 +266,13 @@ SYSCALL_DEFINE(timer_settime)
 		return -EFAULT;
 	if (!itimerspec_valid(&next))
 		return -EINVAL;
+	uint64_t flags = spin_lock_irqsave(&sched_lock);
+	if (pt->clock == CLOCK_THREAD_CPUTIME_ID && !clock_thread(pt)) {
+		spin_unlock_irqrestore(&sched_lock, flags);
+		return -ESRCH; /* its thread has exited */
+	}
 	uint64_t value = timespec_to_ns(&next.value), now = clock_of(pt);
 	uint64_t expires = itimerspec_deadline(value, a1 & TIMER_ABSTIME, is_realtime(pt->clock), now);
-	uint64_t flags = spin_lock_irqsave(&sched_lock);
 	old = current_setting(pt);
 	pt->expires = expires;
 	pt->interval = value ? timespec_to_ns(&next.interval) : 0;
@@ -226,6 +310,9 @@ SYSCALL_DEFINE(timer_delete)
 	timer_cancel(&pt->timer);
 	pt->used = false;
 	pt->fired = 0;
+	struct thread *t = pt->clock == CLOCK_THREAD_CPUTIME_ID ? clock_thread(pt) : NULL;
+	if (t)
+		set_thread_alarm(t); /* without this timer */
 	spin_unlock_irqrestore(&sched_lock, flags);
 	return 0;
 }

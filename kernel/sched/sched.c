@@ -1,5 +1,6 @@
-/* The scheduler: run queue, context switches, time slices, blocking and waking, the idle loop, CPU
- * time accounting. See sched/sched.h for the rules; one run queue (one CPU today). */
+/* The scheduler: run queue, context switches, time slices (as long as a thread's nice value weighs),
+ * blocking and waking, the idle loop, CPU time accounting and CPU-time alarms. See sched/sched.h for
+ * the rules; one run queue (one CPU today). */
 #include "arch/x86_64/clock.h"
 #include "arch/x86_64/context.h"
 #include "lib.h"
@@ -21,6 +22,7 @@ void sched_init(void)
 	boot_idle.on_cpu = true;
 	list_init(&boot_idle.run_link);
 	list_init(&boot_idle.all_link);
+	timer_init(&boot_idle.cpu_alarm, sched_cpu_alarm_fired);
 	c->idle = &boot_idle;
 	c->thread = &boot_idle;
 }
@@ -31,6 +33,59 @@ static void account_switch_out(struct thread *t, uint64_t now)
 		this_cpu()->idle_ns += now - t->ran_since;
 	else
 		t->run_ns += now - t->ran_since;
+	timer_cancel(&t->cpu_alarm); /* its CPU time stands still until it runs again */
+}
+
+/* Linux's weight of each nice value (-20..19; nice 0 weighs 1024, each step about 1.25 times less). */
+static const uint32_t nice_weight[40] = {
+    88761, 71755, 56483, 46273, 36291, 29154, 23254, 18705, 14949, 11916, 9548, 7620, 6100, 4904,
+    3906,  3121,  2501,  1991,  1586,  1277,  1024,  820,   655,   526,   423,   335,  272,  215,
+    172,   137,   110,   87,    70,    56,    45,    36,    29,    23,    18,    15,
+};
+
+/* The time slice of t: round robin gives each ready thread one slice per turn, so slices as long as
+ * the threads' weights share the CPU among busy threads in those proportions (as Linux's scheduler
+ * does), within SCHED_MIN_SLICE_NS..SCHED_MAX_SLICE_NS so that no thread waits too long. */
+static uint64_t slice_of(const struct thread *t)
+{
+	uint64_t slice = SCHED_SLICE_NS * nice_weight[t->nice + 20] / 1024;
+	return MAX(SCHED_MIN_SLICE_NS, MIN(slice, SCHED_MAX_SLICE_NS));
+}
+
+static void (*cpu_alarm_handler)(struct thread *t);
+
+void sched_set_cpu_alarm_handler(void (*handler)(struct thread *t)) { cpu_alarm_handler = handler; }
+
+/* sched_lock held, t on this CPU since ran_since: arms its alarm timer for the wall time at which its
+ * CPU time could reach cpu_alarm_at (it cannot run faster than the clock). */
+static void arm_cpu_alarm(struct thread *t, uint64_t now)
+{
+	uint64_t used = t->run_ns + (now - t->ran_since);
+	timer_arm(&t->cpu_alarm, now + (t->cpu_alarm_at > used ? t->cpu_alarm_at - used : 0));
+}
+
+void sched_cpu_alarm_fired(struct ktimer *timer)
+{
+	struct thread *t = list_entry(timer, struct thread, cpu_alarm);
+	if (!t->cpu_alarm_at || !t->on_cpu || t != current_thread())
+		return; /* disarmed, or switched out meanwhile: re-armed when it runs again */
+	uint64_t now = clock_monotonic_ns();
+	if (t->run_ns + (now - t->ran_since) < t->cpu_alarm_at) {
+		arm_cpu_alarm(t, now);
+		return;
+	}
+	t->cpu_alarm_at = 0;
+	if (cpu_alarm_handler)
+		cpu_alarm_handler(t); /* may set the next alarm */
+}
+
+void sched_set_cpu_alarm_locked(struct thread *t, uint64_t at)
+{
+	t->cpu_alarm_at = at;
+	if (at && t->on_cpu && t == current_thread())
+		arm_cpu_alarm(t, clock_monotonic_ns());
+	else if (!at)
+		timer_cancel(&t->cpu_alarm);
 }
 
 uint64_t sched_thread_cpu_ns(const struct thread *t)
@@ -145,7 +200,9 @@ void schedule_locked(void)
 	next->state = THREAD_RUNNING;
 	next->on_cpu = true;
 	next->ran_since = now;
-	c->slice_end = now + SCHED_SLICE_NS;
+	c->slice_end = now + (next->idle ? SCHED_SLICE_NS : slice_of(next));
+	if (next->cpu_alarm_at)
+		arm_cpu_alarm(next, now);
 	struct thread *last;
 	last = arch_switch(prev, next);
 	after_switch(last);
@@ -182,6 +239,7 @@ NORETURN void sched_exit_current(void)
 	spin_lock_irqsave(&sched_lock);
 	struct thread *self = current_thread();
 	timer_cancel(&self->timeout);
+	timer_cancel(&self->cpu_alarm);
 	self->state = THREAD_DEAD;
 	thread_unlink_locked(self);
 	schedule_locked();
@@ -194,6 +252,7 @@ static void kill_one(struct thread *t, void *self)
 		return;
 	t->killed = true;
 	timer_cancel(&t->timeout);
+	timer_cancel(&t->cpu_alarm);
 	if (list_linked(&t->run_link))
 		list_remove(&t->run_link);
 }

@@ -47,6 +47,13 @@ void sched_timer_tick(uint64_t now);
 uint64_t sched_thread_cpu_ns(const struct thread *t);
 /* CPU time of the whole process: time not spent in the idle loop. */
 uint64_t sched_process_cpu_ns(void);
+/* CPU-time alarms (POSIX timers on thread CPU clocks): once t has used `at` ns of CPU time, the
+ * handler is called with t (from the timer interrupt, sched_lock held). A kernel timer checks it, armed
+ * only while t is on a CPU, so a thread that waits costs nothing. at 0 disarms. sched_lock held. */
+void sched_set_cpu_alarm_locked(struct thread *t, uint64_t at);
+void sched_set_cpu_alarm_handler(void (*handler)(struct thread *t));
+/* The kernel timer callback of thread->cpu_alarm (sched/thread.c sets it up). */
+void sched_cpu_alarm_fired(struct ktimer *timer);
 /* Called by a new thread's first instructions (switch.S): frees a dead predecessor and releases
  * sched_lock, which the switch handed over. */
 void sched_thread_first_run(struct thread *prev);

@@ -66,6 +66,7 @@ struct thread *thread_create(void)
 	list_init(&t->run_link);
 	list_init(&t->all_link);
 	timer_init(&t->timeout, timeout_fired);
+	timer_init(&t->cpu_alarm, sched_cpu_alarm_fired);
 	signal_thread_init(&t->sig);
 	uint64_t flags = spin_lock_irqsave(&sched_lock);
 	t->tid = allocate_tid();

@@ -56,6 +56,9 @@ struct thread {
 	struct ktimer timeout;        /* [sched] deadline of the current wait */
 	uint64_t run_ns;              /* CPU time used before the current run */
 	uint64_t ran_since;           /* when it last got the CPU */
+	int nice;                     /* [sched] -20..19: the length of its time slices (sched.c); setpriority */
+	uint64_t cpu_alarm_at;        /* [sched] CPU time (ns) at which its CPU-time alarm is due; 0: none */
+	struct ktimer cpu_alarm;      /* [sched] checks cpu_alarm_at; armed only while it is on a CPU */
 	uint64_t voluntary_switches, involuntary_switches;
 	/* Linux */
 	uint64_t clear_child_tid;
