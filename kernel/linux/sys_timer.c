@@ -1,5 +1,5 @@
 /* POSIX timers of the process: timer_create, timer_settime, timer_gettime, timer_getoverrun and
- * timer_delete, on CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME (and their _ALARM forms),
+ * timer_delete, on CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME (and their _ALARM forms), CLOCK_TAI,
  * CLOCK_PROCESS_CPUTIME_ID and thread CPU clocks (CLOCK_THREAD_CPUTIME_ID, and the ids
  * pthread_getcpuclockid and clock_getcpuclockid make); notification by a signal to the process
  * (SIGEV_SIGNAL), to one thread (SIGEV_THREAD_ID, which glibc's SIGEV_THREAD uses) or none
@@ -25,9 +25,12 @@
 #define CLOCK_MONOTONIC 1
 #define CLOCK_PROCESS_CPUTIME_ID 2
 #define CLOCK_THREAD_CPUTIME_ID 3
+#define CLOCK_MONOTONIC_RAW 4
+#define CLOCK_MONOTONIC_COARSE 6
 #define CLOCK_BOOTTIME 7
 #define CLOCK_REALTIME_ALARM 8
 #define CLOCK_BOOTTIME_ALARM 9
+#define CLOCK_TAI 11
 #define TIMER_ABSTIME 1
 #define SIGEV_SIGNAL 0
 #define SIGEV_NONE 1
@@ -48,7 +51,10 @@ struct posix_timer {
 static struct posix_timer timers[MAX_POSIX_TIMERS];
 static bool any_fired; /* some timer has fired expirations: deferred work looks at them [sched_lock] */
 
-static bool is_realtime(int clock) { return clock == CLOCK_REALTIME || clock == CLOCK_REALTIME_ALARM; }
+static bool is_realtime(int clock)
+{
+	return clock == CLOCK_REALTIME || clock == CLOCK_REALTIME_ALARM || clock == CLOCK_TAI; /* TAI reads as realtime */
+}
 
 /* sched_lock held: the thread whose CPU clock pt counts; NULL when it has exited. */
 static struct thread *clock_thread(const struct posix_timer *pt) { return thread_by_tid(pt->clock_tid); }
@@ -175,14 +181,17 @@ struct sigevent_k {
 
 /* The clock of a timer_create id: a static id, or a dynamic CPU clock id (Linux's encoding: ~pid << 3,
  * 4 for a thread, and which of PROF, VIRT, SCHED; all three count the same CPU time here). A thread's
- * clock (pid 0: the caller) sets *tid. The clock, or -EINVAL for one that is not ours. */
+ * clock (pid 0: the caller) sets *tid. The clock, -EOPNOTSUPP for a clock Linux has no timers on (raw
+ * and coarse), or -EINVAL for one that is not ours. */
 static int timer_clock(int id, int *tid)
 {
 	*tid = current_thread()->tid;
 	if (id == CLOCK_THREAD_CPUTIME_ID)
 		return id;
+	if (id >= CLOCK_MONOTONIC_RAW && id <= CLOCK_MONOTONIC_COARSE)
+		return -EOPNOTSUPP;
 	if (id >= 0)
-		return id == CLOCK_REALTIME || id == CLOCK_MONOTONIC || id == CLOCK_BOOTTIME ||
+		return id == CLOCK_REALTIME || id == CLOCK_MONOTONIC || id == CLOCK_BOOTTIME || id == CLOCK_TAI ||
 			       id == CLOCK_REALTIME_ALARM || id == CLOCK_BOOTTIME_ALARM || id == CLOCK_PROCESS_CPUTIME_ID
 			   ? id
 			   : -EINVAL;

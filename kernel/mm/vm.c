@@ -368,8 +368,11 @@ static int remove_regions(struct address_space *as, uint64_t start, uint64_t end
 
 void as_unmap(struct address_space *as, uint64_t start, uint64_t end)
 {
-	if (remove_regions(as, start, end) == 0)
-		unmap_pages(as, start, end);
+	if (split_at(as, start) || split_at(as, end))
+		return;
+	/* The pages first: the regions hold their files, and the last hold going frees a file's pages. */
+	unmap_pages(as, start, end);
+	remove_regions(as, start, end);
 }
 
 /* ---- pages ---- */
@@ -377,10 +380,16 @@ void as_unmap(struct address_space *as, uint64_t start, uint64_t end)
 /* The file offset the page of file region v at va shows. */
 static uint64_t file_offset_of(const struct vma *v, uint64_t va) { return v->offset + (va - v->start); }
 
+/* How a page is brought in: for a touch (or MAP_POPULATE), around one (fault-around: only what is
+ * there already), or as the region's own copy for the kernel to write (the program loader). */
+enum fill_mode { FILL_TOUCH, FILL_AROUND, FILL_PRIVATE };
+
 /* The page of a tmpfs file for the empty entry of va in region v: a shared region maps the file's own
  * page (made for a hole, so that stores reach the file); a read-only private one borrows it where the
- * file has one, unless private is asked for; the others copy it (a hole: a zero page). */
-static uint64_t fill_tmpfs_page(const struct vma *v, uint64_t va, bool private, int *error)
+ * file has one, unless a private page is asked for; the others copy it (a hole: a zero page). Around a
+ * touch a hole stays empty (0 with *error 0), as Linux maps only pages its page cache holds: a sparse
+ * file touched here and there keeps its holes. */
+static uint64_t fill_tmpfs_page(const struct vma *v, uint64_t va, enum fill_mode mode, int *error)
 {
 	uint64_t offset = file_offset_of(v, va);
 	if (offset >= ALIGN_UP(v->file->size, PAGE_SIZE)) {
@@ -388,10 +397,14 @@ static uint64_t fill_tmpfs_page(const struct vma *v, uint64_t va, bool private, 
 		return 0;
 	}
 	bool shared = v->flags & VMA_SHARED;
-	uint8_t *page = tmpfs_page(v->file, offset >> PAGE_SHIFT, shared);
+	uint8_t *page = tmpfs_page(v->file, offset >> PAGE_SHIFT, shared && mode != FILL_AROUND);
+	if (!page && mode == FILL_AROUND) {
+		*error = 0;
+		return 0;
+	}
 	if (shared && page)
 		return virt_to_phys(page) | PTE_BORROWED | PTE_SHARED;
-	if (page && !private && !(v->prot & PROT_WRITE))
+	if (page && mode != FILL_PRIVATE && !(v->prot & PROT_WRITE))
 		return virt_to_phys(page) | PTE_BORROWED;
 	uint8_t *copy = shared ? NULL : page_alloc(1);
 	if (!copy) {
@@ -405,14 +418,14 @@ static uint64_t fill_tmpfs_page(const struct vma *v, uint64_t va, bool private, 
 
 /* A fresh page for the empty entry of va in region v: zeros, or the file's bytes. A read-only page of a
  * file whose bytes lie page-aligned in memory (the archive page-aligns big files) is borrowed instead
- * of copied, unless private is asked for. The PTE address bits (and PTE_BORROWED, PTE_SHARED), or 0
- * with *error. */
-static uint64_t fill_page(const struct vma *v, uint64_t va, bool private, int *error)
+ * of copied, unless FILL_PRIVATE. The PTE address bits (and PTE_BORROWED, PTE_SHARED), or 0 with
+ * *error (0: leave the entry empty). */
+static uint64_t fill_page(const struct vma *v, uint64_t va, enum fill_mode mode, int *error)
 {
 	const uint8_t *data = NULL;
 	uint64_t offset = 0, size = 0;
 	if (v->file && tmpfs_is_file(v->file))
-		return fill_tmpfs_page(v, va, private, error);
+		return fill_tmpfs_page(v, va, mode, error);
 	if (v->file) {
 		offset = file_offset_of(v, va);
 		size = v->file->size;
@@ -427,7 +440,7 @@ static uint64_t fill_page(const struct vma *v, uint64_t va, bool private, int *e
 		}
 		bool borrowable = !(v->file->flags & RAMFS_WRITABLE) && size - offset >= PAGE_SIZE &&
 				  ((uint64_t)(data + offset) & (PAGE_SIZE - 1)) == 0;
-		if (borrowable && !private && !(v->prot & PROT_WRITE))
+		if (borrowable && mode != FILL_PRIVATE && !(v->prot & PROT_WRITE))
 			return virt_to_phys(data + offset) | PTE_BORROWED;
 	}
 	void *page = page_alloc(1);
@@ -440,8 +453,8 @@ static uint64_t fill_page(const struct vma *v, uint64_t va, bool private, int *e
 	return virt_to_phys(page);
 }
 
-/* Makes the entry *pte of page va in region v present. */
-static int populate_entry(const struct vma *v, uint64_t va, uint64_t *pte)
+/* Makes the entry *pte of page va in region v present (around a touch, a tmpfs file's hole stays empty). */
+static int populate_entry(const struct vma *v, uint64_t va, uint64_t *pte, enum fill_mode mode)
 {
 	uint64_t pa;
 	if (*pte & PTE_P)
@@ -453,7 +466,7 @@ static int populate_entry(const struct vma *v, uint64_t va, uint64_t *pte)
 		pa = (*pte & PTE_ADDR) | (*pte & (PTE_BORROWED | PTE_SHARED));
 	} else {
 		int error = 0;
-		pa = fill_page(v, va, false, &error);
+		pa = fill_page(v, va, mode, &error);
 		if (!pa)
 			return error;
 	}
@@ -465,7 +478,8 @@ static int populate_entry(const struct vma *v, uint64_t va, uint64_t *pte)
 /* Makes the missing pages of [start,end) in region v present, stopping at the first one that cannot
  * be. Walks the page table entries in order instead of looking each page up from the top: where kernel
  * code is emulated (kvm_pvm) every instruction counts. */
-static int populate_range(struct address_space *as, const struct vma *v, uint64_t start, uint64_t end)
+static int populate_range(struct address_space *as, const struct vma *v, uint64_t start, uint64_t end,
+			  enum fill_mode mode)
 {
 	uint64_t *pte = NULL;
 	for (uint64_t va = start; va < end; va += PAGE_SIZE) {
@@ -475,7 +489,7 @@ static int populate_range(struct address_space *as, const struct vma *v, uint64_
 			pte++;
 		if (!pte)
 			return -ENOMEM;
-		int r = populate_entry(v, va, pte);
+		int r = populate_entry(v, va, pte, mode);
 		if (r < 0)
 			return r;
 	}
@@ -488,7 +502,7 @@ int as_populate(struct address_space *as, uint64_t addr, bool write)
 	if (!v || !(v->prot & (write ? PROT_WRITE : PROT_READ | PROT_EXEC))) /* x86 pages are readable */
 		return -EFAULT;
 	uint64_t va = ALIGN_DOWN(addr, PAGE_SIZE);
-	return populate_range(as, v, va, va + PAGE_SIZE);
+	return populate_range(as, v, va, va + PAGE_SIZE, FILL_TOUCH);
 }
 
 int as_prefault(struct address_space *as, uint64_t start, uint64_t end)
@@ -498,7 +512,7 @@ int as_prefault(struct address_space *as, uint64_t start, uint64_t end)
 		if (!v || !v->prot)
 			return -EFAULT;
 		uint64_t stop = MIN(end, v->end);
-		int r = populate_range(as, v, va, stop);
+		int r = populate_range(as, v, va, stop, FILL_TOUCH);
 		if (r < 0)
 			return r;
 		va = stop;
@@ -580,7 +594,7 @@ void *as_kernel_view(struct address_space *as, uint64_t va)
 		return NULL;
 	if (!(*pte & (PTE_P | PTE_KEPT))) {
 		int error;
-		uint64_t pa = fill_page(v, va, true, &error);
+		uint64_t pa = fill_page(v, va, FILL_PRIVATE, &error);
 		if (!pa)
 			return NULL;
 		*pte = pa | (v->prot ? prot_to_pte(v->prot) : PTE_KEPT);
@@ -679,12 +693,12 @@ int as_handle_fault(struct address_space *as, uint64_t addr, uint64_t error_code
 	if ((write && !(v->prot & PROT_WRITE)) || (exec && !(v->prot & PROT_EXEC)) || v->prot == 0)
 		return -EFAULT;
 	uint64_t va = ALIGN_DOWN(addr, PAGE_SIZE);
-	int r = populate_range(as, v, va, va + PAGE_SIZE);
+	int r = populate_range(as, v, va, va + PAGE_SIZE, FILL_TOUCH);
 	/* Fault-around: also bring in the next few pages of the region, as sequential touching is the
 	 * common case and each fault costs an exception round trip (a very slow one where the kernel is
 	 * emulated, under kvm_pvm). Pages that cannot come (past the end of a file) are left to fault. */
 	if (r == 0)
-		populate_range(as, v, va + PAGE_SIZE, MIN(v->end, va + FAULT_AROUND_PAGES * PAGE_SIZE));
+		populate_range(as, v, va + PAGE_SIZE, MIN(v->end, va + FAULT_AROUND_PAGES * PAGE_SIZE), FILL_AROUND);
 	return r;
 }
 

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -429,6 +430,13 @@ static void memfd_lifetime(void)
 
 /* ---- nice values per thread ---- */
 
+static long long ns_of(clockid_t clock)
+{
+	struct timespec ts;
+	clock_gettime(clock, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 static sem_t nice_ready, nice_go;
 static volatile pid_t nice_tid;
 
@@ -454,6 +462,45 @@ static void *nice_thread(void *arg)
 	return result;
 }
 
+/* Two busy threads on one CPU, nice 0 and nice 10: the nicer one gets much less of it (Linux weighs
+ * them 1024 to 110). Each spins for the same wall time and reports its CPU time. */
+static pthread_barrier_t share_start;
+
+static void *share_spinner(void *arg)
+{
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	sched_getaffinity(0, sizeof(one), &one);
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) { /* the first CPU this process may use */
+		if (CPU_ISSET(cpu, &one)) {
+			CPU_ZERO(&one);
+			CPU_SET(cpu, &one);
+			break;
+		}
+	}
+	sched_setaffinity(0, sizeof(one), &one);
+	setpriority(PRIO_PROCESS, 0, (int)(intptr_t)arg);
+	pthread_barrier_wait(&share_start);
+	long long start = ns_of(CLOCK_THREAD_CPUTIME_ID), until = ns_of(CLOCK_MONOTONIC) + 400000000LL;
+	while (ns_of(CLOCK_MONOTONIC) < until)
+		for (volatile int i = 0; i < 1000; i++)
+			;
+	return (void *)(intptr_t)((ns_of(CLOCK_THREAD_CPUTIME_ID) - start) / 1000);
+}
+
+static void nice_shares_cpu(void)
+{
+	pthread_barrier_init(&share_start, NULL, 2);
+	pthread_t normal, nicer;
+	void *normal_us, *nicer_us;
+	pthread_create(&normal, NULL, share_spinner, (void *)0);
+	pthread_create(&nicer, NULL, share_spinner, (void *)10);
+	pthread_join(normal, &normal_us);
+	pthread_join(nicer, &nicer_us);
+	long a = (long)(intptr_t)normal_us, b = (long)(intptr_t)nicer_us;
+	SHOW("nice 10 got under a third of nice 0's CPU=%d", b * 3 < a);
+}
+
 static void nice_per_thread(void)
 {
 	sem_init(&nice_ready, 0, 0);
@@ -475,6 +522,7 @@ static void nice_per_thread(void)
 	CHECK("setpriority gone thread", setpriority(PRIO_PROCESS, 4000000, 1));
 	CHECK("setpriority back", setpriority(PRIO_PROCESS, 0, 0));
 	SHOW("main=%d", getpriority(PRIO_PROCESS, 0));
+	nice_shares_cpu();
 }
 
 /* ---- POSIX timers on CPU clocks ---- */
@@ -482,13 +530,6 @@ static void nice_per_thread(void)
 static volatile sig_atomic_t usr1_count, usr2_count;
 static void on_usr1(int sig) { (void)sig; usr1_count++; }
 static void on_usr2(int sig) { (void)sig; usr2_count++; }
-
-static long long ns_of(clockid_t clock)
-{
-	struct timespec ts;
-	clock_gettime(clock, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 /* Spins until *flag reaches want (or 20 s of wall time pass: a timer that never fires). */
 static void burn_until(volatile sig_atomic_t *flag, int want)
@@ -606,6 +647,11 @@ static void cpu_timers(void)
 	CHECK("timer_create bad cpu clock", timer_create((clockid_t)((~0 << 3) | 7), &ev, &bad));
 	CHECK("timer_create own thread clock by id", timer_create((clockid_t)((~0 << 3) | 6), &ev, &bad));
 	timer_delete(bad);
+	CHECK("timer_create CLOCK_MONOTONIC_RAW", timer_create(CLOCK_MONOTONIC_RAW, &ev, &bad));
+	CHECK("timer_create CLOCK_REALTIME_COARSE", timer_create(CLOCK_REALTIME_COARSE, &ev, &bad));
+	CHECK("timer_create CLOCK_TAI", timer_create(CLOCK_TAI, &ev, &bad));
+	timer_delete(bad);
+	CHECK("timer_create unknown clock", timer_create(10, &ev, &bad));
 }
 
 int main(int argc, char **argv)
