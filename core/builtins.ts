@@ -2,6 +2,10 @@
  * The built-in plugins, in the order they are registered. Third-party plugins come after them
  * (and may move with `enforce: "pre"`).
  *
+ * Start-up: the built-ins take their values from the core modules that define them (the same objects
+ * mod.ts exports), not through the core/api.ts barrel, and import what only builds need (collectors,
+ * filesystem writers, the ELF and library code) when a provider is called, so `osv run` loads none of it.
+ *
  * @module
  */
 

@@ -1,5 +1,6 @@
 /**
- * `osv run`: open the image (format.open), read its header, extract the kernel (and a ramfs) to a temp dir,
+ * `osv run`: open the image (format.open), read its header, take its kernel from the boot cache (core/bootcache.ts,
+ * extracted there on the first run) and extract a ramfs to a temp dir,
  * attach the image itself as a read-only disk when the kernel reads its filesystem from there,
  * resolve the network (core/net.ts), compose the command line, pick hypervisor and accelerator, create
  * tap devices and bridges when the VM has tap NICs (core/hostnet.ts), boot, delete the taps again,
@@ -23,6 +24,7 @@ import { ValidationError } from "./errors.ts";
 import { builtinPlugins } from "./builtins.ts";
 import { PluginDriver } from "./driver.ts";
 import { extractRange, readImageHeader } from "./image.ts";
+import { imageKernel } from "./bootcache.ts";
 import { chooseAccel, type KvmStatus, probeKvm, runKernelOptions, withKernelOptions } from "./host.ts";
 import type { Plugin } from "./plugin.ts";
 import type { Accel, ConsoleIO, DiskReader, HostCommand, VmDisk, VmSpec } from "./providers.ts";
@@ -126,8 +128,7 @@ export async function runImage(request: RunRequest): Promise<RunResult> {
   try {
     disk = await format.provider.open(request.image, format.ctx);
     const header = await readImageHeader(disk, request.image);
-    const kernelPath = `${workDir}/kernel.elf`;
-    await extractRange(disk, { offset: header.kernelOffset, size: header.kernelSize }, kernelPath);
+    const kernelPath = await imageKernel(disk, header, `${workDir}/kernel.elf`);
     // A filesystem handed over in memory is extracted; any other is read by the kernel from the image.
     let initrdPath: string | undefined;
     const disks: VmDisk[] = [];

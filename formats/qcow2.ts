@@ -12,14 +12,9 @@
  * @module
  */
 
-import {
-  dataClusters,
-  definePlugin,
-  type DiskReader,
-  type DiskSource,
-  type ImageOutput,
-  type Plugin,
-} from "../core/api.ts";
+import type { DiskReader, DiskSource, ImageOutput, Plugin } from "../core/api.ts";
+import { dataClusters } from "../core/disk.ts";
+import { definePlugin } from "../core/plugin.ts";
 import { ContainerFile, hasBytes, RangeMerger, readUnits, setU64, u64, viewOf } from "./_file.ts";
 
 const MAGIC = [0x51, 0x46, 0x49, 0xfb]; // "QFI\xfb"

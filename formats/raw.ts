@@ -4,15 +4,10 @@
  * @module
  */
 
-import {
-  dataClusters,
-  definePlugin,
-  type DiskReader,
-  type DiskSource,
-  IMAGE_MAGIC,
-  type ImageOutput,
-  type Plugin,
-} from "../core/api.ts";
+import type { DiskReader, DiskSource, ImageOutput, Plugin } from "../core/api.ts";
+import { dataClusters } from "../core/disk.ts";
+import { IMAGE_MAGIC } from "../core/image.ts";
+import { definePlugin } from "../core/plugin.ts";
 
 /** Granularity at which zeros are left as holes. */
 const RAW_CHUNK = 64 * 1024;

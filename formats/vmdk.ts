@@ -17,14 +17,9 @@
  * @module
  */
 
-import {
-  dataClusters,
-  definePlugin,
-  type DiskReader,
-  type DiskSource,
-  type ImageOutput,
-  type Plugin,
-} from "../core/api.ts";
+import type { DiskReader, DiskSource, ImageOutput, Plugin } from "../core/api.ts";
+import { dataClusters } from "../core/disk.ts";
+import { definePlugin } from "../core/plugin.ts";
 import { alignUp, ContainerFile, hasBytes, RangeMerger, readUnits, setU64, u64, viewOf } from "./_file.ts";
 
 const MAGIC = [0x4b, 0x44, 0x4d, 0x56]; // "KDMV"

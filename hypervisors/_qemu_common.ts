@@ -5,15 +5,8 @@
  * @module
  */
 
-import {
-  type Accel,
-  type Availability,
-  type ConsoleIO,
-  type HostCommand,
-  type NicBackend,
-  RunError,
-  type VmSpec,
-} from "../core/api.ts";
+import type { Accel, Availability, ConsoleIO, HostCommand, NicBackend, VmSpec } from "../core/api.ts";
+import { RunError } from "../core/errors.ts";
 import { probeKvm } from "../core/host.ts";
 
 /** Environment variable naming the QEMU binary (tests point it at a fake). */

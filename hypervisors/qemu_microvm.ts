@@ -4,7 +4,8 @@
  * @module
  */
 
-import { definePlugin, type HostCommand, type Plugin, type VmSpec } from "../core/api.ts";
+import type { HostCommand, Plugin, VmSpec } from "../core/api.ts";
+import { definePlugin } from "../core/plugin.ts";
 import { commonQemuArgs, diskArgs, launchQemu, nicArgs, qemuAvailable, qemuBinary } from "./_qemu_common.ts";
 
 /**

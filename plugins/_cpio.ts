@@ -9,7 +9,7 @@
  */
 
 import type { FilesystemImage, ImageFile, Manifest, ManifestEntry } from "../core/api.ts";
-import { sortedEntries } from "../core/api.ts";
+import { sortedEntries } from "../core/manifest.ts";
 import { hostFileChunks } from "./_host_file.ts";
 
 const S_IFDIR = 0o040000;

@@ -18,7 +18,7 @@
  */
 
 import type { FilesystemImage, ImageFile, Manifest, ManifestEntry, ReadAt } from "../core/api.ts";
-import { sortedEntries } from "../core/api.ts";
+import { sortedEntries } from "../core/manifest.ts";
 import { hostFileChunks } from "./_host_file.ts";
 
 export const ROFS_MAGIC = "OSVROFS\0";

@@ -10,14 +10,9 @@
  * @module
  */
 
-import {
-  addEntry,
-  type BuildConfig,
-  definePlugin,
-  type GuestNetwork,
-  type Manifest,
-  type Plugin,
-} from "../core/api.ts";
+import type { BuildConfig, GuestNetwork, Manifest, Plugin } from "../core/api.ts";
+import { addEntry } from "../core/manifest.ts";
+import { definePlugin } from "../core/plugin.ts";
 
 /** Options of the etc plugin. */
 export interface Options {

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { definePlugin, type Plugin } from "../core/api.ts";
-import { cpioArchive, listCpio } from "./_cpio.ts";
+import type { Plugin } from "../core/api.ts";
+import { definePlugin } from "../core/plugin.ts";
 
 /**
  * The ramfs filesystem plugin.
@@ -21,8 +21,9 @@ export function ramfs(): Plugin {
       name: "ramfs",
       kernelFeatures: ["fs/ramfs"],
       source: "initrd",
-      write: (manifest) => cpioArchive(manifest),
-      list: async (read, size) => listCpio(await read(0, size)),
+      // The writer and reader are imported when used, so that `osv run` does not load them.
+      write: async (manifest) => (await import("./_cpio.ts")).cpioArchive(manifest),
+      list: async (read, size) => (await import("./_cpio.ts")).listCpio(await read(0, size)),
     }],
   });
 }

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { definePlugin, type Plugin } from "../core/api.ts";
-import { listRofs, rofsImage } from "./_rofs.ts";
+import type { Plugin } from "../core/api.ts";
+import { definePlugin } from "../core/plugin.ts";
 
 /**
  * The rofs filesystem plugin.
@@ -20,8 +20,9 @@ export function rofs(): Plugin {
     filesystems: [{
       name: "rofs",
       kernelFeatures: ["fs/rofs"],
-      write: (manifest) => rofsImage(manifest),
-      list: (read, size) => listRofs(read, size),
+      // The writer and reader are imported when used, so that `osv run` does not load them.
+      write: async (manifest) => (await import("./_rofs.ts")).rofsImage(manifest),
+      list: async (read, size) => (await import("./_rofs.ts")).listRofs(read, size),
     }],
   });
 }

@@ -92,6 +92,12 @@ export interface Captured extends CliIO {
   err: string;
 }
 
+/** Removes the work directory `osv run --dry-run` keeps (its control channel's directory; the kernel is in the boot cache). */
+export async function removeDryRunFiles(out: string): Promise<void> {
+  const control = /path=(\S+)\/control\b/.exec(out)?.[1];
+  if (control?.includes("/osv-run-")) await Deno.remove(control, { recursive: true });
+}
+
 /** A CliIO that records what is written. */
 export function captureIO(): Captured {
   const io: Captured = {

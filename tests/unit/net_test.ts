@@ -28,7 +28,7 @@ import { qemuPcCommand } from "../../hypervisors/qemu.ts";
 import { qemuMicrovmCommand } from "../../hypervisors/qemu_microvm.ts";
 import { main } from "../../core/cli.ts";
 import { definePlugin, runImage, ValidationError, type VmNic, type VmSpec } from "../../mod.ts";
-import { captureIO, fixtures, staticHello, stubKernel, withEnv } from "./_helpers.ts";
+import { captureIO, fixtures, removeDryRunFiles, staticHello, stubKernel, withEnv } from "./_helpers.ts";
 import { findExecutable, qemuBinary } from "../../hypervisors/_qemu_common.ts";
 
 const ctx: ResolveContext = { image: "/images/server.img", pid: 4242, vhostProblem: () => null };
@@ -628,8 +628,7 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 async function dryRun(...args: string[]) {
   const io = captureIO();
   const status = await main(["run", await dryRunImage(), "--dry-run", "--accel", "tcg", ...args], io);
-  const kernel = /-kernel (\S+)/.exec(io.out)?.[1];
-  if (kernel) await Deno.remove(kernel.slice(0, kernel.lastIndexOf("/")), { recursive: true });
+  await removeDryRunFiles(io.out);
   return { status, out: io.out, err: io.err };
 }
 
