@@ -126,6 +126,25 @@ export async function measure(sample: () => Promise<number>, repeat: Repeat): Pr
 }
 
 /**
+ * `x - y` for two measured cells: the median of the per-round differences when both hold the same number
+ * of samples (taken in turn by {@linkcode measureInTurn}), else the difference of the medians.
+ *
+ * @param x minuend
+ * @param y subtrahend
+ * @returns the difference, with the smaller sample count
+ */
+export function pairedDifference(
+  x: { value: number; n: number; samples?: number[] },
+  y: { value: number; n: number; samples?: number[] },
+): Cell {
+  const n = Math.min(x.n, y.n);
+  if (x.samples && y.samples && x.samples.length === y.samples.length && x.samples.length > 0) {
+    return { value: round2(median(x.samples.map((v, i) => v - y.samples![i]!))), n };
+  }
+  return { value: round2(x.value - y.value), n };
+}
+
+/**
  * The absolute milliseconds of the last boot phase printed by the kernel's `--bootchart`
  * (lines like `  app loaded     15.69ms (+8.53ms)`).
  *
@@ -171,24 +190,25 @@ export function shellWords(line: string): string[] {
   return words;
 }
 
-/** The QEMU floor: osv's own QEMU argv with the stub kernel, no initrd and a fresh control file. */
+/** osv's own QEMU argv, rewritten to run without osv: the QEMU floor, or the same VM started directly. */
 export interface FloorCommand {
   command: string;
   args: string[];
-  /** Temp directory `osv run --dry-run` left behind (to remove). */
+  /** Temp directory `osv run --dry-run` left behind (to remove once the command is no longer needed). */
   dryRunDir: string | null;
 }
 
 /**
- * Rewrites osv's QEMU command into the floor command: `-kernel` becomes the stub, `-initrd` is dropped,
- * `-append` becomes a short word and the control channel goes to `controlPath`.
+ * Rewrites osv's QEMU command to run without osv, its control channel going to `controlPath`. With a
+ * stub kernel it is the floor: `-kernel` becomes the stub, `-initrd` is dropped and `-append` becomes a
+ * short word. With `null` the VM is osv's own (QEMU started directly, as osv would start it).
  *
  * @param words the dry-run command, split into words
- * @param stubKernel path of the stub PVH kernel
+ * @param stubKernel path of the stub PVH kernel, or `null` to keep osv's kernel, initrd and command line
  * @param controlPath file for the COM2 control channel
- * @returns the floor command
+ * @returns the command
  */
-export function floorCommand(words: readonly string[], stubKernel: string, controlPath: string): FloorCommand {
+export function floorCommand(words: readonly string[], stubKernel: string | null, controlPath: string): FloorCommand {
   const [command, ...rest] = words;
   if (!command) throw new Error("empty dry-run command");
   const args: string[] = [];
@@ -196,16 +216,18 @@ export function floorCommand(words: readonly string[], stubKernel: string, contr
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i]!;
     const value = rest[i + 1] ?? "";
-    if (arg === "-kernel") {
-      dryRunDir = value.includes("/osv-run-") ? value.slice(0, value.lastIndexOf("/")) : null;
+    if (stubKernel !== null && arg === "-kernel") {
       args.push(arg, stubKernel);
       i++;
-    } else if (arg === "-initrd") {
+    } else if (stubKernel !== null && arg === "-initrd") {
       i++;
-    } else if (arg === "-append") {
+    } else if (stubKernel !== null && arg === "-append") {
       args.push(arg, "floor");
       i++;
     } else if (arg === "-chardev" && value.includes("path=")) {
+      // The dry run's work directory holds the control channel (and a ramfs initrd).
+      const path = /path=([^,]*)/.exec(value)?.[1] ?? "";
+      if (path.includes("/osv-run-")) dryRunDir = path.slice(0, path.lastIndexOf("/"));
       args.push(arg, value.replace(/path=[^,]*/, `path=${controlPath}`));
       i++;
     } else {
@@ -213,6 +235,45 @@ export function floorCommand(words: readonly string[], stubKernel: string, contr
     }
   }
   return { command, args, dryRunDir };
+}
+
+/**
+ * Samples several measurements in turn (one of each per round, for `repeat.runs` rounds or until the time
+ * budget is spent), so that a change in the machine's load during the run affects all of them alike and
+ * their differences stay meaningful. A sampler's first error ends its cell; the others go on.
+ *
+ * @param samplers named measurements
+ * @param repeat how often
+ * @returns one cell per name
+ */
+export async function measureInTurn<K extends string>(
+  samplers: Record<K, () => Promise<number>>,
+  repeat: Repeat,
+): Promise<Record<K, Cell>> {
+  const names = Object.keys(samplers) as K[];
+  const samples = new Map<K, number[]>(names.map((name) => [name, []]));
+  const errors = new Map<K, string>();
+  const start = performance.now();
+  for (let round = 0; round < repeat.runs; round++) {
+    for (const name of names) {
+      if (errors.has(name)) continue;
+      try {
+        samples.get(name)!.push(await samplers[name]());
+      } catch (err) {
+        errors.set(name, err instanceof Error ? err.message : String(err));
+      }
+    }
+    if (round + 1 >= Math.min(repeat.minRuns, repeat.runs) && performance.now() - start > repeat.budgetMs) break;
+  }
+  const cells = {} as Record<K, Cell>;
+  for (const name of names) {
+    const taken = samples.get(name)!;
+    const error = errors.get(name);
+    cells[name] = error !== undefined
+      ? { error }
+      : { value: round2(median(taken)), n: taken.length, samples: taken.map(round2) };
+  }
+  return cells;
 }
 
 /**

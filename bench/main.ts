@@ -7,7 +7,9 @@
  * ```
  *
  * `--only` runs some groups of rows (SECTIONS): `boot`, `read64`, `syscall`, `dhcp`, `http`, `tcp` (TCP
- * throughput each way through a port forward), `run` (osv run wall, the QEMU floor and their difference), `mem`, `build` (image build throughput), `python` (python3
+ * throughput each way through a port forward), `run` (osv run wall, the QEMU floor, osv's QEMU command run
+ * directly and `deno run` of an empty script, sampled in turn, and the differences that split osv run - floor
+ * into guest and CLI), `mem`, `build` (image build throughput), `python` (python3
  * hello: time to its first print, smallest `-m`) and `futex` (wake latency); the host's hello is always run.
  * The JSON then holds only those rows: give `--out` to keep the full bench/results.json.
  *
@@ -32,6 +34,8 @@ import {
   floorCommand,
   lastBootPhaseMs,
   measure,
+  measureInTurn,
+  pairedDifference,
   type Repeat,
   shellWords,
   smallestPassing,
@@ -351,18 +355,42 @@ function osvRunWall(image: string, accel: Accel, hypervisor: string) {
   };
 }
 
-/** Wall time (ms) of QEMU started directly, as osv starts it, on the stub kernel that exits at once. */
-async function qemuFloor(image: string, accel: Accel, hypervisor: string, stub: string, dir: string) {
+/** Wall time (ms) of `deno run` on an empty script: the start-up every `osv` command pays before its own work. */
+function denoStartup(script: string) {
+  return async () => {
+    await Deno.writeTextFile(script, "");
+    const run = await spawnTimed(Deno.execPath(), ["run", "-A", "--quiet", script]);
+    if (run.code !== 0) throw new Error(`deno run: ${failureText(run)}`);
+    return run.ms;
+  };
+}
+
+/**
+ * The QEMU commands of `osv run` for hello, run without osv: `floor` on the stub kernel that exits at
+ * once, `direct` on osv's own kernel and image (QEMU started as osv starts it). `cleanup` removes what the
+ * dry run left.
+ */
+async function directCommands(image: string, accel: Accel, hypervisor: string, stub: string, dir: string) {
   const dry = await osv(["run", image, "--no-net", "--accel", accel, "--hypervisor", hypervisor, "--dry-run"]);
   const line = dry.stdout.trim().split("\n").at(-1) ?? "";
   if (dry.code !== 0 || !line) throw new Error(`osv run --dry-run: ${failureText(dry)}`);
-  const floor = floorCommand(shellWords(line), stub, `${dir}/floor-control`);
-  if (floor.dryRunDir) await Deno.remove(floor.dryRunDir, { recursive: true }).catch(() => {});
-  return async () => {
-    const run = await spawnTimed(floor.command, floor.args, 60_000);
-    // The stub reports status 21 through isa-debug-exit: QEMU exits with (21 << 1) | 1.
-    if (run.code !== 43) throw new Error(`QEMU floor: ${failureText(run)}`);
-    return run.ms;
+  const words = shellWords(line);
+  const floor = floorCommand(words, stub, `${dir}/floor-control`);
+  const direct = floorCommand(words, null, `${dir}/direct-control`);
+  return {
+    floor: async () => {
+      const run = await spawnTimed(floor.command, floor.args, 60_000);
+      // The stub reports status 21 through isa-debug-exit: QEMU exits with (21 << 1) | 1.
+      if (run.code !== 43) throw new Error(`QEMU floor: ${failureText(run)}`);
+      return run.ms;
+    },
+    direct: async () => {
+      const run = await spawnTimed(direct.command, direct.args, 60_000);
+      // hello's status 0 through isa-debug-exit: QEMU exits with (0 << 1) | 1.
+      if (run.code !== 1 || !run.stdout.includes(EXPECTED)) throw new Error(`QEMU direct: ${failureText(run)}`);
+      return run.ms;
+    },
+    cleanup: () => Deno.remove(direct.dryRunDir ?? `${dir}/none`, { recursive: true }).catch(() => {}),
   };
 }
 
@@ -454,7 +482,7 @@ function onHost(binary: string, args: string[], parse: (stdout: string) => numbe
   };
 }
 
-/** `osv run` minus the floor, per accelerator. */
+/** Row `a` minus row `b`, per accelerator: the median of the per-round differences when both were sampled in turn. */
 function difference(a: Row, b: Row, accels: Accel[]): Row["cells"] {
   const cells: Row["cells"] = {};
   for (const accel of accels) {
@@ -462,8 +490,8 @@ function difference(a: Row, b: Row, accels: Accel[]): Row["cells"] {
     const y = b.cells[accel];
     if (!x || !y) continue;
     cells[accel] = "error" in x || "error" in y
-      ? { error: "needs both osv run and floor" }
-      : { value: Math.round((x.value - y.value) * 100) / 100, n: Math.min(x.n, y.n) };
+      ? { error: `needs both "${a.label}" and "${b.label}"` }
+      : pairedDifference(x, y);
   }
   return cells;
 }
@@ -582,20 +610,26 @@ async function collect(options: Options): Promise<Results> {
           );
         }
         if (stub) {
-          progress(`${accel} ${label}: osv run wall`);
-          put(
-            `run.${label}`,
-            `osv run wall, ${label}`,
-            "ms",
-            accel,
-            await measure(osvRunWall(hello.image, accel, hypervisor), repeat),
+          progress(`${accel} ${label}: osv run wall, QEMU floor and QEMU direct, in turn`);
+          const cells = await directCommands(hello.image, accel, hypervisor, stub, dir).then(
+            async (commands) => {
+              try {
+                const run = osvRunWall(hello.image, accel, hypervisor);
+                const deno = denoStartup(`${dir}/empty.ts`);
+                return await measureInTurn({ run, floor: commands.floor, direct: commands.direct, deno }, repeat);
+              } finally {
+                await commands.cleanup();
+              }
+            },
+            (err: Error) => {
+              const error = { error: err.message };
+              return { run: error, floor: error, direct: error, deno: error };
+            },
           );
-          progress(`${accel} ${label}: QEMU floor`);
-          const floor = await qemuFloor(hello.image, accel, hypervisor, stub, dir).then(
-            (sample) => measure(sample, repeat),
-            (err: Error) => ({ error: err.message }),
-          );
-          put(`floor.${label}`, `QEMU floor, ${label}`, "ms", accel, floor);
+          put(`run.${label}`, `osv run wall, ${label}`, "ms", accel, cells.run);
+          put(`floor.${label}`, `QEMU floor, ${label}`, "ms", accel, cells.floor);
+          put(`direct.${label}`, `QEMU direct (osv's command, no osv), ${label}`, "ms", accel, cells.direct);
+          put(`deno.${label}`, `deno run, empty script (in turn with ${label})`, "ms", accel, cells.deno);
         }
       }
       if (syscallLoop) {
@@ -694,14 +728,17 @@ async function collect(options: Options): Promise<Results> {
     for (const { label } of MACHINES) {
       const run = rows.get(`run.${label}`);
       const floor = rows.get(`floor.${label}`);
-      if (!run || !floor) continue;
-      const id = `overhead.${label}`;
-      rows.set(id, {
-        id,
-        label: `osv run - floor, ${label}`,
-        unit: "ms",
-        cells: difference(run, floor, options.accels),
-      });
+      const direct = rows.get(`direct.${label}`);
+      if (!run || !floor || !direct) continue;
+      const derived: [string, string, Row, Row][] = [
+        ["overhead", `osv run - floor, ${label}`, run, floor],
+        ["guest", `  of which guest (direct - floor), ${label}`, direct, floor],
+        ["cli", `  of which osv CLI (run - direct), ${label}`, run, direct],
+      ];
+      for (const [kind, rowLabel, x, y] of derived) {
+        const id = `${kind}.${label}`;
+        rows.set(id, { id, label: rowLabel, unit: "ms", cells: difference(x, y, options.accels) });
+      }
     }
     const order = [
       "boot",
@@ -714,7 +751,11 @@ async function collect(options: Options): Promise<Results> {
       "python",
       "run",
       "floor",
+      "direct",
+      "deno",
       "overhead",
+      "guest",
+      "cli",
       "mem",
     ];
     const sorted = [...rows.values()].sort((a, b) =>
