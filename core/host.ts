@@ -47,6 +47,27 @@ export function probeKvm(): KvmStatus {
   }
 }
 
+/**
+ * Finds a program by path or in PATH (sync stats: this is on `osv run`'s start-up path).
+ *
+ * @param name a program name (looked up in PATH) or a path (containing `/`)
+ * @returns the path of the executable file, or `null` when there is none
+ */
+export function findExecutable(name: string): string | null {
+  const candidates = name.includes("/")
+    ? [name]
+    : (Deno.env.get("PATH") ?? "").split(":").filter((d) => d !== "").map((d) => `${d}/${name}`);
+  for (const candidate of candidates) {
+    try {
+      const stat = Deno.statSync(candidate);
+      if (stat.isFile && ((stat.mode ?? 0o111) & 0o111) !== 0) return candidate;
+    } catch {
+      // Not there: try the next directory.
+    }
+  }
+  return null;
+}
+
 function exists(path: string): boolean {
   try {
     Deno.statSync(path);

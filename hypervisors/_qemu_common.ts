@@ -14,7 +14,7 @@ import {
   RunError,
   type VmSpec,
 } from "../core/api.ts";
-import { probeKvm } from "../core/host.ts";
+import { findExecutable, probeKvm } from "../core/host.ts";
 
 /** Environment variable naming the QEMU binary (tests point it at a fake). */
 export const QEMU_ENV = "OSV_QEMU";
@@ -151,22 +151,6 @@ export function qemuAvailable(accel: Accel): Promise<Availability> {
     if (!kvm.usable) return Promise.resolve({ ok: false, reason: kvm.reason ?? "KVM is not usable" });
   }
   return Promise.resolve({ ok: true });
-}
-
-/** Finds a program by path or in PATH (sync stats: this is on `osv run`'s start-up path). */
-export function findExecutable(name: string): string | null {
-  const candidates = name.includes("/")
-    ? [name]
-    : (Deno.env.get("PATH") ?? "").split(":").filter((d) => d !== "").map((d) => `${d}/${name}`);
-  for (const candidate of candidates) {
-    try {
-      const stat = Deno.statSync(candidate);
-      if (stat.isFile && ((stat.mode ?? 0o111) & 0o111) !== 0) return candidate;
-    } catch {
-      // Not there: try the next directory.
-    }
-  }
-  return null;
 }
 
 /** QEMU stderr messages meaning KVM gave up on the guest; QEMU then stays paused, so it must be killed. */

@@ -10,6 +10,8 @@
  * @module
  */
 
+import { osvCacheDir } from "../core/cachedir.ts";
+
 /** What {@linkcode buildKernel} produces. */
 export interface KernelArtifact {
   /** Path of the kernel ELF in the cache. */
@@ -28,7 +30,7 @@ export interface KernelArtifact {
 export interface KernelBuildOptions {
   /** Kernel features the image needs (e.g. `fs/ramfs`); passed to C as `-DOSV_FEATURE_<NAME>`. */
   features?: readonly string[];
-  /** Cache directory; default `$OSV_CACHE_DIR` or `~/.cache/osv`. */
+  /** Cache directory; default {@linkcode osvCacheDir} (`$OSV_CACHE_DIR` or `~/.cache/osv`). */
   cacheDir?: string;
   /** Progress lines (one per compile step). */
   log?: (line: string) => void;
@@ -166,14 +168,6 @@ async function run(cmd: string, args: readonly string[]): Promise<string> {
   return decoder.decode(result.stdout);
 }
 
-function defaultCacheDir(): string {
-  const explicit = Deno.env.get("OSV_CACHE_DIR");
-  if (explicit) return explicit;
-  const xdg = Deno.env.get("XDG_CACHE_HOME");
-  if (xdg) return `${xdg}/osv`;
-  return `${Deno.env.get("HOME") ?? "/tmp"}/.cache/osv`;
-}
-
 function featureDefine(feature: string): string {
   return `-DOSV_FEATURE_${feature.toUpperCase().replace(/[^A-Z0-9]/g, "_")}=1`;
 }
@@ -240,7 +234,7 @@ async function buildVdso(src: string, files: readonly string[], workDir: string,
  * @throws Error when gcc/ld are missing or a source fails to compile (with the compiler's message)
  */
 export async function buildKernel(options: KernelBuildOptions = {}): Promise<KernelArtifact> {
-  const cacheDir = options.cacheDir ?? defaultCacheDir();
+  const cacheDir = options.cacheDir ?? osvCacheDir();
   const features = [...new Set(options.features ?? [])].sort();
   const log = options.log ?? (() => {});
   const src = await sourceDir(cacheDir);

@@ -22,14 +22,14 @@ import {
   setUpHostNetwork,
   tearDownHostNetwork,
 } from "../../core/hostnet.ts";
-import { programOffset, withKernelOptions } from "../../core/host.ts";
+import { findExecutable, programOffset, withKernelOptions } from "../../core/host.ts";
 import { netdevValue } from "../../hypervisors/_qemu_common.ts";
 import { qemuPcCommand } from "../../hypervisors/qemu.ts";
 import { qemuMicrovmCommand } from "../../hypervisors/qemu_microvm.ts";
 import { main } from "../../core/cli.ts";
 import { definePlugin, runImage, ValidationError, type VmNic, type VmSpec } from "../../mod.ts";
 import { captureIO, fixtures, staticHello, stubKernel, withEnv } from "./_helpers.ts";
-import { findExecutable, qemuBinary } from "../../hypervisors/_qemu_common.ts";
+import { qemuBinary } from "../../hypervisors/_qemu_common.ts";
 
 const ctx: ResolveContext = { image: "/images/server.img", pid: 4242, vhostProblem: () => null };
 const resolve = (request: NetworkRequest, over: Partial<ResolveContext> = {}) =>
