@@ -15,6 +15,7 @@ import {
   type VmSpec,
 } from "../core/api.ts";
 import { findExecutable, probeKvm } from "../core/host.ts";
+import { userNetwork } from "../core/net.ts";
 
 /** Environment variable naming the QEMU binary (tests point it at a fake). */
 export const QEMU_ENV = "OSV_QEMU";
@@ -95,9 +96,9 @@ export function diskArgs(spec: VmSpec, device: string): string[] {
 /**
  * The `-netdev` value of a NIC's backend.
  *
- * User-mode NICs after the first get their own subnet, `10.0.3.0/24`, `10.0.4.0/24` (QEMU gives each the
- * same 10.0.2.0/24 otherwise, and the guest could not route between them); in each the guest's DHCP
- * address is .15, the gateway .2 and the DNS server .3, as in QEMU's default 10.0.2.0/24.
+ * User-mode NICs after the first get their own subnet, `10.0.3.0/24`, `10.0.4.0/24` ({@linkcode userNetwork}:
+ * QEMU gives each the same 10.0.2.0/24 otherwise, and the guest could not route between them); in each the
+ * guest's address is .15, the gateway .2 and the DNS server .3, as in QEMU's default 10.0.2.0/24.
  *
  * @param backend what the NIC is connected to
  * @param id the netdev id
@@ -107,7 +108,7 @@ export function diskArgs(spec: VmSpec, device: string): string[] {
 export function netdevValue(backend: NicBackend, id: string, userIndex: number): string {
   if (backend.kind === "user") {
     const parts = [`user,id=${id}`];
-    if (userIndex > 0) parts.push(`net=10.0.${2 + userIndex}.0/24`);
+    if (userIndex > 0) parts.push(`net=${userNetwork(userIndex).net}`);
     if (backend.restrict) parts.push("restrict=on");
     for (const f of backend.forwards) {
       parts.push(`hostfwd=${f.protocol}:${f.hostAddress}:${f.hostPort}-${f.guestAddress ?? ""}:${f.guestPort}`);
