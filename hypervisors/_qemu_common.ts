@@ -16,6 +16,8 @@ import {
 } from "../core/api.ts";
 import { findExecutable, probeKvm } from "../core/host.ts";
 import { userNetwork } from "../core/net.ts";
+import { osvCacheDir } from "../core/cachedir.ts";
+import { AIO_CACHE_FILE, aioDriveOptions, ioUringFailure, QEMU_AIO_ENV, qemuAio, settleQemuAio } from "./_qemu_aio.ts";
 
 /** Environment variable naming the QEMU binary (tests point it at a fake). */
 export const QEMU_ENV = "OSV_QEMU";
@@ -77,17 +79,20 @@ function qemuOptionValue(value: string): string {
 }
 
 /**
- * The arguments attaching the VM's disks as virtio-blk devices, in order.
+ * The arguments attaching the VM's disks as virtio-blk devices, in order, with the disk I/O mode settled
+ * by {@linkcode qemuAvailable} (`aio=io_uring` where it works, see _qemu_aio.ts).
  *
  * @param spec the VM
  * @param device `virtio-blk-pci` (pc) or `virtio-blk-device` (virtio-mmio, microvm)
  * @returns `-drive`/`-device` pairs
+ * @throws RangeError for a bad `$OSV_QEMU_AIO`
  */
 export function diskArgs(spec: VmSpec, device: string): string[] {
+  const aio = spec.disks.length === 0 ? "" : aioDriveOptions(qemuAio(qemuBinary()));
   return spec.disks.flatMap((disk, i) => [
     "-drive",
     `file=${qemuOptionValue(disk.path)},format=${disk.format},if=none,id=disk${i}` +
-    (disk.readOnly ? ",readonly=on" : ""),
+    (disk.readOnly ? ",readonly=on" : "") + aio,
     "-device",
     `${device},drive=disk${i}`,
   ]);
@@ -137,21 +142,28 @@ export function nicArgs(spec: VmSpec, device: string): string[] {
 }
 
 /**
- * Whether QEMU can run with `accel` here.
+ * Whether QEMU can run with `accel` here; also settles the disk I/O mode (`$OSV_QEMU_AIO` or the cached
+ * io_uring probe), so that the command built next is the one that runs.
  *
  * @param accel accelerator
  * @returns availability with the reason when not
  */
-export function qemuAvailable(accel: Accel): Promise<Availability> {
+export async function qemuAvailable(accel: Accel): Promise<Availability> {
   const binary = qemuBinary();
   if (!findExecutable(binary)) {
-    return Promise.resolve({ ok: false, reason: `${binary} is not installed (apt-get install qemu-system-x86)` });
+    return { ok: false, reason: `${binary} is not installed (apt-get install qemu-system-x86)` };
   }
   if (accel === "kvm") {
     const kvm = probeKvm();
-    if (!kvm.usable) return Promise.resolve({ ok: false, reason: kvm.reason ?? "KVM is not usable" });
+    if (!kvm.usable) return { ok: false, reason: kvm.reason ?? "KVM is not usable" };
   }
-  return Promise.resolve({ ok: true });
+  try {
+    await settleQemuAio(binary);
+  } catch (err) {
+    if (err instanceof RangeError) return { ok: false, reason: err.message };
+    throw err;
+  }
+  return { ok: true };
 }
 
 /** QEMU stderr messages meaning KVM gave up on the guest; QEMU then stays paused, so it must be killed. */
@@ -220,6 +232,14 @@ export function decodeGuestExit(end: QemuEnd, imageName: string): number {
       throw new RunError(
         `Cannot run "${imageName}": QEMU could not forward ${forward[1]}: is the host port in use? ` +
           "Pick another one with --forward",
+      );
+    }
+    const ioUring = ioUringFailure(tail);
+    if (ioUring !== null) {
+      throw new RunError(
+        `Cannot run "${imageName}": QEMU could not use io_uring for the disk (${ioUring}); set ` +
+          `${QEMU_AIO_ENV}=threads to use QEMU's thread pool, or delete ${osvCacheDir()}/${AIO_CACHE_FILE} ` +
+          "for osv to probe again",
       );
     }
     throw new RunError(`Cannot run "${imageName}": QEMU failed (exit status 1)${tail ? `: ${tail}` : ""}`);
