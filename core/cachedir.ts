@@ -1,6 +1,6 @@
 /**
- * osv's cache directory: built kernels (kernel/build.ts) and kernels extracted from images
- * (core/bootcache.ts) live there.
+ * Where osv keeps what it computes once per host: built kernels (kernel/build.ts), kernels extracted from
+ * images (core/bootcache.ts) and probe results such as QEMU's disk I/O mode (hypervisors/_qemu_aio.ts).
  *
  * @module
  */
@@ -8,7 +8,12 @@
 /**
  * The cache directory: `$OSV_CACHE_DIR`, else `$XDG_CACHE_HOME/osv`, else `~/.cache/osv`.
  *
- * @returns an absolute or relative path; it may not exist yet
+ * @returns the directory (it may not exist yet)
+ * @example
+ * ```ts
+ * import { osvCacheDir } from "./cachedir.ts";
+ * if (!osvCacheDir().startsWith("/")) throw new Error();
+ * ```
  */
 export function osvCacheDir(): string {
   const explicit = Deno.env.get("OSV_CACHE_DIR");

@@ -47,6 +47,27 @@ export function probeKvm(): KvmStatus {
   }
 }
 
+/**
+ * Finds a program by path or in PATH (sync stats: this is on `osv run`'s start-up path).
+ *
+ * @param name a program name (looked up in PATH) or a path (containing `/`)
+ * @returns the path of the executable file, or `null` when there is none
+ */
+export function findExecutable(name: string): string | null {
+  const candidates = name.includes("/")
+    ? [name]
+    : (Deno.env.get("PATH") ?? "").split(":").filter((d) => d !== "").map((d) => `${d}/${name}`);
+  for (const candidate of candidates) {
+    try {
+      const stat = Deno.statSync(candidate);
+      if (stat.isFile && ((stat.mode ?? 0o111) & 0o111) !== 0) return candidate;
+    } catch {
+      // Not there: try the next directory.
+    }
+  }
+  return null;
+}
+
 function exists(path: string): boolean {
   try {
     Deno.statSync(path);
@@ -97,18 +118,12 @@ export function runKernelOptions(
   return out;
 }
 
-/**
- * Where the program path starts in a kernel command line: the offset of the first word that is not an
- * option (`--...`), words split as the kernel splits them (POSIX shell quotes and backslashes).
- *
- * @param cmdline the command line
- * @returns an offset into `cmdline` (its length when there is no program)
- */
-export function programOffset(cmdline: string): number {
+/** The words of a kernel command line, split as the kernel splits them (POSIX shell quotes and backslashes). */
+function* cmdlineWords(cmdline: string): Generator<{ start: number; word: string }> {
   let i = 0;
   for (;;) {
     while (i < cmdline.length && /\s/.test(cmdline[i]!)) i++;
-    if (i === cmdline.length) return i;
+    if (i === cmdline.length) return;
     const start = i;
     let word = "";
     let quote: string | null = null;
@@ -119,8 +134,43 @@ export function programOffset(cmdline: string): number {
       else if (c === "\\" && quote !== "'" && i + 1 < cmdline.length) word += cmdline[++i];
       else word += c;
     }
+    yield { start, word };
+  }
+}
+
+/**
+ * Where the program path starts in a kernel command line: the offset of the first word that is not an
+ * option (`--...`), words split as the kernel splits them (POSIX shell quotes and backslashes).
+ *
+ * @param cmdline the command line
+ * @returns an offset into `cmdline` (its length when there is no program)
+ */
+export function programOffset(cmdline: string): number {
+  for (const { start, word } of cmdlineWords(cmdline)) {
     if (!word.startsWith("--")) return start;
   }
+  return cmdline.length;
+}
+
+/**
+ * The kernel options of a command line (the words before the program path), unquoted.
+ *
+ * @param cmdline the command line
+ * @returns the options, e.g. `["--env=A=1 2", "--ip=eth0,10.0.2.16,255.255.255.0"]`
+ * @example
+ * ```ts
+ * import { kernelOptionWords } from "./host.ts";
+ * const words = kernelOptionWords(`--env="A=1 2" --verbose /app --ip=x`);
+ * if (words.join("|") !== "--env=A=1 2|--verbose") throw new Error();
+ * ```
+ */
+export function kernelOptionWords(cmdline: string): string[] {
+  const words: string[] = [];
+  for (const { word } of cmdlineWords(cmdline)) {
+    if (!word.startsWith("--")) break;
+    words.push(word);
+  }
+  return words;
 }
 
 /**

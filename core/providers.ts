@@ -212,7 +212,8 @@ export interface PortForward {
  * How a NIC reaches the outside.
  *
  * - `user`: the hypervisor's own user-mode network (NAT with a DHCP and DNS server built in; QEMU's
- *   slirp). `restrict` isolates the guest: it reaches nothing but the port forwards.
+ *   slirp). `restrict` isolates the guest: it reaches nothing but the port forwards. Its addresses are
+ *   slirp's (`userNetwork()` in core/net.ts), which `osv run` gives the guest on the kernel command line.
  * - `tap`: a tap device on the host, created (when missing) and put on `bridge` by `osv run` before the
  *   hypervisor starts; the hypervisor only opens it. `vhost`: the kernel's vhost-net moves the packets.
  */

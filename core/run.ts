@@ -10,7 +10,7 @@
  */
 
 import { basename } from "./paths.ts";
-import { type NetworkRequest, resolveNetwork } from "./net.ts";
+import { type NetworkRequest, resolveNetwork, userNetworkOptions } from "./net.ts";
 import {
   checkHostNetwork,
   type HostNetProbe,
@@ -25,7 +25,14 @@ import { builtinPlugins } from "./builtins.ts";
 import { PluginDriver } from "./driver.ts";
 import { extractRange, readImageHeader } from "./image.ts";
 import { imageKernel } from "./bootcache.ts";
-import { chooseAccel, type KvmStatus, probeKvm, runKernelOptions, withKernelOptions } from "./host.ts";
+import {
+  chooseAccel,
+  kernelOptionWords,
+  type KvmStatus,
+  probeKvm,
+  runKernelOptions,
+  withKernelOptions,
+} from "./host.ts";
 import type { Plugin } from "./plugin.ts";
 import type { Accel, ConsoleIO, DiskReader, HostCommand, VmDisk, VmSpec } from "./providers.ts";
 import { PluginRegistry } from "./registry.ts";
@@ -141,19 +148,25 @@ export async function runImage(request: RunRequest): Promise<RunResult> {
     disk.close();
     disk = undefined;
 
-    const options = runKernelOptions({
-      accel: choice.accel,
-      pvm: kvm.pvm,
-      bootchart: request.bootchart ?? false,
-      verbose: request.verbose ?? false,
-    });
+    const options = [
+      ...runKernelOptions({
+        accel: choice.accel,
+        pvm: kvm.pvm,
+        bootchart: request.bootchart ?? false,
+        verbose: request.verbose ?? false,
+      }),
+      ...network.kernelOptions,
+    ];
+    const cmdline = request.cmdline ?? header.cmdline;
+    // slirp's fixed addresses instead of DHCP at boot, unless the user configured the network.
+    options.push(...userNetworkOptions(network.nics, [...kernelOptionWords(cmdline), ...options]));
     const spec = await driver.hookSeq(
       "beforeRun",
       {
         kernelPath,
         ...(initrdPath === undefined ? {} : { initrdPath }),
         disks,
-        cmdline: withKernelOptions([...options, ...network.kernelOptions], request.cmdline ?? header.cmdline),
+        cmdline: withKernelOptions(options, cmdline),
         memMiB: request.memMiB ?? DEFAULT_MEM_MIB,
         cpus: request.cpus ?? 1,
         accel: choice.accel,

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { findExecutable } from "./host.ts";
+
 /** Binary that shows a Debian package is installed. */
 export const PACKAGE_BINARIES: Readonly<Record<string, string>> = {
   "qemu-system-x86": "qemu-system-x86_64",
@@ -22,18 +24,6 @@ export const PACKAGE_BINARIES: Readonly<Record<string, string>> = {
 /** The default set for building and running images. */
 export const DEFAULT_HOST_PACKAGES: readonly string[] = ["qemu-system-x86", "gcc", "musl-tools", "qemu-utils", "cpio"];
 
-function inPath(binary: string): boolean {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    if (dir === "") continue;
-    try {
-      if (Deno.statSync(`${dir}/${binary}`).isFile) return true;
-    } catch {
-      // Not in this directory.
-    }
-  }
-  return false;
-}
-
 /**
  * The packages whose binary is missing.
  *
@@ -41,7 +31,7 @@ function inPath(binary: string): boolean {
  * @returns the missing ones, in the given order
  */
 export function missingPackages(packages: readonly string[]): string[] {
-  return packages.filter((name) => !inPath(PACKAGE_BINARIES[name] ?? name));
+  return packages.filter((name) => findExecutable(PACKAGE_BINARIES[name] ?? name) === null);
 }
 
 let aptUpdated = false;

@@ -7,7 +7,10 @@
 
 import type { Accel, Availability, ConsoleIO, HostCommand, NicBackend, VmSpec } from "../core/api.ts";
 import { RunError } from "../core/errors.ts";
-import { probeKvm } from "../core/host.ts";
+import { findExecutable, probeKvm } from "../core/host.ts";
+import { userNetwork } from "../core/net.ts";
+import { osvCacheDir } from "../core/cachedir.ts";
+import { AIO_CACHE_FILE, aioDriveOptions, ioUringFailure, QEMU_AIO_ENV, qemuAio, settleQemuAio } from "./_qemu_aio.ts";
 
 /** Environment variable naming the QEMU binary (tests point it at a fake). */
 export const QEMU_ENV = "OSV_QEMU";
@@ -69,17 +72,20 @@ function qemuOptionValue(value: string): string {
 }
 
 /**
- * The arguments attaching the VM's disks as virtio-blk devices, in order.
+ * The arguments attaching the VM's disks as virtio-blk devices, in order, with the disk I/O mode settled
+ * by {@linkcode qemuAvailable} (`aio=io_uring` where it works, see _qemu_aio.ts).
  *
  * @param spec the VM
  * @param device `virtio-blk-pci` (pc) or `virtio-blk-device` (virtio-mmio, microvm)
  * @returns `-drive`/`-device` pairs
+ * @throws RangeError for a bad `$OSV_QEMU_AIO`
  */
 export function diskArgs(spec: VmSpec, device: string): string[] {
+  const aio = spec.disks.length === 0 ? "" : aioDriveOptions(qemuAio(qemuBinary()));
   return spec.disks.flatMap((disk, i) => [
     "-drive",
     `file=${qemuOptionValue(disk.path)},format=${disk.format},if=none,id=disk${i}` +
-    (disk.readOnly ? ",readonly=on" : ""),
+    (disk.readOnly ? ",readonly=on" : "") + aio,
     "-device",
     `${device},drive=disk${i}`,
   ]);
@@ -88,9 +94,9 @@ export function diskArgs(spec: VmSpec, device: string): string[] {
 /**
  * The `-netdev` value of a NIC's backend.
  *
- * User-mode NICs after the first get their own subnet, `10.0.3.0/24`, `10.0.4.0/24` (QEMU gives each the
- * same 10.0.2.0/24 otherwise, and the guest could not route between them); in each the guest's DHCP
- * address is .15, the gateway .2 and the DNS server .3, as in QEMU's default 10.0.2.0/24.
+ * User-mode NICs after the first get their own subnet, `10.0.3.0/24`, `10.0.4.0/24` ({@linkcode userNetwork}:
+ * QEMU gives each the same 10.0.2.0/24 otherwise, and the guest could not route between them); in each the
+ * guest's address is .15, the gateway .2 and the DNS server .3, as in QEMU's default 10.0.2.0/24.
  *
  * @param backend what the NIC is connected to
  * @param id the netdev id
@@ -100,7 +106,7 @@ export function diskArgs(spec: VmSpec, device: string): string[] {
 export function netdevValue(backend: NicBackend, id: string, userIndex: number): string {
   if (backend.kind === "user") {
     const parts = [`user,id=${id}`];
-    if (userIndex > 0) parts.push(`net=10.0.${2 + userIndex}.0/24`);
+    if (userIndex > 0) parts.push(`net=${userNetwork(userIndex).net}`);
     if (backend.restrict) parts.push("restrict=on");
     for (const f of backend.forwards) {
       parts.push(`hostfwd=${f.protocol}:${f.hostAddress}:${f.hostPort}-${f.guestAddress ?? ""}:${f.guestPort}`);
@@ -129,37 +135,28 @@ export function nicArgs(spec: VmSpec, device: string): string[] {
 }
 
 /**
- * Whether QEMU can run with `accel` here.
+ * Whether QEMU can run with `accel` here; also settles the disk I/O mode (`$OSV_QEMU_AIO` or the cached
+ * io_uring probe), so that the command built next is the one that runs.
  *
  * @param accel accelerator
  * @returns availability with the reason when not
  */
-export function qemuAvailable(accel: Accel): Promise<Availability> {
+export async function qemuAvailable(accel: Accel): Promise<Availability> {
   const binary = qemuBinary();
   if (!findExecutable(binary)) {
-    return Promise.resolve({ ok: false, reason: `${binary} is not installed (apt-get install qemu-system-x86)` });
+    return { ok: false, reason: `${binary} is not installed (apt-get install qemu-system-x86)` };
   }
   if (accel === "kvm") {
     const kvm = probeKvm();
-    if (!kvm.usable) return Promise.resolve({ ok: false, reason: kvm.reason ?? "KVM is not usable" });
+    if (!kvm.usable) return { ok: false, reason: kvm.reason ?? "KVM is not usable" };
   }
-  return Promise.resolve({ ok: true });
-}
-
-/** Finds a program by path or in PATH (sync stats: this is on `osv run`'s start-up path). */
-export function findExecutable(name: string): string | null {
-  const candidates = name.includes("/")
-    ? [name]
-    : (Deno.env.get("PATH") ?? "").split(":").filter((d) => d !== "").map((d) => `${d}/${name}`);
-  for (const candidate of candidates) {
-    try {
-      const stat = Deno.statSync(candidate);
-      if (stat.isFile && ((stat.mode ?? 0o111) & 0o111) !== 0) return candidate;
-    } catch {
-      // Not there: try the next directory.
-    }
+  try {
+    await settleQemuAio(binary);
+  } catch (err) {
+    if (err instanceof RangeError) return { ok: false, reason: err.message };
+    throw err;
   }
-  return null;
+  return { ok: true };
 }
 
 /** QEMU stderr messages meaning KVM gave up on the guest; QEMU then stays paused, so it must be killed. */
@@ -228,6 +225,14 @@ export function decodeGuestExit(end: QemuEnd, imageName: string): number {
       throw new RunError(
         `Cannot run "${imageName}": QEMU could not forward ${forward[1]}: is the host port in use? ` +
           "Pick another one with --forward",
+      );
+    }
+    const ioUring = ioUringFailure(tail);
+    if (ioUring !== null) {
+      throw new RunError(
+        `Cannot run "${imageName}": QEMU could not use io_uring for the disk (${ioUring}); set ` +
+          `${QEMU_AIO_ENV}=threads to use QEMU's thread pool, or delete ${osvCacheDir()}/${AIO_CACHE_FILE} ` +
+          "for osv to probe again",
       );
     }
     throw new RunError(`Cannot run "${imageName}": QEMU failed (exit status 1)${tail ? `: ${tail}` : ""}`);

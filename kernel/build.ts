@@ -30,7 +30,7 @@ export interface KernelArtifact {
 export interface KernelBuildOptions {
   /** Kernel features the image needs (e.g. `fs/ramfs`); passed to C as `-DOSV_FEATURE_<NAME>`. */
   features?: readonly string[];
-  /** Cache directory; default `$OSV_CACHE_DIR` or `~/.cache/osv`. */
+  /** Cache directory; default {@linkcode osvCacheDir} (`$OSV_CACHE_DIR` or `~/.cache/osv`). */
   cacheDir?: string;
   /** Progress lines (one per compile step). */
   log?: (line: string) => void;

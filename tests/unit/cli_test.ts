@@ -262,7 +262,11 @@ Deno.test("osv run --dry-run prints the QEMU command with the kernel options fir
   );
   assertStringIncludes(io.out, "-machine pc,accel=tcg -cpu max");
   assertStringIncludes(io.out, "-m 1024 -smp 2");
-  assertStringIncludes(io.out, "-append '--bootchart /hello x'");
+  // The default NIC is on the user-mode network: its fixed addresses go on the command line (no DHCP).
+  assertStringIncludes(
+    io.out,
+    "-append '--bootchart --ip=eth0,10.0.2.15,255.255.255.0 --defaultgw=10.0.2.2 --nameserver=10.0.2.3 /hello x'",
+  );
   await removeDryRunFiles(io.out);
   await Deno.remove(dir, { recursive: true });
 });

@@ -12,6 +12,8 @@ import {
   QEMU_DEFAULT_MAC,
   type ResolveContext,
   resolveNetwork,
+  userNetwork,
+  userNetworkOptions,
 } from "../../core/net.ts";
 import {
   checkHostNetwork,
@@ -22,14 +24,14 @@ import {
   setUpHostNetwork,
   tearDownHostNetwork,
 } from "../../core/hostnet.ts";
-import { programOffset, withKernelOptions } from "../../core/host.ts";
+import { findExecutable, kernelOptionWords, programOffset, withKernelOptions } from "../../core/host.ts";
 import { netdevValue } from "../../hypervisors/_qemu_common.ts";
 import { qemuPcCommand } from "../../hypervisors/qemu.ts";
 import { qemuMicrovmCommand } from "../../hypervisors/qemu_microvm.ts";
 import { main } from "../../core/cli.ts";
 import { definePlugin, runImage, ValidationError, type VmNic, type VmSpec } from "../../mod.ts";
 import { captureIO, fixtures, removeDryRunFiles, staticHello, stubKernel, withEnv } from "./_helpers.ts";
-import { findExecutable, qemuBinary } from "../../hypervisors/_qemu_common.ts";
+import { qemuBinary } from "../../hypervisors/_qemu_common.ts";
 
 const ctx: ResolveContext = { image: "/images/server.img", pid: 4242, vhostProblem: () => null };
 const resolve = (request: NetworkRequest, over: Partial<ResolveContext> = {}) =>
@@ -345,6 +347,12 @@ Deno.test("kernel options go after the command line's own options, before the pr
   assertEquals(programOffset(`--env="x y" /app`), 12);
   assertEquals(programOffset(`--env="x y" \\--still-an-option`), 30);
   assertEquals(programOffset(""), 0);
+  assertEquals(kernelOptionWords(`--env="x --ip=y" \\--still-an-option /app --ip=z`), [
+    "--env=x --ip=y",
+    "--still-an-option",
+  ]);
+  assertEquals(kernelOptionWords("/app --ip=z"), []);
+  assertEquals(kernelOptionWords(""), []);
 });
 
 // --- QEMU arguments -------------------------------------------------------------------------------------
@@ -437,6 +445,53 @@ Deno.test("several NICs keep their order; user-mode NICs after the first get sub
     "-device",
     "virtio-net-pci,netdev=n2,mac=52:54:00:00:00:03",
   ]);
+});
+
+Deno.test("userNetwork(n): slirp's 10.0.(2+n).0/24, guest .15, gateway .2, DNS .3; n out of range throws", () => {
+  assertEquals(userNetwork(0), {
+    net: "10.0.2.0/24",
+    address: "10.0.2.15",
+    netmask: "255.255.255.0",
+    gateway: "10.0.2.2",
+    dns: "10.0.2.3",
+  });
+  assertEquals(userNetwork(2).net, "10.0.4.0/24");
+  for (const n of [-1, MAX_NICS, 1.5]) {
+    assertEquals(
+      assertThrows(() => userNetwork(n), RangeError).message,
+      `${n} is not a user-mode NIC index (0..${MAX_NICS - 1})`,
+    );
+  }
+});
+
+Deno.test("userNetworkOptions() gives user-mode NICs slirp's addresses instead of DHCP, only what is not given", () => {
+  const slirp = ["--ip=eth0,10.0.2.15,255.255.255.0", "--defaultgw=10.0.2.2", "--nameserver=10.0.2.3"];
+  assertEquals(userNetworkOptions([user()], []), slirp);
+  assertEquals(userNetworkOptions([user(["tcp:8080:80"])], ["--verbose", "--env=A=1"]), slirp, "forwards");
+  // Two user-mode NICs: two slirp networks, each address given (DHCP only ever configured eth0).
+  assertEquals(userNetworkOptions([user(), user([], false, "52:54:00:00:00:03")], []), [
+    "--ip=eth0,10.0.2.15,255.255.255.0",
+    "--ip=eth1,10.0.3.15,255.255.255.0",
+    "--defaultgw=10.0.2.2",
+    "--nameserver=10.0.2.3",
+  ]);
+  // A tap between them: the second user-mode NIC is still the second slirp network (as nicArgs numbers it).
+  assertEquals(userNetworkOptions([user(), tap("t0", null, false), user([], true, "52:54:00:00:00:03")], []), [
+    "--ip=eth0,10.0.2.15,255.255.255.0",
+    "--ip=eth2,10.0.3.15,255.255.255.0",
+    "--defaultgw=10.0.2.2",
+    "--nameserver=10.0.2.3",
+  ]);
+  // restrict=on: slirp's DHCP offers no router and no DNS server, so only the address.
+  assertEquals(userNetworkOptions([user([], true)], []), ["--ip=eth0,10.0.2.15,255.255.255.0"]);
+  // What the user gave stays theirs.
+  assertEquals(userNetworkOptions([user()], ["--nameserver=1.1.1.1"]), slirp.slice(0, 2));
+  assertEquals(userNetworkOptions([user()], ["--defaultgw=10.0.2.9"]), [slirp[0], slirp[2]]);
+  // Any --ip (here for eth1 only): the kernel would not have asked DHCP, nothing is added.
+  assertEquals(userNetworkOptions([user(), user()], ["--ip=eth1,10.0.3.16,255.255.255.0"]), []);
+  // eth0 on a tap: the kernel asks its bridge's DHCP server, which a --ip for eth1 would stop.
+  assertEquals(userNetworkOptions([tap("t0", "virbr0", false), user()], []), []);
+  assertEquals(userNetworkOptions([], []), []);
 });
 
 Deno.test({
@@ -642,6 +697,39 @@ Deno.test("osv run --forward: -netdev user with hostfwd on 127.0.0.1, a MAC from
       `-device virtio-net-pci,netdev=n0,mac=${mac}\n`,
   );
   assertEquals(out.split("\n").length, 2, "one line: no host setup");
+});
+
+Deno.test("osv run puts slirp's addresses on the kernel command line unless the network is configured", async () => {
+  const append = async (...args: string[]) => {
+    const { status, out, err } = await dryRun(...args);
+    assertEquals(status, 0, err);
+    const match = /-append (?:'([^']*)'|(\S+))/.exec(out);
+    return match?.[1] ?? match?.[2];
+  };
+  const slirp = "--ip=eth0,10.0.2.15,255.255.255.0 --defaultgw=10.0.2.2 --nameserver=10.0.2.3";
+  assertEquals(await append(), `${slirp} /hello`);
+  assertEquals(await append("--forward", "8080", "--bootchart"), `--bootchart ${slirp} /hello`);
+  assertEquals(await append("--net-restrict"), "--ip=eth0,10.0.2.15,255.255.255.0 /hello");
+  assertEquals(
+    await append("--nic", "user", "--nic", "user,restrict=on"),
+    "--ip=eth0,10.0.2.15,255.255.255.0 --ip=eth1,10.0.3.15,255.255.255.0 --defaultgw=10.0.2.2 " +
+      "--nameserver=10.0.2.3 /hello",
+  );
+  assertEquals(
+    await append("--ip", "10.0.2.16/24"),
+    "--ip=eth0,10.0.2.16,255.255.255.0 /hello",
+    "the user's --ip: no gateway or DNS server added, as the kernel had none without DHCP either",
+  );
+  assertEquals(
+    await append("--nameserver", "1.1.1.1"),
+    "--nameserver=1.1.1.1 --ip=eth0,10.0.2.15,255.255.255.0 --defaultgw=10.0.2.2 /hello",
+  );
+  assertEquals(
+    await append("-e", "--ip=eth0,10.0.2.17,255.255.255.0 /hello"),
+    "--ip=eth0,10.0.2.17,255.255.255.0 /hello",
+    "an --ip on the command line counts too",
+  );
+  assertEquals(await append("--no-net"), "/hello");
 });
 
 Deno.test("osv run -n --dry-run prints the ip commands first, then QEMU with the tap", async () => {

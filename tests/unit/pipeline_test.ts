@@ -85,7 +85,11 @@ Deno.test("runImage() boots the stub kernel on QEMU (tcg) and returns the report
   const io = captureConsole();
   const overridden = await runImage({ image, cmdline: "/hello -x", accel: "tcg", io, warn: () => {} });
   assertEquals(overridden.exitCode, 42);
-  assertEquals(io.text().out, "/hello -x\n");
+  // The default user-mode NIC's addresses come before the program (the kernel then skips DHCP).
+  assertEquals(
+    io.text().out,
+    "--ip=eth0,10.0.2.15,255.255.255.0 --defaultgw=10.0.2.2 --nameserver=10.0.2.3 /hello -x\n",
+  );
   await Deno.remove(dir, { recursive: true });
 });
 
