@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
 import { main } from "../../core/cli.ts";
 import { ensureHostTools } from "../../core/setup.ts";
-import { captureIO, ROOT, sh, staticHello } from "./_helpers.ts";
+import { captureIO, removeDryRunFiles, ROOT, sh, staticHello } from "./_helpers.ts";
 
 const FAKE_KERNEL = `${ROOT}tests/plugins/fake_kernel.ts`;
 
@@ -54,9 +54,10 @@ Deno.test("osv build picks the format from the -o extension; convert, inspect an
   assertEquals(stream.status, 1);
   assertStringIncludes(stream.err, `"${dir}/s.vmdk": the vmdk-stream format does not store it in place`);
 
-  const dry = await osv("run", "--dry-run", `${dir}/app.vmdk`);
+  const dry = await osv("run", "--dry-run", "--no-net", `${dir}/app.vmdk`);
   assertEquals(dry.status, 0, dry.err);
   assertStringIncludes(dry.out, "--bootchart /hello");
+  await removeDryRunFiles(dry.out);
   await Deno.remove(dir, { recursive: true });
 });
 
