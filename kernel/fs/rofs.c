@@ -1,6 +1,6 @@
-/* ROFS driver: mount checks the superblock and reads the metadata region into memory (a small filesystem
- * is read whole, in one transfer, and its files are then used in place, as ramfs uses its archive: each
- * disk request is a costly round trip to the hypervisor, most of all under TCG); directories and
+/* ROFS driver: mount checks the superblock and reads the metadata region into memory, with the superblock
+ * in one request (each disk request is a costly round trip to the hypervisor, most of all under TCG; a
+ * small boot disk is even read whole by fs/rootfs.c, and its files used in place); directories and
  * files become ramfs nodes when first used (a lookup binary-searches the directory's entries and makes
  * only the node it finds; a listing makes them all), each entry and inode checked as it is (bounds,
  * names, order, and every directory reached through one entry only, so no loops). Boot work thus stays
@@ -31,7 +31,7 @@ static struct {
 	const struct rofs_inode *inodes;
 	const struct rofs_dirent *dirents;
 	const char *strings;
-	const uint8_t *image; /* the whole filesystem, when read at mount (ROFS_PRELOAD_MAX); else NULL */
+	const uint8_t *image; /* the whole filesystem, when in memory; else NULL */
 	uint64_t *dir_named; /* bitmap: directory inodes already made into nodes */
 	uint8_t *bounce;
 } fs;
@@ -151,26 +151,25 @@ static uint8_t *read_region(uint64_t offset, uint64_t bytes, const char *what)
 	return buf;
 }
 
-int rofs_mount(struct block_device *dev, uint64_t base, uint64_t size)
+int rofs_mount(struct block_device *dev, uint64_t base, uint64_t size, const uint8_t *in_memory)
 {
 	fs.dev = dev;
 	fs.base = base;
+	fs.image = in_memory;
 	if (size < sizeof(fs.sb) || base % SECTOR_SIZE)
 		corrupt("too small (%lu bytes) or not on a sector boundary", size);
-	/* One transfer: the whole filesystem when small, else its start (the superblock and metadata). */
-	bool whole = size <= ROFS_PRELOAD_MAX && size <= phys_free_bytes() / 8;
-	uint64_t head_bytes = whole ? size : MIN(size, (uint64_t)MOUNT_READ);
-	uint8_t *head = read_region(0, head_bytes, whole ? "filesystem" : "superblock");
-	if (!head)
+	/* Without a copy in memory, one request reads the superblock and usually all the metadata. */
+	uint64_t head_bytes = MIN(size, (uint64_t)MOUNT_READ);
+	uint8_t *head = in_memory ? NULL : read_region(0, head_bytes, "superblock");
+	if (!in_memory && !head)
 		return -1;
-	memcpy(&fs.sb, head, sizeof(fs.sb));
+	memcpy(&fs.sb, in_memory ? in_memory : head, sizeof(fs.sb));
 	check_superblock(&fs.sb, size);
 	uint64_t meta_end = fs.sb.strings + fs.sb.strings_size;
 	size_t head_pages = MAX(1UL, ALIGN_UP(head_bytes, PAGE_SIZE) / PAGE_SIZE);
 	const uint8_t *meta;
-	if (whole) {
-		fs.image = head;
-		meta = head + fs.sb.inode_table;
+	if (in_memory) {
+		meta = in_memory + fs.sb.inode_table;
 	} else if (ALIGN_UP(meta_end, SECTOR_SIZE) <= head_bytes) {
 		/* Keep only the pages holding metadata. */
 		size_t kept = ALIGN_UP(meta_end, PAGE_SIZE) / PAGE_SIZE;
@@ -183,9 +182,9 @@ int rofs_mount(struct block_device *dev, uint64_t base, uint64_t size)
 		if (!meta)
 			return -1;
 	}
-	fs.bounce = whole ? NULL : page_alloc(BOUNCE_PAGES);
+	fs.bounce = in_memory ? NULL : page_alloc(BOUNCE_PAGES);
 	fs.dir_named = kzalloc((fs.sb.inode_count + 63) / 64 * 8);
-	if ((!whole && !fs.bounce) || !fs.dir_named) {
+	if ((!in_memory && !fs.bounce) || !fs.dir_named) {
 		kprintf("osv: rofs: out of memory for the directory bitmap and read buffer\n");
 		return -1;
 	}
