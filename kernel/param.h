@@ -30,6 +30,7 @@
 #define DEVICE_POLL_NS 1000000UL      /* waits re-check the device this often in case an interrupt is lost */
 #define DEVICE_SPIN_TSC 4000000UL     /* TSC ticks (~1-2 ms) a wait spins before the clock is calibrated */
 #define BCACHE_BLOCKS 256             /* 4 KiB blocks kept by the block cache (drivers/block_cache.c) */
+#define ROOT_DISK_PRELOAD_MAX (6UL << 20) /* a boot disk this small (and under 1/8 of free memory) is read whole */
 
 /* Networking (net/, drivers/virtio_net.c). */
 #define NET_MAX_INTERFACES 4

@@ -1,6 +1,7 @@
 /* PCI enumeration through configuration mechanism #1 (ports 0xcf8/0xcfc): bus 0 and every bus behind a
- * PCI-PCI bridge, each function's ids and BARs (sized by the all-ones probe), capabilities, MSI-X and
- * INTx. Called by drivers_init (drivers/drivers.c) unless the command line says --nopci; hands devices
+ * PCI-PCI bridge, each function's ids, the BARs of those a driver enables (sized by the all-ones probe
+ * then: each configuration access is a trip into the hypervisor, and each change of the command
+ * register's decoding bits makes QEMU rebuild its memory map), capabilities, MSI-X and INTx. Called by drivers_init (drivers/drivers.c) unless the command line says --nopci; hands devices
  * to drivers (virtio_pci_probe). */
 #include "arch/x86_64/clock.h"
 #include "arch/x86_64/cpu.h"
@@ -85,7 +86,7 @@ uint8_t pci_find_capability(const struct pci_device *dev, uint8_t id, uint8_t af
 	return 0;
 }
 
-/* Reads BAR i's address and size (decoding is off meanwhile); the number of slots it takes (1 or 2). */
+/* Reads BAR i's address and size (decoding must be off); the number of slots it takes (1 or 2). */
 static int read_bar(struct pci_device *dev, int i)
 {
 	uint16_t offset = PCI_BAR0 + 4 * i;
@@ -132,14 +133,11 @@ static void read_device(struct pci_device *dev)
 	uint32_t subsystem = pci_read32(dev, PCI_SUBSYSTEM_VENDOR);
 	dev->subsystem_vendor = subsystem;
 	dev->subsystem_id = subsystem >> 16;
-	dev->irq_line = pci_read8(dev, PCI_INTERRUPT_LINE);
-	dev->irq_pin = pci_read8(dev, PCI_INTERRUPT_LINE + 1);
-	uint16_t command = pci_read16(dev, PCI_COMMAND);
-	pci_write16(dev, PCI_COMMAND, command & ~(COMMAND_IO | COMMAND_MEMORY));
-	for (int i = 0; i < 6;)
-		i += read_bar(dev, i);
-	pci_write16(dev, PCI_COMMAND, command);
+	uint32_t interrupt = pci_read32(dev, PCI_INTERRUPT_LINE);
+	dev->irq_line = interrupt;
+	dev->irq_pin = interrupt >> 8;
 }
+
 
 static void scan_bus(uint8_t bus, int depth);
 
@@ -188,9 +186,13 @@ volatile void *pci_map_bar(const struct pci_device *dev, int bar, uint64_t offse
 	return vm_map_mmio(b->base + offset, length);
 }
 
-void pci_enable(const struct pci_device *dev)
+void pci_enable(struct pci_device *dev)
 {
 	uint16_t command = pci_read16(dev, PCI_COMMAND);
+	if (command & (COMMAND_IO | COMMAND_MEMORY))
+		pci_write16(dev, PCI_COMMAND, command & ~(COMMAND_IO | COMMAND_MEMORY));
+	for (int i = 0; i < 6;)
+		i += read_bar(dev, i);
 	pci_write16(dev, PCI_COMMAND, command | COMMAND_IO | COMMAND_MEMORY | COMMAND_MASTER);
 }
 

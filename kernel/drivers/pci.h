@@ -31,8 +31,8 @@ void pci_write32(const struct pci_device *dev, uint16_t offset, uint32_t value);
 /* Offset of the first capability with id at or after the one following `after` (0: from the start);
  * 0 when none. */
 uint8_t pci_find_capability(const struct pci_device *dev, uint8_t id, uint8_t after);
-/* Maps [offset, offset+length) of a memory BAR (uncached); NULL when the BAR is an I/O BAR, absent, or
- * too small. */
+/* Maps [offset, offset+length) of a memory BAR (uncached) of an enabled device; NULL when the BAR is an
+ * I/O BAR, absent, or too small. */
 volatile void *pci_map_bar(const struct pci_device *dev, int bar, uint64_t offset, uint64_t length);
 /* Turns MSI-X on with every entry masked; the number of entries, or -ENODEV / -EINVAL. */
 int pci_msix_enable(struct pci_device *dev);
@@ -40,8 +40,8 @@ int pci_msix_enable(struct pci_device *dev);
 int pci_msix_set(struct pci_device *dev, uint16_t entry, int vector);
 /* Legacy INTx: routes the interrupt line to vector through the I/O APIC; 0 or -ENODEV. */
 int pci_intx_route(struct pci_device *dev, int vector);
-/* Mem/IO decoding and bus mastering on. */
-void pci_enable(const struct pci_device *dev);
+/* Sizes the BARs (which pci_map_bar needs), then turns mem/IO decoding and bus mastering on. */
+void pci_enable(struct pci_device *dev);
 
 /* Scans all buses (following bridges) and hands each device to its driver; the number of devices, or
  * -ENODEV when there is no PCI. */

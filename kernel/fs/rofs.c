@@ -1,9 +1,12 @@
-/* ROFS driver: mount checks the superblock and reads the metadata region into memory; directories and
+/* ROFS driver: mount checks the superblock and reads the metadata region into memory, with the superblock
+ * in one request (each disk request is a costly round trip to the hypervisor, most of all under TCG; a
+ * small boot disk is even read whole by fs/rootfs.c, and its files used in place); directories and
  * files become ramfs nodes when first used (a lookup binary-searches the directory's entries and makes
  * only the node it finds; a listing makes them all), each entry and inode checked as it is (bounds,
  * names, order, and every directory reached through one entry only, so no loops). Boot work thus stays
  * proportional to the files an app touches: under kvm_pvm every kernel instruction is emulated.
- * File data is read through the block cache for small reads and straight from the disk for large ones.
+ * Other file data is read through the block cache for small reads and straight from the disk for large
+ * ones.
  * Single-threaded like the rest of the kernel for now: the bounce buffer needs a lock with threads. */
 #include "fs/rofs.h"
 #include "drivers/block.h"
@@ -18,6 +21,7 @@
 #define SMALL_READ (16 * 1024)          /* reads below this go through the block cache */
 #define DIRECT_BATCH (1024 * 1024)      /* bytes read straight into the app's pages per disk transfer */
 #define MAX_METADATA (512UL << 20)
+#define MOUNT_READ (64 * 1024)          /* read at mount: the superblock and usually all the metadata */
 #define NAME_MAX_LEN 255
 
 static struct {
@@ -27,6 +31,7 @@ static struct {
 	const struct rofs_inode *inodes;
 	const struct rofs_dirent *dirents;
 	const char *strings;
+	const uint8_t *image; /* the whole filesystem, when in memory; else NULL */
 	uint64_t *dir_named; /* bitmap: directory inodes already made into nodes */
 	uint8_t *bounce;
 } fs;
@@ -131,26 +136,58 @@ static int compare_name(uint64_t e, const char *name, size_t len)
 	return c ? c : (int)d->name_len - (int)len;
 }
 
-int rofs_mount(struct block_device *dev, uint64_t base, uint64_t size)
+/* Reads bytes at fs byte offset into fresh pages, in one transfer (offset and the disk's end are whole
+ * sectors, so rounding bytes up stays on the disk); NULL after an error was printed. */
+static uint8_t *read_region(uint64_t offset, uint64_t bytes, const char *what)
+{
+	uint64_t sectors = ALIGN_UP(bytes, SECTOR_SIZE) / SECTOR_SIZE;
+	uint8_t *buf = page_alloc(MAX(1UL, ALIGN_UP(bytes, PAGE_SIZE) / PAGE_SIZE));
+	if (!buf) {
+		kprintf("osv: rofs: out of memory for %lu bytes of %s\n", bytes, what);
+		return NULL;
+	}
+	if (sectors && fs.dev->ops->read(fs.dev, (fs.base + offset) / SECTOR_SIZE, (uint32_t)sectors, buf) < 0)
+		corrupt("cannot read %lu bytes of %s", bytes, what);
+	return buf;
+}
+
+int rofs_mount(struct block_device *dev, uint64_t base, uint64_t size, const uint8_t *in_memory)
 {
 	fs.dev = dev;
 	fs.base = base;
-	if (size < sizeof(fs.sb) || bcache_read(dev, base, &fs.sb, sizeof(fs.sb)) < 0)
-		corrupt("cannot read the superblock");
+	fs.image = in_memory;
+	if (size < sizeof(fs.sb) || base % SECTOR_SIZE)
+		corrupt("too small (%lu bytes) or not on a sector boundary", size);
+	/* Without a copy in memory, one request reads the superblock and usually all the metadata. */
+	uint64_t head_bytes = MIN(size, (uint64_t)MOUNT_READ);
+	uint8_t *head = in_memory ? NULL : read_region(0, head_bytes, "superblock");
+	if (!in_memory && !head)
+		return -1;
+	memcpy(&fs.sb, in_memory ? in_memory : head, sizeof(fs.sb));
 	check_superblock(&fs.sb, size);
-	/* The metadata region, in one request (it starts on a sector boundary). */
-	uint64_t meta_bytes = ALIGN_UP(fs.sb.strings + fs.sb.strings_size - fs.sb.inode_table, SECTOR_SIZE);
-	size_t meta_pages = MAX(1UL, ALIGN_UP(meta_bytes, PAGE_SIZE) / PAGE_SIZE);
-	uint8_t *meta = page_alloc(meta_pages);
-	fs.bounce = page_alloc(BOUNCE_PAGES);
+	uint64_t meta_end = fs.sb.strings + fs.sb.strings_size;
+	size_t head_pages = MAX(1UL, ALIGN_UP(head_bytes, PAGE_SIZE) / PAGE_SIZE);
+	const uint8_t *meta;
+	if (in_memory) {
+		meta = in_memory + fs.sb.inode_table;
+	} else if (ALIGN_UP(meta_end, SECTOR_SIZE) <= head_bytes) {
+		/* Keep only the pages holding metadata. */
+		size_t kept = ALIGN_UP(meta_end, PAGE_SIZE) / PAGE_SIZE;
+		if (kept < head_pages)
+			page_free(head + kept * PAGE_SIZE, head_pages - kept);
+		meta = head + fs.sb.inode_table;
+	} else {
+		page_free(head, head_pages);
+		meta = read_region(fs.sb.inode_table, meta_end - fs.sb.inode_table, "metadata");
+		if (!meta)
+			return -1;
+	}
+	fs.bounce = in_memory ? NULL : page_alloc(BOUNCE_PAGES);
 	fs.dir_named = kzalloc((fs.sb.inode_count + 63) / 64 * 8);
-	if (!meta || !fs.bounce || !fs.dir_named) {
-		kprintf("osv: rofs: out of memory for %lu bytes of metadata\n", meta_bytes);
+	if ((!in_memory && !fs.bounce) || !fs.dir_named) {
+		kprintf("osv: rofs: out of memory for the directory bitmap and read buffer\n");
 		return -1;
 	}
-	if (meta_bytes && dev->ops->read(dev, (base + fs.sb.inode_table) / SECTOR_SIZE,
-					 (uint32_t)(meta_bytes / SECTOR_SIZE), meta) < 0)
-		corrupt("cannot read %lu bytes of metadata", meta_bytes);
 	fs.inodes = (const struct rofs_inode *)meta;
 	fs.dirents = (const struct rofs_dirent *)(meta + (fs.sb.dirent_table - fs.sb.inode_table));
 	fs.strings = (const char *)meta + (fs.sb.strings - fs.sb.inode_table);
@@ -190,7 +227,9 @@ static struct ramfs_node *make_node(struct ramfs_node *dir, uint64_t e)
 	default:
 		n->size = child->size;
 		n->disk_offset = fs.base + child->where;
-		if (child->size)
+		if (child->size && fs.image)
+			n->data = fs.image + child->where; /* in place, like a ramfs archive's files */
+		else if (child->size)
 			n->flags |= RAMFS_DISK_FILE;
 	}
 	return n;
@@ -317,16 +356,15 @@ long rofs_load_file(struct ramfs_node *file)
 	uint8_t *buf = page_alloc(pages);
 	if (!buf)
 		return -ENOMEM;
-	/* Whole sectors straight into the buffer, the partial last one through the cache. */
-	uint64_t whole = file->size / SECTOR_SIZE * SECTOR_SIZE;
-	bool aligned = file->disk_offset % SECTOR_SIZE == 0;
-	int err = 0;
-	if (aligned && whole)
-		err = fs.dev->ops->read(fs.dev, file->disk_offset / SECTOR_SIZE, (uint32_t)(whole / SECTOR_SIZE), buf);
+	/* One transfer of whole sectors straight into the buffer (the last one's excess bytes are cleared
+	 * below; the disk ends on a sector boundary, so the rounding stays on it); an unaligned file (small,
+	 * packed) through the cache. */
+	int err;
+	if (file->disk_offset % SECTOR_SIZE == 0)
+		err = fs.dev->ops->read(fs.dev, file->disk_offset / SECTOR_SIZE,
+					(uint32_t)(ALIGN_UP(file->size, SECTOR_SIZE) / SECTOR_SIZE), buf);
 	else
-		whole = 0;
-	if (!err && whole < file->size)
-		err = bcache_read(fs.dev, file->disk_offset + whole, buf + whole, file->size - whole);
+		err = bcache_read(fs.dev, file->disk_offset, buf, file->size);
 	if (err) {
 		page_free(buf, pages);
 		return -EIO;

@@ -8,8 +8,10 @@ struct block_device;
 struct ramfs_node;
 
 /* Mounts the filesystem at byte offset base of dev (size bytes available) as the root; 0, or -1 when out
- * of memory. Corrupt metadata, found now or later, stops the VM with a message and status 127. */
-int rofs_mount(struct block_device *dev, uint64_t base, uint64_t size);
+ * of memory. in_memory, when not NULL, holds those size bytes already (page-aligned, kept for the rest of
+ * the run): files are then used in place and the disk is not read. Corrupt metadata, found now or later,
+ * stops the VM with a message and status 127. */
+int rofs_mount(struct block_device *dev, uint64_t base, uint64_t size, const uint8_t *in_memory);
 /* Makes the entries of a RAMFS_DISK_DIR directory into its child nodes (once). */
 void rofs_load_dir(struct ramfs_node *dir);
 /* Finds name in a RAMFS_DISK_DIR directory's entries and makes a node of it; NULL when absent. */

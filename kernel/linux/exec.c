@@ -180,8 +180,9 @@ NORETURN void exec_app(const struct boot_options *opts)
 		kprintf("osv: cannot run %s: arguments and environment do not fit on the stack\n", path);
 		vm_exit(EXIT_CANNOT_START);
 	}
+	clock_calibrate_if_free();
 	bootchart_mark("app loaded");
-	p->start_tsc = rdtsc(); /* converted when asked: reading the clock now would calibrate it at boot */
+	p->start_tsc = rdtsc(); /* converted when asked: reading the clock now could calibrate it at boot */
 	if (opts->bootchart)
 		bootchart_print();
 	struct thread *first = thread_create();

@@ -1,6 +1,7 @@
 /* The TSC clock. Its frequency comes, in order of preference, from KVM's paravirtual clock, CPUID
- * leaf 0x15/0x16, or a 5 ms PIT measurement (TCG). Calibration is lazy so that apps that never ask
- * for the time do not pay for it at boot. Wall-clock time comes from kvmclock or the CMOS RTC. */
+ * leaf 0x15/0x16, or the PIT (TCG): PIT channel 0 starts counting at kernel entry, and calibration
+ * (lazy, on the first request for the time) compares the TSC with it over everything that ran since,
+ * waiting only if less than 5 ms passed. Wall-clock time comes from kvmclock or the CMOS RTC. */
 #include "arch/x86_64/clock.h"
 #include "arch/x86_64/cpu.h"
 #include "lib.h"
@@ -18,14 +19,14 @@ struct pvclock_wall {
 	uint32_t version, sec, nsec;
 } PACKED;
 
+#define PIT_HZ 1193182
+
 static uint64_t boot_tsc, tsc_hz, ns_per_tsc_mult; /* ns = delta * mult >> 32 */
 static uint64_t realtime_at_boot_ns;
 static bool realtime_known;
 static const char *source = "uncalibrated";
 static struct pvclock_time pvclock __attribute__((aligned(64)));
 static struct pvclock_wall pvwall __attribute__((aligned(64)));
-
-void clock_init(uint64_t tsc_at_entry) { boot_tsc = tsc_at_entry; }
 
 static uint64_t kvmclock_hz(void)
 {
@@ -56,31 +57,81 @@ static uint64_t cpuid_hz(void)
 	return 0;
 }
 
-static uint16_t pit_read_counter0(void)
+/* The PIT reference: channel 0's count and the TSC when it was latched. */
+static struct {
+	uint64_t tsc;
+	uint16_t count;
+	bool running;
+} pit_start_point;
+
+/* Latches PIT channel 0's count and status together (read-back command, so no PC speaker port is
+ * needed: microvm has none); false when the output has gone high, i.e. the count ran out (~55 ms after
+ * it started) and may have wrapped, or there is no PIT (the bus floats). */
+static bool pit_read(uint16_t *count, uint64_t *tsc)
 {
-	outb(0x43, 0x00); /* latch channel 0 */
+	uint64_t before = rdtsc();
+	outb(0x43, 0xc2); /* read back channel 0: count and status */
+	*tsc = before + (rdtsc() - before) / 2;
+	uint8_t status = inb(0x40);
 	uint8_t low = inb(0x40);
-	return low | (uint16_t)inb(0x40) << 8;
+	*count = low | (uint16_t)inb(0x40) << 8;
+	return !(status & 0x80);
 }
 
-/* Counts TSC ticks while PIT channel 0 counts down 5 ms (read back by latching, so it needs no PC
- * speaker port, which microvm lacks). 0 when there is no PIT. Its IRQ is masked. */
-static uint64_t pit_hz(void)
+/* Starts channel 0 counting down from 0xffff in mode 0 (its IRQ is masked) and notes the start. */
+static void pit_start(void)
 {
-	const uint32_t ticks = 1193182 / 200;
 	outb(0x43, 0x30); /* channel 0, lobyte/hibyte, mode 0 */
 	outb(0x40, 0xff);
 	outb(0x40, 0xff);
-	uint16_t start_count = pit_read_counter0();
-	uint64_t start = rdtsc();
-	for (uint32_t polls = 0; polls < 50000000; polls++) {
-		uint16_t now = pit_read_counter0();
-		if (now > start_count) /* no PIT: reads float or wrap */
-			return 0;
-		if ((uint32_t)(start_count - now) >= ticks)
-			return (rdtsc() - start) * 1193182 / (start_count - now);
+	pit_start_point.running = pit_read(&pit_start_point.count, &pit_start_point.tsc);
+}
+
+/* TSC ticks per second over at least 5 ms of PIT time since pit_start(), restarting it once if the
+ * count ran out; 0 when there is no PIT. */
+static uint64_t pit_hz(void)
+{
+	const uint32_t ticks = PIT_HZ / 200;
+	bool restarted = false;
+	if (!pit_start_point.running) {
+		pit_start();
+		restarted = true;
+	}
+	for (uint32_t polls = 0; polls < 50000000 && pit_start_point.running; polls++) {
+		uint16_t now;
+		uint64_t tsc;
+		if (!pit_read(&now, &tsc) || now > pit_start_point.count) {
+			if (restarted)
+				break;
+			pit_start();
+			restarted = true;
+			continue;
+		}
+		uint32_t counted = pit_start_point.count - now;
+		if (counted >= ticks)
+			return (tsc - pit_start_point.tsc) * PIT_HZ / counted;
 	}
 	return 0;
+}
+
+/* CPUID's KVM leaves offer the paravirtual clock. */
+static bool kvmclock_offered(void)
+{
+	uint32_t a, b, c, d;
+	cpuid(0x40000000, 0, &a, &b, &c, &d);
+	if (b != 0x4b4d564b || c != 0x564b4d56 || d != 0x4d) /* "KVMKVMKVM" */
+		return false;
+	cpuid(0x40000001, 0, &a, &b, &c, &d);
+	return a & (1u << 3);
+}
+
+void clock_init(uint64_t tsc_at_entry)
+{
+	boot_tsc = tsc_at_entry;
+	/* The PIT is the only way left to calibrate (TCG): start its reference now, so that the boot work
+	 * before the first request for the time replaces the wait. */
+	if (!kvmclock_offered() && !cpuid_hz())
+		pit_start();
 }
 
 static void calibrate(void)
@@ -97,6 +148,16 @@ static void calibrate(void)
 		kprintf("osv: warning: cannot calibrate the TSC; assuming 1 GHz\n");
 	}
 	ns_per_tsc_mult = (1000000000UL << 32) / tsc_hz;
+}
+
+void clock_calibrate_if_free(void)
+{
+	uint16_t now;
+	uint64_t tsc;
+	if (tsc_hz || !pit_start_point.running || !pit_read(&now, &tsc) || now > pit_start_point.count ||
+	    (uint32_t)(pit_start_point.count - now) < PIT_HZ / 200)
+		return;
+	calibrate();
 }
 
 uint64_t clock_tsc_hz(void)

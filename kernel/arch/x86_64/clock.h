@@ -8,6 +8,9 @@ uint64_t clock_monotonic_ns(void);
 /* Nanoseconds since the Unix epoch. */
 uint64_t clock_realtime_ns(void);
 uint64_t clock_tsc_hz(void);
+/* Calibrates now if that needs no wait (the PIT reference has run 5 ms, and not yet out): called before
+ * the app starts, so that its first request for the time, maybe after the reference ran out, never waits. */
+void clock_calibrate_if_free(void);
 /* Nanoseconds from kernel entry to the moment the TSC read tsc. */
 uint64_t clock_tsc_to_ns(uint64_t tsc);
 const char *clock_source(void);

@@ -1,6 +1,7 @@
 /* The local APIC: mapped and enabled on first use, its timer in one-shot mode at an absolute
  * deadline that sched/timer.c chooses (the earliest of kernel timers, deferred work and the end of a
- * time slice). The LAPIC's counting rate is measured against the TSC when a timer is first set. */
+ * time slice). The LAPIC's counting rate is measured against the TSC when a timer is first set, over
+ * the time since the LAPIC was enabled (its counter runs masked from then), so usually without a wait. */
 #include "arch/x86_64/clock.h"
 #include "arch/x86_64/cpu.h"
 #include "lib.h"
@@ -19,6 +20,7 @@
 
 static volatile uint32_t *lapic;
 static uint64_t lapic_hz;
+static uint64_t count_start_tsc; /* when the masked counter was started from 0xffffffff */
 /* Shadows of the timer's state: every LAPIC access is a trap where kernel code is emulated (kvm_pvm),
  * and the timer is re-armed on every wake-up and context switch. */
 static uint64_t armed_until; /* what the one-shot is counting down to; 0: stopped */
@@ -26,6 +28,14 @@ static bool lvt_unmasked;
 
 static uint32_t lapic_read(uint32_t reg) { return lapic[reg / 4]; }
 static void lapic_write(uint32_t reg, uint32_t v) { lapic[reg / 4] = v; }
+
+/* Starts the masked counter from its top, as the reference lapic_calibrate measures against. */
+static void start_reference_count(void)
+{
+	uint64_t before = rdtsc();
+	lapic_write(REG_TIMER_INITIAL, 0xffffffff);
+	count_start_tsc = before + (rdtsc() - before) / 2;
+}
 
 /* Maps and enables the local APIC; the timer's rate is measured only when a timer is first set, so
  * that routing interrupts at boot (which needs the APIC ID) does not calibrate the clocks. */
@@ -39,20 +49,23 @@ static void lapic_init(void)
 	lapic_write(REG_SPURIOUS, 0x100 | SPURIOUS_VECTOR);
 	lapic_write(REG_TIMER_DIVIDE, 0xb); /* divide by 1 */
 	lapic_write(REG_LVT_TIMER, LVT_MASKED | TIMER_VECTOR);
+	start_reference_count();
 }
 
-/* The timer's counting rate: let the counter run for ~1 ms of TSC time. */
+/* The timer's counting rate: counts against TSC ticks since lapic_init, over at least ~1 ms (waiting
+ * for the rest if less passed; starting over if the counter ran out, after seconds). */
 static void lapic_calibrate(void)
 {
 	uint64_t tsc_hz = clock_tsc_hz();
-	lapic_write(REG_TIMER_INITIAL, 0xffffffff);
-	uint64_t start = rdtsc();
-	while (rdtsc() - start < tsc_hz / 1000)
+	if (lapic_read(REG_TIMER_CURRENT) == 0)
+		start_reference_count();
+	while (rdtsc() - count_start_tsc < tsc_hz / 1000)
 		cpu_relax();
+	uint64_t before = rdtsc();
 	uint32_t counted = 0xffffffff - lapic_read(REG_TIMER_CURRENT);
-	uint64_t elapsed = rdtsc() - start;
+	uint64_t elapsed_ns = clock_tsc_to_ns(before + (rdtsc() - before) / 2) - clock_tsc_to_ns(count_start_tsc);
 	lapic_write(REG_TIMER_INITIAL, 0);
-	lapic_hz = elapsed ? counted * tsc_hz / elapsed : 1000000000UL;
+	lapic_hz = elapsed_ns ? counted * 1000000000UL / elapsed_ns : 1000000000UL;
 	if (!lapic_hz)
 		lapic_hz = 1000000000UL;
 }
