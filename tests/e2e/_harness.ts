@@ -6,6 +6,7 @@
  * @module
  */
 
+import assert from "node:assert/strict";
 import { DEFAULT_HOST_PACKAGES, ensureHostTools } from "../../core/setup.ts";
 import { probeKvm } from "../../core/host.ts";
 
@@ -107,6 +108,34 @@ export async function onHost(program: string, args: string[] = [], env: Record<s
   const out = await new Deno.Command(program, { args, env, clearEnv: true, stdout: "piped", stderr: "piped" }).output();
   const text = new TextDecoder();
   return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+}
+
+/**
+ * Runs a guest program that takes a directory as its argument in osv's /tmp and on the host in a fresh
+ * directory (under `hostParent`), and asserts that both pass every check and print the same.
+ *
+ * @param image the program's image (the program at `/<name>`)
+ * @param program the host build of the program
+ * @param accel accelerator of the guest run
+ * @param hostParent where the host's directory is made (default: the system's temp directory)
+ */
+export async function assertSameInTmp(
+  image: string,
+  program: string,
+  accel: BootOptions["accel"],
+  hostParent?: string,
+): Promise<void> {
+  const name = program.slice(program.lastIndexOf("/") + 1);
+  const dir = await Deno.makeTempDir({ prefix: `osv-${name}-`, ...(hostParent ? { dir: hostParent } : {}) });
+  try {
+    const [guest, host] = await Promise.all([boot(image, { accel, cmdline: `/${name} /tmp` }), onHost(program, [dir])]);
+    assert.equal(host.code, 0, host.stderr);
+    assert.match(host.stdout, /checks passed\n$/);
+    assert.equal(guest.stdout, host.stdout);
+    assert.equal(guest.code, 0, guest.stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
 /**
