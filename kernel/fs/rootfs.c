@@ -69,11 +69,16 @@ static struct block_device *find_image_disk(struct image_header *h, struct disk_
 }
 
 /* The filesystem's bytes from the disk copy, page-aligned, its other pages (the kernel's) freed; NULL
- * without a copy or when the filesystem does not start on a page. */
+ * without a copy, or when the filesystem does not start on a page (the copy is then freed: the
+ * filesystem is read from the disk). */
 static const uint8_t *filesystem_in_copy(const struct disk_copy *copy, uint64_t fs_offset, uint64_t fs_size)
 {
-	if (!copy->bytes || fs_offset % PAGE_SIZE)
+	if (!copy->bytes)
 		return NULL;
+	if (fs_offset % PAGE_SIZE) {
+		page_free(copy->bytes, copy->pages);
+		return NULL;
+	}
 	size_t first = fs_offset / PAGE_SIZE, end = ALIGN_UP(fs_offset + fs_size, PAGE_SIZE) / PAGE_SIZE;
 	if (first)
 		page_free(copy->bytes, first);
